@@ -1,0 +1,47 @@
+/**
+ * The service's configuration: the one reader of `process.env`, validated
+ * once, so a bad setting stops the start with a clear message instead of
+ * surfacing later as a confusing failure.
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+
+/** The checkout (or installed package) root: where `.presence/` lives by default. */
+export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+const port = z.coerce.number().int().min(0).max(65535);
+const positive = z.coerce.number().int().positive();
+
+const schema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('production'),
+  PORT: port.default(3000),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  /** External database; without it the embedded PostgreSQL is started. */
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgresql:// URL')
+    .optional(),
+  /** Where the embedded default keeps its cluster and the demo credentials. */
+  PRESENCE_DATA_DIR: z.string().min(1).default(path.join(projectRoot, '.presence')),
+  /** Connections in this node's pool. */
+  DATABASE_POOL_SIZE: positive.default(20),
+  /** Longest wait for a pooled connection before answering "storage unavailable". */
+  DATABASE_CONNECT_TIMEOUT_MS: positive.default(5_000),
+  /** Longest a push transaction may run before it is rolled back. */
+  DATABASE_TRANSACTION_TIMEOUT_MS: positive.default(10_000),
+  /** How many recent acks and refusals the dashboard's log keeps. */
+  ACK_LOG_SIZE: positive.default(5_000),
+});
+
+export type Config = z.infer<typeof schema>;
+
+/** Parses an environment (the process's by default); throws one readable error listing every bad setting. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);
+    throw new Error(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  return parsed.data;
+}

@@ -1,0 +1,80 @@
+/**
+ * One pool per process, shared by Prisma (through its pg adapter) and by the
+ * raw SQL of the queue transactions, so both count against one limit.
+ */
+import { PrismaPg } from '@prisma/adapter-pg';
+import pg from 'pg';
+import { PrismaClient } from './generated/client.ts';
+
+export interface DatabaseOptions {
+  url: string;
+  poolSize?: number;
+  connectTimeoutMs?: number;
+  /** Where pool errors go; an idle client's error must not crash the process. */
+  onError?: (error: Error) => void;
+}
+
+export interface Database {
+  pool: pg.Pool;
+  prisma: PrismaClient;
+  close(): Promise<void>;
+}
+
+/** Opens the pool and the Prisma client over it. Nothing connects until first use. */
+export function connectDatabase(options: DatabaseOptions): Database {
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.poolSize ?? 20,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
+    idleTimeoutMillis: 30_000,
+  });
+  // Without a listener, a connection dropped while idle (a database restart)
+  // is an uncaught 'error' event and kills the process.
+  pool.on('error', options.onError ?? (() => {}));
+  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+  return {
+    pool,
+    prisma,
+    async close() {
+      await prisma.$disconnect();
+      await pool.end();
+    },
+  };
+}
+
+const unavailableCodes = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  '57P01', // admin_shutdown
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now
+  '53300', // too_many_connections
+  '08000', // connection_exception
+  '08001', // sqlclient_unable_to_establish_sqlconnection
+  '08003', // connection_does_not_exist
+  '08006', // connection_failure
+  '40001', // serialization_failure
+  '40P01', // deadlock_detected
+  '55P03', // lock_not_available
+  '57014', // query_canceled (statement or transaction timeout)
+  '25P04', // transaction_timeout
+]);
+
+const unavailableMessages = /timeout exceeded when trying to connect|Connection terminated|Client has encountered a connection error|Transaction already closed|Unable to start a transaction|transaction timeout/i;
+
+/**
+ * True when an error says the database cannot serve now (down, restarting,
+ * saturated, timed out) rather than that the request or the code is wrong:
+ * the caller answers "storage unavailable, retry later".
+ */
+export function isStorageUnavailable(error: unknown): boolean {
+  for (let e: unknown = error; e instanceof Error; e = e.cause) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && unavailableCodes.has(code)) return true;
+    if (unavailableMessages.test(e.message)) return true;
+  }
+  return false;
+}

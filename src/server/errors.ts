@@ -1,0 +1,105 @@
+/**
+ * One error type for everything a caller can be refused, with the stable
+ * errnos of DESIGN.md and their HTTP statuses in one table.
+ */
+
+/** REST errnos (DESIGN.md) and the operator API's own (3xx). */
+export const Errno = {
+  InvalidJson: 100,
+  NotNotifications: 101,
+  InvalidField: 102,
+  UnknownField: 103,
+  ActionNotAllowed: 104,
+  UnknownUid: 105,
+  TooLarge: 106,
+  NotJson: 107,
+  MethodNotAllowed: 108,
+  MissingCredentials: 110,
+  InvalidKey: 111,
+  IdempotencyKeyReused: 120,
+  SlowDown: 129,
+  StorageUnavailable: 150,
+  Internal: 199,
+  /** Operator input that breaks a rule (appid format, scheme, name). */
+  InvalidArgument: 300,
+  /** The user, app, device or UID named does not exist. */
+  NotFound: 304,
+  /** The appid is taken. */
+  Conflict: 309,
+} as const;
+
+export type Errno = (typeof Errno)[keyof typeof Errno];
+
+const statusOf: Record<Errno, number> = {
+  100: 400,
+  101: 400,
+  102: 400,
+  103: 400,
+  104: 400,
+  105: 404,
+  106: 413,
+  107: 415,
+  108: 405,
+  110: 401,
+  111: 401,
+  120: 422,
+  129: 429,
+  150: 503,
+  199: 500,
+  300: 400,
+  304: 404,
+  309: 409,
+};
+
+/** One offending field of one item of a batch. */
+export interface ItemError {
+  index: number;
+  field: string;
+  errno: Errno;
+  error: string;
+}
+
+/** The refusal body of the REST API. */
+export interface KoBody {
+  result: 'KO';
+  errno: Errno;
+  error: string;
+  errors?: ItemError[];
+}
+
+/** A refusal: carries its errno, the offending items if any, and extra response headers. */
+export class AppError extends Error {
+  readonly errno: Errno;
+  readonly items: ItemError[] | undefined;
+  readonly headers: Record<string, string>;
+
+  constructor(errno: Errno, message: string, options: { items?: ItemError[]; headers?: Record<string, string>; cause?: unknown } = {}) {
+    super(message, { cause: options.cause });
+    this.name = 'AppError';
+    this.errno = errno;
+    this.items = options.items;
+    this.headers = options.headers ?? {};
+  }
+
+  get status(): number {
+    return statusOf[this.errno];
+  }
+
+  toBody(): KoBody {
+    return { result: 'KO', errno: this.errno, error: this.message, ...(this.items ? { errors: this.items } : {}) };
+  }
+
+  /** Item-level refusal: the top-level errno and text are those of the lowest index. */
+  static forItems(items: ItemError[]): AppError {
+    const sorted = [...items].sort((a, b) => a.index - b.index);
+    const first = sorted[0];
+    if (!first) throw new Error('AppError.forItems needs at least one item error');
+    const more = sorted.length > 1 ? ` (and ${sorted.length - 1} more)` : '';
+    return new AppError(first.errno, `item ${first.index}: ${first.error}${more}`, { items: sorted });
+  }
+}
+
+/** The HTTP status of an errno. */
+export function httpStatus(errno: Errno): number {
+  return statusOf[errno];
+}

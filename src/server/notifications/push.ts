@@ -1,0 +1,104 @@
+/**
+ * The insert-then-prune transaction: the one place notifications are stored.
+ */
+import { AppError, Errno, type ItemError } from '../errors.ts';
+import type { Database } from '../db/client.ts';
+import { uidPattern } from '../secrets.ts';
+import { lockQueues, QUEUE_CAP, type Transaction } from '../queues.ts';
+import type { NotificationInput } from './validate.ts';
+
+/** The body of a successful POST. */
+export interface Ack {
+  result: 'OK';
+  /** Size of the queue of the batch's last item. */
+  queue_size: number;
+  queue_sizes: Record<string, number>;
+}
+
+export interface PushOptions {
+  /** Longest the transaction may wait for a connection, in ms. */
+  maxWaitMs?: number;
+  /** Longest the transaction may run, in ms. */
+  timeoutMs?: number;
+}
+
+/**
+ * Stores a validated batch for `appId`, all or nothing: locks the affected
+ * queues, refuses the batch (105) if any UID is not one of this app's, inserts
+ * the items in batch order, drops expired items and everything beyond the
+ * newest {@link QUEUE_CAP} of each queue, updates the sizes and logs the ack.
+ * Resolves only after the commit.
+ */
+export async function pushNotifications(db: Database, appId: string, items: NotificationInput[], options: PushOptions = {}): Promise<Ack> {
+  return db.prisma.$transaction(
+    async (tx) => {
+      const uids = items.map((item) => item.uid);
+      const locked = await lockQueues(tx, uids.filter((uid) => uidPattern.test(uid)), appId);
+      const unknown: ItemError[] = [];
+      uids.forEach((uid, index) => {
+        if (!locked.has(uid)) unknown.push({ index, field: 'UID', errno: Errno.UnknownUid, error: 'unknown UID' });
+      });
+      if (unknown.length > 0) throw AppError.forItems(unknown);
+
+      await insertItems(tx, appId, items);
+      const sizes = await pruneAndCount(tx, [...locked]);
+      const lastUid = uids[uids.length - 1] as string;
+      const queueSize = sizes[lastUid] ?? 0;
+      await tx.$executeRawUnsafe(
+        `INSERT INTO ack_log (app_id, result, item_count, uids, queue_size) VALUES ($1, 'OK', $2, $3::text[], $4)`,
+        appId,
+        items.length,
+        [...locked],
+        queueSize,
+      );
+      return { result: 'OK', queue_size: queueSize, queue_sizes: sizes } satisfies Ack;
+    },
+    { maxWait: options.maxWaitMs ?? 5_000, timeout: options.timeoutMs ?? 10_000 },
+  );
+}
+
+// One statement for the whole batch; ids follow batch order, and since the
+// queues are locked, ids within a queue follow commit order too (FIFO).
+async function insertItems(tx: Transaction, appId: string, items: NotificationInput[]): Promise<void> {
+  await tx.$executeRawUnsafe(
+    `INSERT INTO queue_items (uid, app_id, message, action, expires_at)
+     SELECT t.uid, $1, t.message, t.action,
+            CASE WHEN t.ttl IS NULL THEN NULL ELSE now() + make_interval(secs => t.ttl) END
+       FROM unnest($2::text[], $3::text[], $4::text[], $5::int[]) WITH ORDINALITY AS t(uid, message, action, ttl, n)
+      ORDER BY t.n`,
+    appId,
+    items.map((i) => i.uid),
+    items.map((i) => i.message),
+    items.map((i) => i.action),
+    items.map((i) => i.ttl ?? null),
+  );
+}
+
+/**
+ * Deletes expired items and all but the newest QUEUE_CAP live items of each
+ * queue, stores the exact sizes, and returns them by UID. One statement: the
+ * size is computed from the same snapshot the deletion uses.
+ */
+async function pruneAndCount(tx: Transaction, uids: string[]): Promise<Record<string, number>> {
+  const rows = await tx.$queryRawUnsafe<{ uid: string; size: number }[]>(
+    `WITH live AS (
+       SELECT id, uid, row_number() OVER (PARTITION BY uid ORDER BY id DESC) AS newer
+         FROM queue_items
+        WHERE uid = ANY($1::text[]) AND (expires_at IS NULL OR expires_at > now())
+     ), pruned AS (
+       DELETE FROM queue_items
+        WHERE uid = ANY($1::text[])
+          AND (expires_at <= now() OR id IN (SELECT id FROM live WHERE newer > $2))
+     )
+     UPDATE queues q
+        SET size = LEAST(counts.n, $2)
+       FROM (SELECT u.uid, count(live.id)::int AS n
+               FROM unnest($1::text[]) AS u(uid) LEFT JOIN live ON live.uid = u.uid
+              GROUP BY u.uid) AS counts
+      WHERE q.uid = counts.uid
+     RETURNING q.uid, q.size`,
+    uids,
+    QUEUE_CAP,
+  );
+  return Object.fromEntries(rows.map((r) => [r.uid, r.size]));
+}

@@ -1,0 +1,110 @@
+/**
+ * Checks a POSTed batch against DESIGN.md ("Sending"): the shape, then each
+ * item, listing every offending field of every item. UIDs are checked last,
+ * under the queue lock, by the push transaction.
+ */
+import { AppError, Errno, type ItemError } from '../errors.ts';
+import { actionRefusal } from './action.ts';
+
+export const MAX_ITEMS = 1_000;
+export const MAX_TEXT_CODE_POINTS = 512;
+export const MIN_TTL_SECONDS = 1;
+export const MAX_TTL_SECONDS = 30 * 24 * 3600;
+
+/** A notification that passed every check but the UID's. */
+export interface NotificationInput {
+  uid: string;
+  message: string;
+  action: string;
+  /** Seconds until an undelivered item is dropped. */
+  ttl?: number;
+}
+
+const knownFields = ['UID', 'message', 'action', 'ttl'] as const;
+
+// Names seen in the first draft of the spec or easy to get wrong.
+const suggestions: Record<string, string> = { url: 'action', link: 'action', msg: 'message', text: 'message', body: 'message' };
+
+function unknownFieldError(field: string): string {
+  const hint = suggestions[field.toLowerCase()] ?? knownFields.find((k) => k.toLowerCase() === field.toLowerCase());
+  return `unknown field "${field}"${hint ? `: did you mean "${hint}"?` : ''}`;
+}
+
+/** Code points in a string (what the 512 limit counts), stopping early past `limit`. */
+function codePointsUpTo(text: string, limit: number): number {
+  let count = 0;
+  for (const _ of text) if (++count > limit) break;
+  return count;
+}
+
+/** Why `value` is not acceptable text for `field`, or null. */
+function textRefusal(field: string, value: unknown): string | null {
+  if (value === undefined) return `${field} is required`;
+  if (typeof value !== 'string') return `${field} must be a string`;
+  if (value.length === 0) return `${field} must not be empty`;
+  if (codePointsUpTo(value, MAX_TEXT_CODE_POINTS) > MAX_TEXT_CODE_POINTS) {
+    return `${field} is longer than ${MAX_TEXT_CODE_POINTS} characters`;
+  }
+  // Lone surrogates are not Unicode, and PostgreSQL cannot store NUL in text.
+  if (!value.isWellFormed() || value.includes('\u0000')) return `${field} is not storable text`;
+  return null;
+}
+
+function ttlRefusal(value: unknown): string | null {
+  if (typeof value !== 'number' || !Number.isInteger(value)) return 'ttl must be an integer number of seconds';
+  if (value < MIN_TTL_SECONDS || value > MAX_TTL_SECONDS) return `ttl must be from ${MIN_TTL_SECONDS} to ${MAX_TTL_SECONDS} seconds (30 days)`;
+  return null;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function checkItem(item: Record<string, unknown>, index: number, schemes: readonly string[], errors: ItemError[]): NotificationInput | null {
+  const fail = (field: string, errno: Errno, error: string) => errors.push({ index, field, errno, error });
+  const before = errors.length;
+  for (const field of Object.keys(item)) {
+    if (!(knownFields as readonly string[]).includes(field)) fail(field, Errno.UnknownField, unknownFieldError(field));
+  }
+  const { UID: uid, message, action, ttl } = item;
+  if (typeof uid !== 'string' || uid.length === 0) {
+    fail('UID', Errno.InvalidField, uid === undefined ? 'UID is required' : 'UID must be a non-empty string');
+  }
+  const messageRefusal = textRefusal('message', message);
+  if (messageRefusal) fail('message', Errno.InvalidField, messageRefusal);
+  const actionTextRefusal = textRefusal('action', action);
+  if (actionTextRefusal) fail('action', Errno.InvalidField, actionTextRefusal);
+  else {
+    const refusal = actionRefusal(action as string, schemes);
+    if (refusal) fail('action', Errno.ActionNotAllowed, refusal);
+  }
+  const ttlError = ttl === undefined ? null : ttlRefusal(ttl);
+  if (ttlError) fail('ttl', Errno.InvalidField, ttlError);
+  if (errors.length > before) return null;
+  return { uid: uid as string, message: message as string, action: action as string, ...(ttl === undefined ? {} : { ttl: ttl as number }) };
+}
+
+/**
+ * Turns a parsed JSON body into notifications, or throws the refusal: 101 for
+ * the wrong shape, 106 for too many items, else the item errors (102/103/104)
+ * of every offending item, the top-level errno being the lowest index's.
+ */
+export function validateBatch(body: unknown, schemes: readonly string[]): NotificationInput[] {
+  const items = Array.isArray(body) ? body : isPlainObject(body) ? [body] : null;
+  if (items === null) {
+    throw new AppError(Errno.NotNotifications, 'body must be a notification object or a non-empty list of them');
+  }
+  if (items.length === 0) throw new AppError(Errno.NotNotifications, 'the list of notifications is empty');
+  if (items.length > MAX_ITEMS) {
+    throw new AppError(Errno.TooLarge, `at most ${MAX_ITEMS} notifications per request (got ${items.length})`);
+  }
+  // Shape: every element must be an object before any field is looked at.
+  const notObjects: ItemError[] = items.flatMap((item, index) =>
+    isPlainObject(item) ? [] : [{ index, field: 'item', errno: Errno.NotNotifications, error: 'item must be an object with UID, message and action' }],
+  );
+  if (notObjects.length > 0) throw AppError.forItems(notObjects);
+  const errors: ItemError[] = [];
+  const valid = (items as Record<string, unknown>[]).map((item, index) => checkItem(item, index, schemes, errors));
+  if (errors.length > 0) throw AppError.forItems(errors);
+  return valid as NotificationInput[];
+}

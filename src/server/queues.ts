@@ -1,0 +1,50 @@
+/**
+ * The per-(UID, app) queues. Every write to a queue — push, daemon ack,
+ * expiry, purge, revoke — first calls {@link lockQueues}, which locks the
+ * queue rows in one fixed order (by UID): the cap and the FIFO order hold
+ * under any number of concurrent writers, and batches that touch several
+ * queues never deadlock.
+ */
+import type { Database } from './db/client.ts';
+import type { Prisma } from './db/generated/client.ts';
+
+/** The most items a queue holds; the oldest is dropped to make room. */
+export const QUEUE_CAP = 100;
+
+export type Transaction = Prisma.TransactionClient;
+
+/**
+ * Locks the queues of `uids` (those that exist, and belong to `appId` when
+ * given) until the transaction ends, in UID order. Returns the UIDs locked.
+ */
+export async function lockQueues(tx: Transaction, uids: readonly string[], appId?: string): Promise<Set<string>> {
+  const distinct = [...new Set(uids)].sort();
+  if (distinct.length === 0) return new Set();
+  const rows = await tx.$queryRawUnsafe<{ uid: string }[]>(
+    `SELECT uid FROM queues
+      WHERE uid = ANY($1::text[]) AND ($2::text IS NULL OR app_id = $2)
+      ORDER BY uid
+        FOR UPDATE`,
+    distinct,
+    appId ?? null,
+  );
+  return new Set(rows.map((r) => r.uid));
+}
+
+/** One queue as operators see it. */
+export interface QueueSummary {
+  uid: string;
+  appId: string;
+  userId: string;
+  userName: string;
+  size: number;
+}
+
+/** Every queue with its size, largest first. */
+export async function listQueues(db: Database): Promise<QueueSummary[]> {
+  const queues = await db.prisma.queue.findMany({
+    select: { uid: true, appId: true, size: true, owner: { select: { userId: true, user: { select: { name: true } } } } },
+    orderBy: [{ size: 'desc' }, { appId: 'asc' }, { uid: 'asc' }],
+  });
+  return queues.map((q) => ({ uid: q.uid, appId: q.appId, userId: q.owner.userId, userName: q.owner.user.name, size: q.size }));
+}

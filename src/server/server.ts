@@ -1,0 +1,92 @@
+/**
+ * Starts one Presence node: the database (embedded or external), the
+ * migrations, the demo data on the embedded default, and one HTTP server that
+ * serves the REST route itself and hands every other request to Next.js.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import next from 'next';
+import { trimAckLog } from './ackLog.ts';
+import { projectRoot, type Config } from './config.ts';
+import type { Database } from './db/client.ts';
+import type { EmbeddedPostgres } from './db/embeddedPostgres.ts';
+import { openDatabase } from './db/open.ts';
+import { ensureDemoData, type DemoCredentials } from './demo.ts';
+import { handleNotificationRequest, matchNotificationRoute } from './http/notificationRoute.ts';
+
+export interface StartOptions {
+  /** Serve the web app through Next.js (default true); off for an API-only node. */
+  web?: boolean;
+  /** Next.js development mode (hot reload). */
+  dev?: boolean;
+  /** Operator-facing progress lines. */
+  log?: (line: string) => void;
+}
+
+export interface PresenceNode {
+  /** The URL this node answers on (loopback when listening on all interfaces). */
+  url: string;
+  db: Database;
+  /** Set on the embedded default. */
+  embedded: EmbeddedPostgres | null;
+  demo: DemoCredentials | null;
+  close(): Promise<void>;
+}
+
+const ACK_LOG_TRIM_INTERVAL_MS = 60_000;
+
+export async function startPresence(config: Config, options: StartOptions = {}): Promise<PresenceNode> {
+  const log = options.log ?? (() => {});
+  const { db, embedded, close: closeDatabase } = await openDatabase(config, { log });
+  try {
+    const demo = embedded ? await ensureDemoData(db, config.PRESENCE_DATA_DIR) : null;
+
+    const web = options.web === false ? null : next({ dev: options.dev ?? false, dir: projectRoot, hostname: config.HOST, port: config.PORT });
+    const handleWeb = web?.getRequestHandler();
+    await web?.prepare();
+
+    const routeDeps = {
+      db,
+      transactionTimeoutMs: config.DATABASE_TRANSACTION_TIMEOUT_MS,
+      connectTimeoutMs: config.DATABASE_CONNECT_TIMEOUT_MS,
+      onInternalError: (error: unknown) => console.error('internal error in POST /<appid>/notification', error),
+    };
+    const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+      const pathname = (req.url ?? '/').split('?', 1)[0] as string;
+      const appid = matchNotificationRoute(pathname);
+      if (appid !== null) void handleNotificationRequest(routeDeps, req, res, appid);
+      else if (handleWeb) void handleWeb(req, res);
+      else {
+        res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' });
+        res.end('Not found\n');
+      }
+    });
+    if (web) server.on('upgrade', web.getUpgradeHandler());
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.PORT, config.HOST, () => resolve());
+    });
+    const { port } = server.address() as AddressInfo;
+    const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? 'localhost' : config.HOST;
+
+    const trimmer = setInterval(() => void trimAckLog(db, config.ACK_LOG_SIZE).catch(() => undefined), ACK_LOG_TRIM_INTERVAL_MS);
+    trimmer.unref();
+
+    return {
+      url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+      db,
+      embedded,
+      demo,
+      async close() {
+        clearInterval(trimmer);
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeAllConnections();
+        await web?.close();
+        await closeDatabase();
+      },
+    };
+  } catch (error) {
+    await closeDatabase();
+    throw error;
+  }
+}

@@ -1,0 +1,49 @@
+/**
+ * UIDs: the id one app knows one user by, and the queue that goes with it.
+ */
+import type { Database } from './db/client.ts';
+import { AppError, Errno } from './errors.ts';
+import { lockQueues } from './queues.ts';
+import { newUid } from './secrets.ts';
+import { requireUser } from './users.ts';
+
+/**
+ * Gives `appid` a UID for `userId` and creates its queue; granting again
+ * while the UID is active returns the same UID.
+ */
+export async function grantUid(db: Database, input: { appid: string; userId: string }): Promise<{ uid: string }> {
+  await requireUser(db, input.userId);
+  const app = await db.prisma.app.findUnique({ where: { id: input.appid }, select: { id: true } });
+  if (!app) throw new AppError(Errno.NotFound, `no app "${input.appid}"`);
+  return db.prisma.$transaction(async (tx) => {
+    const uid = newUid();
+    // ON CONFLICT keeps two concurrent grants from issuing two UIDs.
+    await tx.$executeRawUnsafe(
+      `INSERT INTO uids (uid, app_id, user_id) VALUES ($1, $2, $3::uuid) ON CONFLICT (app_id, user_id) DO NOTHING`,
+      uid,
+      input.appid,
+      input.userId,
+    );
+    const granted = await tx.uid.findUniqueOrThrow({ where: { appId_userId: { appId: input.appid, userId: input.userId } }, select: { uid: true } });
+    if (granted.uid === uid) await tx.queue.create({ data: { uid, appId: input.appid } });
+    return { uid: granted.uid };
+  });
+}
+
+/** Revokes a UID and deletes its queue; a later grant issues a new UID. */
+export async function revokeUid(db: Database, uid: string): Promise<void> {
+  await db.prisma.$transaction(async (tx) => {
+    // Through the queue lock, so a push in flight finishes (or waits) first.
+    await lockQueues(tx, [uid]);
+    const deleted = await tx.uid.deleteMany({ where: { uid } });
+    if (deleted.count === 0) throw new AppError(Errno.NotFound, `no UID "${uid}"`);
+  });
+}
+
+export async function listUids(db: Database, filter: { appid?: string; userId?: string } = {}) {
+  return db.prisma.uid.findMany({
+    where: { ...(filter.appid ? { appId: filter.appid } : {}), ...(filter.userId ? { userId: filter.userId } : {}) },
+    select: { uid: true, appId: true, userId: true, grantedAt: true, queue: { select: { size: true } } },
+    orderBy: { grantedAt: 'asc' },
+  });
+}

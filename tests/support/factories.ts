@@ -1,0 +1,49 @@
+/**
+ * Small factories: each test makes its own app, user and UIDs, so tests can
+ * run side by side on one database.
+ */
+import { randomBytes } from 'node:crypto';
+import { inject } from 'vitest';
+import { createApp } from '../../src/server/apps.ts';
+import { connectDatabase, type Database } from '../../src/server/db/client.ts';
+import { grantUid } from '../../src/server/uids.ts';
+import { createUser } from '../../src/server/users.ts';
+
+/** A pool on the test database; close it in afterAll. */
+export function testDatabase(): Database {
+  return connectDatabase({ url: inject('databaseUrl'), poolSize: 5 });
+}
+
+export function uniqueAppid(prefix = 'app'): string {
+  return `${prefix}-${randomBytes(5).toString('hex')}`;
+}
+
+export async function makeApp(db: Database, options: { schemes?: string[] } = {}) {
+  return createApp(db, { appid: uniqueAppid(), schemes: options.schemes ?? [] });
+}
+
+export async function makeUser(db: Database) {
+  return createUser(db, { name: `user ${randomBytes(3).toString('hex')}` });
+}
+
+/** An app with one user and that user's UID. */
+export async function makeRecipient(db: Database, options: { schemes?: string[] } = {}) {
+  const app = await makeApp(db, options);
+  const { userId } = await makeUser(db);
+  const { uid } = await grantUid(db, { appid: app.appid, userId });
+  return { ...app, userId, uid };
+}
+
+/** The items of a queue, oldest first, straight from the table. */
+export async function queueItems(db: Database, uid: string) {
+  const { rows } = await db.pool.query<{ id: string; message: string; action: string }>(
+    'SELECT id, message, action FROM queue_items WHERE uid = $1 ORDER BY id',
+    [uid],
+  );
+  return rows;
+}
+
+export async function queueSize(db: Database, uid: string): Promise<number> {
+  const { rows } = await db.pool.query<{ size: number }>('SELECT size FROM queues WHERE uid = $1', [uid]);
+  return rows[0]?.size ?? -1;
+}

@@ -1,0 +1,23 @@
+/** Starts a Presence node in this process, on the test database and a free port. */
+import { inject } from 'vitest';
+import { loadConfig } from '../../src/server/config.ts';
+import { startPresence, type PresenceNode } from '../../src/server/server.ts';
+
+export async function startTestNode(env: Record<string, string> = {}): Promise<PresenceNode> {
+  const config = loadConfig({ DATABASE_URL: inject('databaseUrl'), PORT: '0', HOST: '127.0.0.1', NODE_ENV: 'test', ...env });
+  return startPresence(config, { web: false });
+}
+
+/** POSTs JSON (or a raw string) to /<appid>/notification with a key. */
+export async function postNotifications(baseUrl: string, appid: string, key: string | null, body: unknown, init: { headers?: Record<string, string>; raw?: boolean } = {}) {
+  const response = await fetch(`${baseUrl}/${appid}/notification`, {
+    method: 'POST',
+    headers: {
+      'Content-Type': 'application/json',
+      ...(key === null ? {} : { Authorization: `Bearer ${key}` }),
+      ...init.headers,
+    },
+    body: init.raw ? (body as string) : JSON.stringify(body),
+  });
+  return { status: response.status, headers: response.headers, body: (await response.json()) as Record<string, any> };
+}
