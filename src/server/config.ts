@@ -30,6 +30,8 @@ const schema = z.object({
   DATABASE_CONNECT_TIMEOUT_MS: positive.default(5_000),
   /** Longest a push transaction may run before it is rolled back. */
   DATABASE_TRANSACTION_TIMEOUT_MS: positive.default(10_000),
+  /** This node's name in the online-connections table; default "<hostname>:<port>". */
+  NODE_ID: z.string().min(1).max(200).optional(),
   /** How many recent acks and refusals the dashboard's log keeps. */
   ACK_LOG_SIZE: positive.default(5_000),
 });

@@ -1,7 +1,8 @@
 /** Devices: each daemon's identity, authenticated by its token. */
 import type { Database } from './db/client.ts';
 import { AppError, Errno } from './errors.ts';
-import { digestSecret, newSecret } from './secrets.ts';
+import { DEVICE_REVOKED_CHANNEL } from './delivery/signals.ts';
+import { digestSecret, newSecret, secretMatches } from './secrets.ts';
 import { checkName, requireUser } from './users.ts';
 
 /** Registers a device for a user and returns its token, which is shown this once. */
@@ -23,8 +24,27 @@ export async function listDevices(db: Database, userId?: string) {
   });
 }
 
-/** Deletes a device: its token stops working. */
+/** Deletes a device: its token stops working and every node closes its sockets. */
 export async function revokeDevice(db: Database, deviceId: string): Promise<void> {
-  const deleted = await db.prisma.device.deleteMany({ where: { id: deviceId } }).catch(() => ({ count: 0 }));
-  if (deleted.count === 0) throw new AppError(Errno.NotFound, `no device "${deviceId}"`);
+  const deleted = await db.prisma.$transaction(async (tx) => {
+    const { count } = await tx.device.deleteMany({ where: { id: deviceId } });
+    if (count > 0) await tx.$executeRawUnsafe(`SELECT pg_notify('${DEVICE_REVOKED_CHANNEL}', $1)`, deviceId);
+    return count;
+  }).catch(() => 0); // a malformed id names no device
+  if (deleted === 0) throw new AppError(Errno.NotFound, `no device "${deviceId}"`);
+}
+
+/** A daemon's identity once its token checked out. */
+export interface AuthenticatedDevice {
+  deviceId: string;
+  deviceName: string;
+  userId: string;
+}
+
+/** The device this token opens, or null. */
+export async function authenticateDevice(db: Database, token: string): Promise<AuthenticatedDevice | null> {
+  const digest = digestSecret(token);
+  const device = await db.prisma.device.findUnique({ where: { tokenDigest: digest }, select: { id: true, name: true, userId: true, tokenDigest: true } });
+  if (!device || !secretMatches(token, device.tokenDigest)) return null;
+  return { deviceId: device.id, deviceName: device.name, userId: device.userId };
 }

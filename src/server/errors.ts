@@ -103,3 +103,24 @@ export class AppError extends Error {
 export function httpStatus(errno: Errno): number {
   return statusOf[errno];
 }
+
+/** tRPC error codes by HTTP status, for the channel and the dashboard API. */
+export const trpcCodeByStatus = {
+  400: 'BAD_REQUEST',
+  401: 'UNAUTHORIZED',
+  404: 'NOT_FOUND',
+  405: 'METHOD_NOT_SUPPORTED',
+  409: 'CONFLICT',
+  413: 'PAYLOAD_TOO_LARGE',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+  422: 'UNPROCESSABLE_CONTENT',
+  429: 'TOO_MANY_REQUESTS',
+  500: 'INTERNAL_SERVER_ERROR',
+  503: 'SERVICE_UNAVAILABLE',
+} as const;
+
+export type TrpcCode = (typeof trpcCodeByStatus)[keyof typeof trpcCodeByStatus];
+
+export function trpcCode(errno: Errno): TrpcCode {
+  return trpcCodeByStatus[statusOf[errno] as keyof typeof trpcCodeByStatus];
+}

@@ -15,20 +15,33 @@ export type Transaction = Prisma.TransactionClient;
 
 /**
  * Locks the queues of `uids` (those that exist, and belong to `appId` when
- * given) until the transaction ends, in UID order. Returns the UIDs locked.
+ * given) until the transaction ends, in UID order. Returns the UIDs locked,
+ * each with the user it belongs to.
  */
-export async function lockQueues(tx: Transaction, uids: readonly string[], appId?: string): Promise<Set<string>> {
+export async function lockQueues(tx: Transaction, uids: readonly string[], appId?: string): Promise<Map<string, string>> {
   const distinct = [...new Set(uids)].sort();
-  if (distinct.length === 0) return new Set();
-  const rows = await tx.$queryRawUnsafe<{ uid: string }[]>(
-    `SELECT uid FROM queues
-      WHERE uid = ANY($1::text[]) AND ($2::text IS NULL OR app_id = $2)
-      ORDER BY uid
-        FOR UPDATE`,
+  if (distinct.length === 0) return new Map();
+  const rows = await tx.$queryRawUnsafe<{ uid: string; user_id: string }[]>(
+    `SELECT q.uid, u.user_id::text
+       FROM queues q JOIN uids u ON u.uid = q.uid
+      WHERE q.uid = ANY($1::text[]) AND ($2::text IS NULL OR q.app_id = $2)
+      ORDER BY q.uid
+        FOR UPDATE OF q`,
     distinct,
     appId ?? null,
   );
-  return new Set(rows.map((r) => r.uid));
+  return new Map(rows.map((r) => [r.uid, r.user_id]));
+}
+
+/** Recounts the live items of `uids` into their queue rows; call with those queues locked. */
+export async function recountQueues(tx: Transaction, uids: readonly string[]): Promise<void> {
+  await tx.$executeRawUnsafe(
+    `UPDATE queues q
+        SET size = (SELECT count(*) FROM queue_items i
+                     WHERE i.uid = q.uid AND (i.expires_at IS NULL OR i.expires_at > now()))
+      WHERE q.uid = ANY($1::text[])`,
+    [...uids],
+  );
 }
 
 /** One queue as operators see it. */

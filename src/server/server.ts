@@ -5,8 +5,11 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import type { Duplex } from 'node:stream';
 import next from 'next';
 import { trimAckLog } from './ackLog.ts';
+import { CHANNEL_PATH, openChannel } from './channel.ts';
 import { projectRoot, type Config } from './config.ts';
 import type { Database } from './db/client.ts';
 import type { EmbeddedPostgres } from './db/embeddedPostgres.ts';
@@ -37,7 +40,7 @@ const ACK_LOG_TRIM_INTERVAL_MS = 60_000;
 
 export async function startPresence(config: Config, options: StartOptions = {}): Promise<PresenceNode> {
   const log = options.log ?? (() => {});
-  const { db, embedded, close: closeDatabase } = await openDatabase(config, { log });
+  const { db, url: databaseUrl, embedded, close: closeDatabase } = await openDatabase(config, { log });
   try {
     const demo = embedded ? await ensureDemoData(db, config.PRESENCE_DATA_DIR) : null;
 
@@ -61,12 +64,18 @@ export async function startPresence(config: Config, options: StartOptions = {}):
         res.end('Not found\n');
       }
     });
-    if (web) server.on('upgrade', web.getUpgradeHandler());
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(config.PORT, config.HOST, () => resolve());
     });
     const { port } = server.address() as AddressInfo;
+    const channel = await openChannel({ db, databaseUrl, nodeId: config.NODE_ID ?? `${os.hostname()}:${port}`, log });
+    const handleWebUpgrade = web?.getUpgradeHandler();
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if ((req.url ?? '').split('?', 1)[0] === CHANNEL_PATH) channel.handleUpgrade(req, socket, head);
+      else if (handleWebUpgrade) void handleWebUpgrade(req, socket, head);
+      else socket.destroy();
+    });
     const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? 'localhost' : config.HOST;
 
     const trimmer = setInterval(() => void trimAckLog(db, config.ACK_LOG_SIZE).catch(() => undefined), ACK_LOG_TRIM_INTERVAL_MS);
@@ -79,8 +88,10 @@ export async function startPresence(config: Config, options: StartOptions = {}):
       demo,
       async close() {
         clearInterval(trimmer);
-        await new Promise<void>((resolve) => server.close(() => resolve()));
+        await channel.close();
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeAllConnections();
+        await closed;
         await web?.close();
         await closeDatabase();
       },

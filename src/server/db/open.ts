@@ -10,6 +10,8 @@ import { applyMigrations } from './migrate.ts';
 
 export interface OpenDatabase {
   db: Database;
+  /** The URL in use (the embedded one, or DATABASE_URL). */
+  url: string;
   /** Set on the embedded default. */
   embedded: EmbeddedPostgres | null;
   /** Closes the pool, then stops the embedded PostgreSQL if this process started it. */
@@ -24,8 +26,9 @@ export async function openDatabase(
   const embedded = config.DATABASE_URL
     ? null
     : await startEmbeddedPostgres({ dataDir: config.PRESENCE_DATA_DIR, log, attach: options.attach });
+  const url = config.DATABASE_URL ?? (embedded as EmbeddedPostgres).url;
   const db = connectDatabase({
-    url: config.DATABASE_URL ?? (embedded as EmbeddedPostgres).url,
+    url,
     poolSize: config.DATABASE_POOL_SIZE,
     connectTimeoutMs: config.DATABASE_CONNECT_TIMEOUT_MS,
     onError: (error) => log(`database connection error: ${error.message}`),
@@ -41,5 +44,5 @@ export async function openDatabase(
     await close();
     throw error;
   }
-  return { db, embedded, close };
+  return { db, url, embedded, close };
 }

@@ -4,6 +4,7 @@
 import { AppError, Errno, type ItemError } from '../errors.ts';
 import type { Database } from '../db/client.ts';
 import { uidPattern } from '../secrets.ts';
+import { wakeUsers } from '../delivery/signals.ts';
 import { lockQueues, QUEUE_CAP, type Transaction } from '../queues.ts';
 import type { NotificationInput } from './validate.ts';
 
@@ -41,14 +42,16 @@ export async function pushNotifications(db: Database, appId: string, items: Noti
       if (unknown.length > 0) throw AppError.forItems(unknown);
 
       await insertItems(tx, appId, items);
-      const sizes = await pruneAndCount(tx, [...locked]);
+      const sizes = await pruneAndCount(tx, [...locked.keys()]);
+      // Delivered with the commit, never before it, and never lost to a crash between the two.
+      await wakeUsers(tx, [...new Set(locked.values())]);
       const lastUid = uids[uids.length - 1] as string;
       const queueSize = sizes[lastUid] ?? 0;
       await tx.$executeRawUnsafe(
         `INSERT INTO ack_log (app_id, result, item_count, uids, queue_size) VALUES ($1, 'OK', $2, $3::text[], $4)`,
         appId,
         items.length,
-        [...locked],
+        [...locked.keys()],
         queueSize,
       );
       return { result: 'OK', queue_size: queueSize, queue_sizes: sizes } satisfies Ack;

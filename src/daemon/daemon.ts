@@ -1,0 +1,138 @@
+/**
+ * The Presence daemon: holds the channel open, shows each notification once,
+ * and acknowledges what it has dispatched. A typed tRPC client of the
+ * server's router.
+ */
+import { createTRPCClient, createWSClient, TRPCClientError, wsLink } from '@trpc/client';
+import WebSocket from 'ws';
+import type { DeliveredItem } from '../server/delivery/items.ts';
+import type { DeliveryEvent } from '../server/routers/daemon.ts';
+import type { AppRouter } from '../server/routers/_app.ts';
+import type { Opener } from './actions.ts';
+import type { Notifier } from './notifier.ts';
+
+export interface DaemonOptions {
+  /** http(s) URL of the server; the channel is its `/presence`. */
+  server: string;
+  token: string;
+  /** Native notifications, or null to print only. */
+  notifier: Notifier | null;
+  opener: Opener;
+  /** Where lines for the user go (stdout). */
+  print: (line: string) => void;
+  /** Where status and errors go (stderr). */
+  report: (line: string) => void;
+  json?: boolean;
+  once?: boolean;
+  /** Stops the daemon (exit code 0). */
+  signal?: AbortSignal;
+}
+
+/** Exit codes. */
+export const EXIT_OK = 0;
+export const EXIT_REFUSED = 2;
+
+/** Backoff with jitter: 0.5 s doubling to 30 s, each delay between half and all of it. */
+export function reconnectDelay(attempt: number): number {
+  return Math.min(30_000, 500 * 2 ** attempt) * (0.5 + Math.random() / 2);
+}
+
+export function channelUrl(server: string): string {
+  const url = new URL('/presence', server);
+  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+  return url.toString();
+}
+
+/** Remembers the ids already shown, so a redelivery (after a lost ack) is not shown twice. */
+class SeenIds {
+  private readonly ids = new Set<string>();
+
+  constructor(private readonly limit = 10_000) {}
+
+  /** True the first time an id is offered. */
+  add(id: string): boolean {
+    if (this.ids.has(id)) return false;
+    this.ids.add(id);
+    if (this.ids.size > this.limit) this.ids.delete(this.ids.values().next().value as string);
+    return true;
+  }
+}
+
+function describe(item: DeliveredItem): string {
+  return `[${item.appName}] ${item.message}  → ${item.action}`;
+}
+
+/** Runs until stopped (0), or until the server refuses the token (2). */
+export function runDaemon(options: DaemonOptions): Promise<number> {
+  const { notifier, opener, print, report } = options;
+  const seen = new SeenIds();
+  let connectedOnce = false;
+
+  const wsClient = createWSClient({
+    url: channelUrl(options.server),
+    WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
+    connectionParams: { token: options.token },
+    retryDelayMs: reconnectDelay,
+    keepAlive: { enabled: true, intervalMs: 20_000, pongTimeoutMs: 5_000 },
+    onOpen: () => {
+      if (connectedOnce) report('reconnected');
+      connectedOnce = true;
+    },
+    onClose: (cause) => {
+      if (cause?.code !== 4401) report(`connection closed${cause?.code ? ` (${cause.code})` : ''}; reconnecting`);
+    },
+  });
+  const client = createTRPCClient<AppRouter>({ links: [wsLink({ client: wsClient })] });
+
+  const dispatch = (item: DeliveredItem) => {
+    print(options.json ? JSON.stringify(item) : describe(item));
+    if (options.once || !notifier) return;
+    notifier.show(item, () => {
+      opener.open(item.action).catch((error: Error) => report(`cannot open ${item.action}: ${error.message}`));
+    });
+  };
+
+  return new Promise<number>((resolve) => {
+    let finished = false;
+    const finish = (code: number) => {
+      if (finished) return;
+      finished = true;
+      subscription.unsubscribe();
+      void wsClient.close().finally(() => resolve(code));
+    };
+
+    const handle = async (event: DeliveryEvent) => {
+      for (const item of event.items) if (seen.add(item.id)) dispatch(item);
+      // Ack every id received, duplicates too: a redelivery means an earlier ack was lost.
+      const ids = event.items.map((item) => item.id);
+      for (let start = 0; start < ids.length; start += 1_000) {
+        await client.daemon.ack.mutate({ ids: ids.slice(start, start + 1_000) });
+      }
+    };
+
+    let queue = Promise.resolve();
+    const subscription = client.daemon.notifications.subscribe(undefined, {
+      onStarted: () => report(`connected to ${options.server}`),
+      onData: (event) => {
+        // One event at a time, in order; --once stops after the backlog is acked.
+        queue = queue
+          .then(() => handle(event))
+          .then(
+            () => {
+              if (options.once && event.kind === 'backlog') finish(EXIT_OK);
+            },
+            (error: Error) => report(`acknowledgement failed (the items will come again): ${error.message}`),
+          );
+      },
+      onError: (error) => {
+        if (error instanceof TRPCClientError && error.data?.code === 'UNAUTHORIZED') {
+          report(`the server refused this device: ${error.message}`);
+          finish(EXIT_REFUSED);
+        } else {
+          report(`channel error: ${error.message}`);
+        }
+      },
+    });
+    options.signal?.addEventListener('abort', () => finish(EXIT_OK), { once: true });
+  });
+}

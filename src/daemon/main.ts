@@ -1,0 +1,44 @@
+/** `presence-daemon`: the desktop daemon's command line. */
+import { SystemOpener } from './actions.ts';
+import { ConfigError, loadDaemonConfig, usage } from './config.ts';
+import { runDaemon } from './daemon.ts';
+import { systemNotifier } from './notifier.ts';
+
+function main(): Promise<number> {
+  let config;
+  try {
+    config = loadDaemonConfig(process.argv.slice(2), process.env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(`presence-daemon: ${error.message}`);
+    return Promise.resolve(1);
+  }
+  if (config === 'help') {
+    console.log(usage);
+    return Promise.resolve(0);
+  }
+  const notifier = config.once ? null : systemNotifier(process.env);
+  if (!config.once && !notifier) console.error('no notification server with clickable actions here: printing notifications instead');
+  const stop = new AbortController();
+  process.once('SIGINT', () => stop.abort());
+  process.once('SIGTERM', () => stop.abort());
+  return runDaemon({
+    server: config.server,
+    token: config.token,
+    notifier,
+    opener: new SystemOpener(config.schemes),
+    print: (line) => console.log(line),
+    report: (line) => console.error(line),
+    json: config.json,
+    once: config.once,
+    signal: stop.signal,
+  });
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(`presence-daemon: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,105 @@
+/**
+ * The daemon channel's transport: tRPC over WebSocket at `/presence`, on the
+ * HTTP server's port. Each node listens for wake-ups from every node through
+ * PostgreSQL, keeps its connections' online rows fresh, and closes the
+ * sockets of revoked devices.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { applyWSSHandler } from '@trpc/server/adapters/ws';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { Database } from './db/client.ts';
+import { clearNodeConnections, closeConnection, heartbeat, HEARTBEAT_INTERVAL_MS, openConnection } from './delivery/connections.ts';
+import { Doorbells } from './delivery/doorbell.ts';
+import { SignalListener } from './delivery/signals.ts';
+import { authenticateDevice, type AuthenticatedDevice } from './devices.ts';
+import { appRouter } from './routers/_app.ts';
+import type { Context } from './trpc.ts';
+
+export const CHANNEL_PATH = '/presence';
+
+export interface ChannelOptions {
+  db: Database;
+  databaseUrl: string;
+  /** This node's id in the connections table. */
+  nodeId: string;
+  log: (line: string) => void;
+}
+
+export interface Channel {
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** Tells every daemon to reconnect (to another node), then closes. */
+  close(): Promise<void>;
+}
+
+/** WebSocket close code sent to a revoked device. */
+const REVOKED = 4403;
+
+export async function openChannel(options: ChannelOptions): Promise<Channel> {
+  const { db, nodeId, log } = options;
+  const doorbells = new Doorbells();
+  const socketsByDevice = new Map<string, Set<WebSocket>>();
+
+  await clearNodeConnections(db, nodeId);
+  const signals = new SignalListener(options.databaseUrl);
+  signals.on('wakeup', (userIds) => doorbells.ringUsers(userIds));
+  signals.on('resumed', () => {
+    log('listening again for wake-ups; every connection re-checks its queues');
+    doorbells.ringAll();
+  });
+  signals.on('lost', (error) => log(`wake-up listener lost its connection: ${error.message}`));
+  signals.on('deviceRevoked', (deviceId) => socketsByDevice.get(deviceId)?.forEach((ws) => ws.close(REVOKED, 'device revoked')));
+  await signals.start();
+
+  const beat = setInterval(() => void heartbeat(db, nodeId).catch(() => undefined), HEARTBEAT_INTERVAL_MS);
+  beat.unref();
+
+  async function track(ws: WebSocket, device: AuthenticatedDevice): Promise<void> {
+    let set = socketsByDevice.get(device.deviceId);
+    if (!set) socketsByDevice.set(device.deviceId, (set = new Set()));
+    set.add(ws);
+    const connectionId = await openConnection(db, device.deviceId, nodeId);
+    ws.once('close', () => {
+      set.delete(ws);
+      if (set.size === 0) socketsByDevice.delete(device.deviceId);
+      void closeConnection(db, connectionId).catch(() => undefined);
+    });
+  }
+
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
+  const handler = applyWSSHandler({
+    wss,
+    router: appRouter,
+    keepAlive: { enabled: true, pingMs: 30_000, pongWaitMs: 10_000 },
+    createContext: async ({ info, res: ws }): Promise<Context> => {
+      const base = { db, doorbells, closeConnection: () => ws.close(4401, 'unauthorized') };
+      const token = info.connectionParams?.token;
+      if (typeof token !== 'string' || token === '') return { ...base, device: null, deviceRefusal: 'missing device token' };
+      const device = await authenticateDevice(db, token);
+      // A device revoked in the meantime fails to register: refuse it like a bad token.
+      if (!device || !(await track(ws, device).then(() => true, () => false))) {
+        return { ...base, device: null, deviceRefusal: 'invalid device token' };
+      }
+      return { ...base, device, deviceRefusal: null };
+    },
+    onError: ({ error, path }) => {
+      if (error.code === 'INTERNAL_SERVER_ERROR') log(`channel error in ${path ?? '(connection)'}: ${error.message}`);
+    },
+  });
+
+  return {
+    handleUpgrade(req, socket, head) {
+      wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+    },
+    async close() {
+      handler.broadcastReconnectNotification();
+      clearInterval(beat);
+      await signals.stop();
+      // Give the reconnect notice a moment to leave before the sockets go.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      for (const ws of wss.clients) ws.terminate();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+      await clearNodeConnections(db, nodeId).catch(() => undefined);
+    },
+  };
+}

@@ -1,0 +1,108 @@
+/**
+ * Signals between nodes, through PostgreSQL NOTIFY. Payloads carry ids only
+ * (a NOTIFY payload must stay under 8,000 bytes), and a NOTIFY sent inside a
+ * transaction is delivered only if and when it commits.
+ */
+import { EventEmitter } from 'node:events';
+import pg from 'pg';
+import type { Transaction } from '../queues.ts';
+
+/** "These users have new items": comma-separated user ids. */
+export const WAKEUP_CHANNEL = 'presence_wakeup';
+/** "This device was revoked": its id. */
+export const DEVICE_REVOKED_CHANNEL = 'presence_device_revoked';
+
+/** 150 UUIDs and their commas stay well under the 8,000-byte payload limit. */
+const USERS_PER_PAYLOAD = 150;
+
+/** Queues a wake-up for each user's daemons, sent when the transaction commits. */
+export async function wakeUsers(tx: Transaction, userIds: readonly string[]): Promise<void> {
+  if (userIds.length === 0) return;
+  await tx.$executeRawUnsafe(
+    `SELECT pg_notify('${WAKEUP_CHANNEL}', string_agg(id, ','))
+       FROM (SELECT id, (row_number() OVER () - 1) / ${USERS_PER_PAYLOAD} AS chunk FROM unnest($1::text[]) AS id) AS ids
+      GROUP BY chunk`,
+    [...userIds],
+  );
+}
+
+export interface SignalEvents {
+  wakeup: [userIds: string[]];
+  deviceRevoked: [deviceId: string];
+  /** The listening connection came back after a loss: anything may have been missed. */
+  resumed: [];
+  /** The listening connection failed (it is retried). */
+  lost: [error: Error];
+}
+
+/**
+ * One node's LISTEN connection. It reconnects by itself with backoff; after a
+ * reconnect it emits `resumed`, so every local subscriber re-checks what it
+ * may have missed while nothing was listening.
+ */
+export class SignalListener extends EventEmitter<SignalEvents> {
+  private client: pg.Client | null = null;
+  private stopped = false;
+  private retry: NodeJS.Timeout | null = null;
+  private failures = 0;
+
+  constructor(private readonly databaseUrl: string) {
+    super();
+  }
+
+  /** Resolves once listening; later losses are retried in the background. */
+  async start(): Promise<void> {
+    await this.connect();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.retry) clearTimeout(this.retry);
+    const client = this.client;
+    this.client = null;
+    await client?.end().catch(() => undefined);
+  }
+
+  private async connect(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.databaseUrl, keepAlive: true });
+    // Both are needed: 'error' alone would leave a dead client; without a
+    // listener an error event crashes the process.
+    client.on('error', (error) => this.handleLoss(client, error));
+    client.on('end', () => this.handleLoss(client, new Error('listening connection ended')));
+    client.on('notification', (message) => this.dispatch(message.channel, message.payload ?? ''));
+    await client.connect();
+    await client.query(`LISTEN ${WAKEUP_CHANNEL}`);
+    await client.query(`LISTEN ${DEVICE_REVOKED_CHANNEL}`);
+    const resumed = this.failures > 0;
+    this.client = client;
+    this.failures = 0;
+    if (resumed) this.emit('resumed');
+  }
+
+  private handleLoss(client: pg.Client, error: Error): void {
+    if (this.stopped || this.client !== client) return;
+    this.client = null;
+    client.end().catch(() => undefined);
+    this.emit('lost', error);
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    if (this.stopped || this.retry) return;
+    const delay = Math.min(5_000, 100 * 2 ** this.failures) * (0.5 + Math.random() / 2);
+    this.failures++;
+    this.retry = setTimeout(() => {
+      this.retry = null;
+      this.connect().catch((error: Error) => {
+        this.emit('lost', error);
+        this.scheduleReconnect();
+      });
+    }, delay);
+    this.retry.unref();
+  }
+
+  private dispatch(channel: string, payload: string): void {
+    if (channel === WAKEUP_CHANNEL) this.emit('wakeup', payload.split(',').filter(Boolean));
+    else if (channel === DEVICE_REVOKED_CHANNEL && payload) this.emit('deviceRevoked', payload);
+  }
+}

@@ -1,0 +1,9 @@
+/** The whole API, composed; its type is what the daemon's typed client imports. */
+import { router } from '../trpc.ts';
+import { daemonRouter } from './daemon.ts';
+
+export const appRouter = router({
+  daemon: daemonRouter,
+});
+
+export type AppRouter = typeof appRouter;

@@ -1,0 +1,56 @@
+/**
+ * The daemon channel: one subscription that sends everything pending and
+ * then every new item, and the ack that purges what was received.
+ */
+import { z } from 'zod';
+import { ackItems, pendingItems, type DeliveredItem } from '../delivery/items.ts';
+import { deviceProcedure, router } from '../trpc.ts';
+
+/** One message on the channel. The first is always the whole backlog (possibly empty). */
+export interface DeliveryEvent {
+  kind: 'backlog' | 'live';
+  items: DeliveredItem[];
+}
+
+const itemId = z.string().regex(/^[1-9]\d{0,18}$/, 'an item id is a positive integer, as a string');
+
+export const daemonRouter = router({
+  /** Who this connection is: for the daemon's "connected as" line. */
+  whoami: deviceProcedure.query(({ ctx }) => ctx.device),
+
+  notifications: deviceProcedure.subscription(async function* ({ ctx, signal }): AsyncGenerator<DeliveryEvent> {
+    // Listen before reading the backlog, so nothing committed in between is missed.
+    const { doorbell, remove } = ctx.doorbells.add(ctx.device.userId);
+    try {
+      let sent = new Set<string>();
+      const backlog = await pendingItems(ctx.db, ctx.device.userId);
+      backlog.forEach((item) => sent.add(item.id));
+      yield { kind: 'backlog', items: backlog };
+      const stop = signal ?? new AbortController().signal;
+      while (!stop.aborted) {
+        await doorbell.wait(stop);
+        if (stop.aborted) break;
+        // Everything pending not sent yet: never "ids greater than the last one",
+        // because ids of different queues commit out of order.
+        const fresh = await pendingItems(ctx.db, ctx.device.userId, sent);
+        if (fresh.length === 0) continue;
+        fresh.forEach((item) => sent.add(item.id));
+        yield { kind: 'live', items: fresh };
+        if (sent.size > 1_000) sent = await stillPending(ctx.db, ctx.device.userId, sent);
+      }
+    } finally {
+      remove();
+    }
+  }),
+
+  /** Purge after receipt: deletes the listed items of this user's queues. Idempotent. */
+  ack: deviceProcedure
+    .input(z.object({ ids: z.array(itemId).min(1).max(1_000) }))
+    .mutation(async ({ ctx, input }) => ({ acked: await ackItems(ctx.db, ctx.device.userId, input.ids) })),
+});
+
+/** Forgets sent ids that are no longer pending (acked or dropped), so the set stays small. */
+async function stillPending(db: Parameters<typeof pendingItems>[0], userId: string, sent: Set<string>): Promise<Set<string>> {
+  const pending = await pendingItems(db, userId);
+  return new Set(pending.map((item) => item.id).filter((id) => sent.has(id)));
+}

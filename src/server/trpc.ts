@@ -1,0 +1,55 @@
+/**
+ * The one tRPC instance: its context and the base procedures routers may
+ * use. Domain errors (AppError) keep their errno in `error.data.errno`.
+ */
+import { initTRPC, TRPCError } from '@trpc/server';
+import type { Database } from './db/client.ts';
+import type { Doorbells } from './delivery/doorbell.ts';
+import type { AuthenticatedDevice } from './devices.ts';
+import { AppError, trpcCode } from './errors.ts';
+
+/** Per-connection context. Built from plain inputs, so tests can call procedures without a socket. */
+export interface Context {
+  db: Database;
+  doorbells: Doorbells;
+  /** The daemon's device, when its token checked out. */
+  device: AuthenticatedDevice | null;
+  /** Why `device` is null ("missing device token", "invalid device token"). */
+  deviceRefusal: string | null;
+  /** Ends the connection; used after refusing a daemon so it does not linger. */
+  closeConnection: () => void;
+}
+
+const t = initTRPC.context<Context>().create({
+  errorFormatter({ shape, error }) {
+    const errno = error.cause instanceof AppError ? error.cause.errno : undefined;
+    return { ...shape, data: { ...shape.data, ...(errno === undefined ? {} : { errno }) } };
+  },
+});
+
+export const router = t.router;
+
+/** Turns domain refusals into tRPC errors with the matching code. */
+const domainErrors = t.middleware(async ({ next }) => {
+  const result = await next();
+  if (!result.ok && result.error.cause instanceof AppError) {
+    const cause = result.error.cause;
+    throw new TRPCError({ code: trpcCode(cause.errno), message: cause.message, cause });
+  }
+  return result;
+});
+
+export const publicProcedure = t.procedure.use(domainErrors);
+
+/**
+ * For daemons: refuses a connection without a valid device token with
+ * UNAUTHORIZED (which the daemon treats as fatal) and closes it.
+ */
+export const deviceProcedure = publicProcedure.use(({ ctx, next }) => {
+  if (!ctx.device) {
+    // Let the error frame go out first.
+    setTimeout(ctx.closeConnection, 50).unref();
+    throw new TRPCError({ code: 'UNAUTHORIZED', message: ctx.deviceRefusal ?? 'invalid device token' });
+  }
+  return next({ ctx: { ...ctx, device: ctx.device } });
+});
