@@ -41,7 +41,7 @@ export async function openChannel(options: ChannelOptions): Promise<Channel> {
   const socketsByDevice = new Map<string, Set<WebSocket>>();
 
   await clearNodeConnections(db, nodeId);
-  const signals = new SignalListener(options.databaseUrl);
+  const signals = new SignalListener(options.databaseUrl, `presence-listener ${nodeId}`);
   signals.on('wakeup', (userIds) => doorbells.ringUsers(userIds));
   signals.on('resumed', () => {
     log('listening again for wake-ups; every connection re-checks its queues');

@@ -32,6 +32,8 @@ export interface PresenceNode {
   db: Database;
   /** Set on the embedded default. */
   embedded: EmbeddedPostgres | null;
+  /** This node's id in the online-connections table. */
+  nodeId: string;
   demo: DemoCredentials | null;
   close(): Promise<void>;
 }
@@ -69,7 +71,8 @@ export async function startPresence(config: Config, options: StartOptions = {}):
       server.listen(config.PORT, config.HOST, () => resolve());
     });
     const { port } = server.address() as AddressInfo;
-    const channel = await openChannel({ db, databaseUrl, nodeId: config.NODE_ID ?? `${os.hostname()}:${port}`, log });
+    const nodeId = config.NODE_ID ?? `${os.hostname()}:${port}`;
+    const channel = await openChannel({ db, databaseUrl, nodeId, log });
     const handleWebUpgrade = web?.getUpgradeHandler();
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       if ((req.url ?? '').split('?', 1)[0] === CHANNEL_PATH) channel.handleUpgrade(req, socket, head);
@@ -85,6 +88,7 @@ export async function startPresence(config: Config, options: StartOptions = {}):
       url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
       db,
       embedded,
+      nodeId,
       demo,
       async close() {
         clearInterval(trimmer);

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
 import { createApp } from '../../src/server/apps.ts';
 import { connectDatabase, type Database } from '../../src/server/db/client.ts';
+import { createDevice } from '../../src/server/devices.ts';
 import { grantUid } from '../../src/server/uids.ts';
 import { createUser } from '../../src/server/users.ts';
 
@@ -46,4 +47,11 @@ export async function queueItems(db: Database, uid: string) {
 export async function queueSize(db: Database, uid: string): Promise<number> {
   const { rows } = await db.pool.query<{ size: number }>('SELECT size FROM queues WHERE uid = $1', [uid]);
   return rows[0]?.size ?? -1;
+}
+
+/** A user with a device (and its token) and a UID of a new app: a daemon's view of the world. */
+export async function makeDaemonUser(db: Database, options: { schemes?: string[] } = {}) {
+  const recipient = await makeRecipient(db, options);
+  const { deviceId, token } = await createDevice(db, { userId: recipient.userId, name: 'test device' });
+  return { ...recipient, deviceId, token };
 }

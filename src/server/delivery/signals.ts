@@ -46,7 +46,11 @@ export class SignalListener extends EventEmitter<SignalEvents> {
   private retry: NodeJS.Timeout | null = null;
   private failures = 0;
 
-  constructor(private readonly databaseUrl: string) {
+  constructor(
+    private readonly databaseUrl: string,
+    /** Shown in pg_stat_activity, to tell the nodes' listeners apart. */
+    private readonly applicationName = 'presence-listener',
+  ) {
     super();
   }
 
@@ -64,7 +68,7 @@ export class SignalListener extends EventEmitter<SignalEvents> {
   }
 
   private async connect(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.databaseUrl, keepAlive: true });
+    const client = new pg.Client({ connectionString: this.databaseUrl, keepAlive: true, application_name: this.applicationName });
     // Both are needed: 'error' alone would leave a dead client; without a
     // listener an error event crashes the process.
     client.on('error', (error) => this.handleLoss(client, error));

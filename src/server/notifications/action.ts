@@ -15,9 +15,10 @@ export function isRegistrableScheme(scheme: string): boolean {
   return schemeSyntax.test(scheme) && scheme.length <= 32 && !FORBIDDEN_SCHEMES.has(scheme) && scheme !== 'http' && scheme !== 'https';
 }
 
-// Control characters and white space never belong in an action: they hide
-// what a user would open and confuse URL parsers.
-const unsafeCharacters = /[\u0000-\u0020\u007f-\u009f\u2028\u2029]/;
+// Control characters, white space and invisible formatting characters (such
+// as a right-to-left override) never belong in an action: they hide what a
+// user would open and confuse URL parsers.
+const unsafeCharacters = /[\u0000-\u0020\u007f-\u009f\u2028\u2029\p{Cf}]/u;
 
 /**
  * Why `action` is not allowed for an app with these deep-link `schemes`, or

@@ -1,0 +1,255 @@
+/**
+ * The daemon channel through real servers, a real PostgreSQL and a real
+ * WebSocket client: backlog, live delivery, purge after receipt, redelivery,
+ * out-of-order commits, several devices and several nodes.
+ */
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import pg from 'pg';
+import type { Database } from '../../src/server/db/client.ts';
+import { createDevice, revokeDevice } from '../../src/server/devices.ts';
+import type { PresenceNode } from '../../src/server/server.ts';
+import { grantUid } from '../../src/server/uids.ts';
+import { connectChannel, isUnauthorized } from '../support/daemonClient.ts';
+import { makeApp, makeDaemonUser, queueSize, testDatabase } from '../support/factories.ts';
+import { postNotifications, startTestNode } from '../support/node.ts';
+import { killServerProcesses, startServerProcess } from '../support/serverProcess.ts';
+
+let node: PresenceNode;
+let db: Database;
+
+beforeAll(async () => {
+  node = await startTestNode();
+  db = testDatabase();
+});
+
+afterAll(async () => {
+  await killServerProcesses();
+  await db.close();
+  await node.close();
+});
+
+const item = (UID: string, message: string) => ({ UID, message, action: 'https://example.com/' });
+
+describe('delivery', () => {
+  it('sends everything queued in the first event, oldest first, and empties the queue on ack', async () => {
+    const user = await makeDaemonUser(db);
+    await postNotifications(node.url, user.appid, user.key, [1, 2, 3, 4, 5].map((n) => item(user.uid, `m${n}`)));
+    const daemon = connectChannel(node.url, user.token);
+    try {
+      const first = await daemon.event(0);
+      expect(first.kind).toBe('backlog');
+      expect(first.items.map((i) => i.message)).toEqual(['m1', 'm2', 'm3', 'm4', 'm5']);
+      expect(first.items[0]).toMatchObject({ appid: user.appid, appName: user.appid, action: 'https://example.com/' });
+      expect(typeof first.items[0]?.id).toBe('string');
+      expect(new Date(first.items[0]?.createdAt as string).toISOString()).toBe(first.items[0]?.createdAt);
+      expect(await daemon.ack(first.items.map((i) => i.id))).toEqual({ acked: 5 });
+      expect(await queueSize(db, user.uid)).toBe(0);
+      // Acks are idempotent.
+      expect(await daemon.ack(first.items.map((i) => i.id))).toEqual({ acked: 0 });
+    } finally {
+      await daemon.close();
+    }
+  });
+
+  it('sends an empty backlog, then an item posted while connected, live', async () => {
+    const user = await makeDaemonUser(db);
+    const daemon = connectChannel(node.url, user.token);
+    try {
+      expect((await daemon.event(0)).items).toEqual([]);
+      await postNotifications(node.url, user.appid, user.key, item(user.uid, 'live one'));
+      const live = await daemon.event(1);
+      expect(live.kind).toBe('live');
+      expect(live.items.map((i) => i.message)).toEqual(['live one']);
+    } finally {
+      await daemon.close();
+    }
+  });
+
+  it('sends unacknowledged items again on the next connection', async () => {
+    const user = await makeDaemonUser(db);
+    await postNotifications(node.url, user.appid, user.key, [item(user.uid, 'a'), item(user.uid, 'b')]);
+    const first = connectChannel(node.url, user.token);
+    const seen = (await first.event(0)).items.map((i) => i.id);
+    await first.close(); // dropped before its ack
+    const second = connectChannel(node.url, user.token);
+    try {
+      expect((await second.event(0)).items.map((i) => i.id)).toEqual(seen);
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('never delivers an expired item', async () => {
+    const user = await makeDaemonUser(db);
+    await postNotifications(node.url, user.appid, user.key, [item(user.uid, 'stale'), item(user.uid, 'fresh')]);
+    await db.pool.query(`UPDATE queue_items SET expires_at = now() - interval '1 second' WHERE uid = $1 AND message = 'stale'`, [user.uid]);
+    const daemon = connectChannel(node.url, user.token);
+    try {
+      expect((await daemon.event(0)).items.map((i) => i.message)).toEqual(['fresh']);
+    } finally {
+      await daemon.close();
+    }
+  });
+
+  it('delivers items whose ids commit out of order across queues', async () => {
+    const user = await makeDaemonUser(db);
+    const otherApp = await makeApp(db);
+    const { uid: otherUid } = await grantUid(db, { appid: otherApp.appid, userId: user.userId });
+    const daemon = connectChannel(node.url, user.token);
+    const early = new pg.Client({ connectionString: inject('databaseUrl') });
+    await early.connect();
+    try {
+      await daemon.event(0);
+      // The first transaction takes the lower id but commits last.
+      await early.query('BEGIN');
+      await early.query(`INSERT INTO queue_items (uid, app_id, message, action) VALUES ($1, $2, 'lower id, committed last', 'https://e.com/')`, [user.uid, user.appid]);
+      await postNotifications(node.url, otherApp.appid, otherApp.key, item(otherUid, 'higher id, committed first'));
+      expect((await daemon.event(1)).items.map((i) => i.message)).toEqual(['higher id, committed first']);
+      await early.query(`SELECT pg_notify('presence_wakeup', $1)`, [user.userId]);
+      await early.query('COMMIT');
+      const late = await daemon.event(2);
+      expect(late.items.map((i) => i.message)).toEqual(['lower id, committed last']);
+      expect(BigInt(late.items[0]?.id as string)).toBeLessThan(BigInt((daemon.events[1]?.items[0]?.id) as string));
+    } finally {
+      await early.end();
+      await daemon.close();
+    }
+  });
+
+  it('delivers every item to every connected device of the user; the first ack removes it', async () => {
+    const user = await makeDaemonUser(db);
+    const { token: secondToken } = await createDevice(db, { userId: user.userId, name: 'phone' });
+    const laptop = connectChannel(node.url, user.token);
+    const phone = connectChannel(node.url, secondToken);
+    try {
+      await Promise.all([laptop.event(0), phone.event(0)]);
+      await postNotifications(node.url, user.appid, user.key, item(user.uid, 'both'));
+      const [a, b] = await Promise.all([laptop.event(1), phone.event(1)]);
+      expect(a.items.map((i) => i.message)).toEqual(['both']);
+      expect(b.items.map((i) => i.id)).toEqual(a.items.map((i) => i.id));
+      expect(await phone.ack(b.items.map((i) => i.id))).toEqual({ acked: 1 });
+      expect(await laptop.ack(a.items.map((i) => i.id))).toEqual({ acked: 0 });
+    } finally {
+      await Promise.all([laptop.close(), phone.close()]);
+    }
+  });
+
+  it('does not let one user ack another user’s items', async () => {
+    const owner = await makeDaemonUser(db);
+    const stranger = await makeDaemonUser(db);
+    await postNotifications(node.url, owner.appid, owner.key, item(owner.uid, 'mine'));
+    const ownerDaemon = connectChannel(node.url, owner.token);
+    const strangerDaemon = connectChannel(node.url, stranger.token);
+    try {
+      const ids = (await ownerDaemon.event(0)).items.map((i) => i.id);
+      await strangerDaemon.event(0);
+      expect(await strangerDaemon.ack(ids)).toEqual({ acked: 0 });
+      expect(await queueSize(db, owner.uid)).toBe(1);
+      await expect(strangerDaemon.ack(['not-a-number'])).rejects.toMatchObject({ data: { code: 'BAD_REQUEST' } });
+    } finally {
+      await Promise.all([ownerDaemon.close(), strangerDaemon.close()]);
+    }
+  });
+});
+
+describe('authentication and presence', () => {
+  it('refuses a wrong or missing token with UNAUTHORIZED', async () => {
+    for (const token of ['prs_dev_wrong', null]) {
+      const daemon = connectChannel(node.url, token, { retry: false });
+      try {
+        await expect(daemon.event(0)).rejects.toSatisfy(isUnauthorized);
+      } finally {
+        await daemon.close();
+      }
+    }
+  });
+
+  it('keeps a row per live connection and last seen, and closes the sockets of a revoked device', async () => {
+    const user = await makeDaemonUser(db);
+    const daemon = connectChannel(node.url, user.token, { retry: false });
+    await daemon.event(0);
+    const rows = async () => (await db.pool.query('SELECT node_id FROM connections WHERE device_id = $1', [user.deviceId])).rows;
+    expect(await rows()).toHaveLength(1);
+    const { rows: seen } = await db.pool.query('SELECT last_seen_at FROM devices WHERE id = $1', [user.deviceId]);
+    expect(seen[0].last_seen_at).toBeInstanceOf(Date);
+    await revokeDevice(db, user.deviceId);
+    await expect.poll(() => daemon.closeCodes).toContain(4403);
+    await daemon.close();
+    await expect.poll(rows).toHaveLength(0);
+  });
+
+  it('clears the row of a connection that closes, and keeps last seen', async () => {
+    const user = await makeDaemonUser(db);
+    const daemon = connectChannel(node.url, user.token);
+    await daemon.event(0);
+    await daemon.close();
+    await expect.poll(async () => (await db.pool.query('SELECT 1 FROM connections WHERE device_id = $1', [user.deviceId])).rows.length).toBe(0);
+    const { rows } = await db.pool.query('SELECT last_seen_at FROM devices WHERE id = $1', [user.deviceId]);
+    expect(rows[0].last_seen_at).toBeInstanceOf(Date);
+  });
+});
+
+describe('outages of the listening connection', () => {
+  it('re-checks every connection when the node listens again, so nothing posted meanwhile is missed', async () => {
+    const user = await makeDaemonUser(db);
+    const daemon = connectChannel(node.url, user.token);
+    try {
+      await daemon.event(0);
+      const killed = await db.pool.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1`, [`presence-listener ${node.nodeId}`]);
+      expect(killed.rowCount).toBe(1);
+      await postNotifications(node.url, user.appid, user.key, item(user.uid, 'posted while nobody listened'));
+      await expect.poll(() => daemon.events.flatMap((e) => e.items.map((i) => i.message)), { timeout: 10_000 }).toEqual(['posted while nobody listened']);
+      // And the listener works again for what comes next.
+      await postNotifications(node.url, user.appid, user.key, item(user.uid, 'after'));
+      await expect.poll(() => daemon.events.flatMap((e) => e.items.map((i) => i.message)), { timeout: 10_000 }).toContain('after');
+    } finally {
+      await daemon.close();
+    }
+  });
+});
+
+describe('several nodes', () => {
+  it('delivers a POST taken by one node to a daemon connected to another process', async () => {
+    const other = await startServerProcess({ DATABASE_URL: inject('databaseUrl'), PORT: '0', HOST: '127.0.0.1' });
+    const user = await makeDaemonUser(db);
+    const daemon = connectChannel(other.url, user.token);
+    try {
+      await daemon.event(0);
+      await postNotifications(node.url, user.appid, user.key, item(user.uid, 'across nodes'));
+      expect((await daemon.event(1)).items.map((i) => i.message)).toEqual(['across nodes']);
+      const { rows } = await db.pool.query('SELECT node_id FROM connections WHERE device_id = $1', [user.deviceId]);
+      expect(rows).toHaveLength(1);
+      expect(rows[0].node_id).toMatch(new RegExp(`:${new URL(other.url).port}$`));
+      // Revoking a device (here, through this process) closes its socket on the other node.
+      await revokeDevice(db, user.deviceId);
+      await expect.poll(() => daemon.closeCodes).toContain(4403);
+    } finally {
+      await daemon.close();
+      other.kill('SIGTERM');
+      expect(await other.exited).toBe(0);
+    }
+  });
+
+  it('tells connected daemons to reconnect on SIGTERM, and they get what is posted after the restart', async () => {
+    const port = String(20_000 + Math.floor(Math.random() * 20_000));
+    const env = { DATABASE_URL: inject('databaseUrl'), PORT: port, HOST: '127.0.0.1' };
+    const first = await startServerProcess(env);
+    const user = await makeDaemonUser(db);
+    const daemon = connectChannel(first.url, user.token);
+    try {
+      await daemon.event(0);
+      first.kill('SIGTERM');
+      expect(await first.exited).toBe(0);
+      await postNotifications(node.url, user.appid, user.key, item(user.uid, 'while the node was down'));
+      const second = await startServerProcess(env);
+      // The reconnected subscription starts over: its first event is the whole backlog.
+      await expect.poll(() => daemon.receivedIds().length, { timeout: 15_000 }).toBe(1);
+      expect(daemon.events.at(-1)?.kind).toBe('backlog');
+      expect(daemon.events.at(-1)?.items.map((i) => i.message)).toEqual(['while the node was down']);
+      second.kill('SIGTERM');
+      await second.exited;
+    } finally {
+      await daemon.close();
+    }
+  });
+});
