@@ -63,6 +63,13 @@ export async function rotateAppKey(db: Database, appid: string): Promise<{ appid
   return { appid, key };
 }
 
+/** The app `appid` (for operators: no key needed), or 304. */
+export async function getApp(db: Database, appid: string): Promise<AppIdentity> {
+  const app = await db.prisma.app.findUnique({ where: { id: appid }, select: { id: true, name: true, schemes: true } });
+  if (!app) throw new AppError(Errno.NotFound, `no app "${appid}"`);
+  return app;
+}
+
 export async function listApps(db: Database) {
   return db.prisma.app.findMany({ select: { ...appSelect, _count: { select: { uids: true } } }, orderBy: { id: 'asc' } });
 }

@@ -13,6 +13,8 @@ import { clearNodeConnections, closeConnection, heartbeat, HEARTBEAT_INTERVAL_MS
 import { Doorbells } from './delivery/doorbell.ts';
 import { SignalListener } from './delivery/signals.ts';
 import { authenticateDevice, type AuthenticatedDevice } from './devices.ts';
+import { isSameOrigin } from './http/origin.ts';
+import { readCookie, SESSION_COOKIE } from './operators.ts';
 import { appRouter } from './routers/_app.ts';
 import type { Context } from './trpc.ts';
 
@@ -42,7 +44,13 @@ export async function openChannel(options: ChannelOptions): Promise<Channel> {
 
   await clearNodeConnections(db, nodeId);
   const signals = new SignalListener(options.databaseUrl, `presence-listener ${nodeId}`);
-  signals.on('wakeup', (userIds) => doorbells.ringUsers(userIds));
+  signals.on('wakeup', (userIds) => {
+    doorbells.ring(userIds);
+    // A push changed queue sizes and the ack log too.
+    doorbells.ringTopic('queues');
+    doorbells.ringTopic('acks');
+  });
+  signals.on('activity', (topic) => doorbells.ringTopic(topic));
   signals.on('resumed', () => {
     log('listening again for wake-ups; every connection re-checks its queues');
     doorbells.ringAll();
@@ -71,8 +79,13 @@ export async function openChannel(options: ChannelOptions): Promise<Channel> {
     wss,
     router: appRouter,
     keepAlive: { enabled: true, pingMs: 30_000, pongWaitMs: 10_000 },
-    createContext: async ({ info, res: ws }): Promise<Context> => {
-      const base = { db, doorbells, closeConnection: () => ws.close(4401, 'unauthorized') };
+    createContext: async ({ req, info, res: ws }): Promise<Context> => {
+      const base = {
+        db,
+        doorbells,
+        closeConnection: () => ws.close(4401, 'unauthorized'),
+        operatorSession: readCookie(req.headers.cookie, SESSION_COOKIE),
+      };
       const token = info.connectionParams?.token;
       if (typeof token !== 'string' || token === '') return { ...base, device: null, deviceRefusal: 'missing device token' };
       const device = await authenticateDevice(db, token);
@@ -89,6 +102,13 @@ export async function openChannel(options: ChannelOptions): Promise<Channel> {
 
   return {
     handleUpgrade(req, socket, head) {
+      // A browser sends cookies with a WebSocket from any page, and SameSite
+      // does not tell other ports of the same host apart: a connection that
+      // carries the operator cookie must come from this origin.
+      if (readCookie(req.headers.cookie, SESSION_COOKIE) !== undefined && !isSameOrigin(req)) {
+        socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+        return;
+      }
       wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
     },
     async close() {

@@ -30,6 +30,8 @@ const schema = z.object({
   DATABASE_CONNECT_TIMEOUT_MS: positive.default(5_000),
   /** Longest a push transaction may run before it is rolled back. */
   DATABASE_TRANSACTION_TIMEOUT_MS: positive.default(10_000),
+  /** The operator token for the dashboard; on the embedded default one is generated when unset. */
+  ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   /** This node's name in the online-connections table; default "<hostname>:<port>". */
   NODE_ID: z.string().min(1).max(200).optional(),
   /** How many recent acks and refusals the dashboard's log keeps. */

@@ -1,7 +1,7 @@
 /** Devices: each daemon's identity, authenticated by its token. */
 import type { Database } from './db/client.ts';
 import { AppError, Errno } from './errors.ts';
-import { DEVICE_REVOKED_CHANNEL } from './delivery/signals.ts';
+import { announceSql, DEVICE_REVOKED_CHANNEL } from './delivery/signals.ts';
 import { digestSecret, newSecret, secretMatches } from './secrets.ts';
 import { checkName, requireUser } from './users.ts';
 
@@ -28,7 +28,10 @@ export async function listDevices(db: Database, userId?: string) {
 export async function revokeDevice(db: Database, deviceId: string): Promise<void> {
   const deleted = await db.prisma.$transaction(async (tx) => {
     const { count } = await tx.device.deleteMany({ where: { id: deviceId } });
-    if (count > 0) await tx.$executeRawUnsafe(`SELECT pg_notify('${DEVICE_REVOKED_CHANNEL}', $1)`, deviceId);
+    if (count > 0) {
+      await tx.$executeRawUnsafe(`SELECT pg_notify('${DEVICE_REVOKED_CHANNEL}', $1)`, deviceId);
+      await tx.$executeRawUnsafe(announceSql('devices'));
+    }
     return count;
   }).catch(() => 0); // a malformed id names no device
   if (deleted === 0) throw new AppError(Errno.NotFound, `no device "${deviceId}"`);

@@ -3,10 +3,13 @@
  */
 import { loadConfig } from './config.ts';
 import { demoCredentialsPath } from './demo.ts';
+import { operatorTokenPath } from './operators.ts';
 import { startPresence, type PresenceNode } from './server.ts';
 
 function banner(node: PresenceNode, dataDir: string): string {
   const lines = [`Presence is running at ${node.url}`];
+  lines.push(`  dashboard: ${node.url}/admin${node.embedded && node.operatorToken ? ` (operator token: ${node.operatorToken}, kept in ${operatorTokenPath(dataDir)})` : ''}`);
+  lines.push(`  device page: ${node.url}/device`);
   if (!node.embedded) return lines.join('\n');
   lines.push(`  database: embedded PostgreSQL, data in ${node.embedded.clusterDir}`);
   if (node.demo) {

@@ -7,6 +7,8 @@
  */
 import type { Database } from './db/client.ts';
 import type { Prisma } from './db/generated/client.ts';
+import { announceSql } from './delivery/signals.ts';
+import { AppError, Errno } from './errors.ts';
 
 /** The most items a queue holds; the oldest is dropped to make room. */
 export const QUEUE_CAP = 100;
@@ -60,4 +62,36 @@ export async function listQueues(db: Database): Promise<QueueSummary[]> {
     orderBy: [{ size: 'desc' }, { appId: 'asc' }, { uid: 'asc' }],
   });
   return queues.map((q) => ({ uid: q.uid, appId: q.appId, userId: q.owner.userId, userName: q.owner.user.name, size: q.size }));
+}
+
+/** One queued item as operators see it. */
+export interface QueueItemView {
+  id: string;
+  message: string;
+  action: string;
+  createdAt: string;
+  expiresAt: string | null;
+}
+
+/** The live items of one queue, oldest first. */
+export async function listQueueItems(db: Database, uid: string): Promise<QueueItemView[]> {
+  const { rows } = await db.pool.query<{ id: string; message: string; action: string; created_at: Date; expires_at: Date | null }>(
+    `SELECT id::text, message, action, created_at, expires_at FROM queue_items
+      WHERE uid = $1 AND (expires_at IS NULL OR expires_at > now())
+      ORDER BY id`,
+    [uid],
+  );
+  return rows.map((r) => ({ id: r.id, message: r.message, action: r.action, createdAt: r.created_at.toISOString(), expiresAt: r.expires_at?.toISOString() ?? null }));
+}
+
+/** Empties one queue (through the queue lock). Returns how many items were removed. */
+export async function purgeQueue(db: Database, uid: string): Promise<number> {
+  return db.prisma.$transaction(async (tx) => {
+    const locked = await lockQueues(tx, [uid]);
+    if (locked.size === 0) throw new AppError(Errno.NotFound, `no queue for UID "${uid}"`);
+    const removed = await tx.$executeRawUnsafe('DELETE FROM queue_items WHERE uid = $1', uid);
+    await recountQueues(tx, [uid]);
+    await tx.$executeRawUnsafe(announceSql('queues'));
+    return removed;
+  });
 }

@@ -16,6 +16,8 @@ import type { EmbeddedPostgres } from './db/embeddedPostgres.ts';
 import { openDatabase } from './db/open.ts';
 import { ensureDemoData, type DemoCredentials } from './demo.ts';
 import { handleNotificationRequest, matchNotificationRoute } from './http/notificationRoute.ts';
+import { handleOperatorRequest } from './http/operatorRoutes.ts';
+import { ensureOperatorToken } from './operators.ts';
 
 export interface StartOptions {
   /** Serve the web app through Next.js (default true); off for an API-only node. */
@@ -35,6 +37,8 @@ export interface PresenceNode {
   /** This node's id in the online-connections table. */
   nodeId: string;
   demo: DemoCredentials | null;
+  /** The operator token, when one is configured or generated. */
+  operatorToken: string | null;
   close(): Promise<void>;
 }
 
@@ -45,6 +49,8 @@ export async function startPresence(config: Config, options: StartOptions = {}):
   const { db, url: databaseUrl, embedded, close: closeDatabase } = await openDatabase(config, { log });
   try {
     const demo = embedded ? await ensureDemoData(db, config.PRESENCE_DATA_DIR) : null;
+    const operatorToken = config.ADMIN_TOKEN ?? (embedded ? await ensureOperatorToken(config.PRESENCE_DATA_DIR) : null);
+    if (operatorToken === null) log('ADMIN_TOKEN is not set: nobody can sign in to the dashboard');
 
     const web = options.web === false ? null : next({ dev: options.dev ?? false, dir: projectRoot, hostname: config.HOST, port: config.PORT });
     const handleWeb = web?.getRequestHandler();
@@ -56,14 +62,23 @@ export async function startPresence(config: Config, options: StartOptions = {}):
       connectTimeoutMs: config.DATABASE_CONNECT_TIMEOUT_MS,
       onInternalError: (error: unknown) => console.error('internal error in POST /<appid>/notification', error),
     };
+    const operatorDeps = { db, operatorToken };
+    const serveWeb = async (req: IncomingMessage, res: ServerResponse, pathname: string) => {
+      if (await handleOperatorRequest(operatorDeps, req, res, pathname)) return;
+      if (handleWeb) return handleWeb(req, res);
+      res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' });
+      res.end('Not found\n');
+    };
     const server = createServer((req: IncomingMessage, res: ServerResponse) => {
       const pathname = (req.url ?? '/').split('?', 1)[0] as string;
       const appid = matchNotificationRoute(pathname);
       if (appid !== null) void handleNotificationRequest(routeDeps, req, res, appid);
-      else if (handleWeb) void handleWeb(req, res);
       else {
-        res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' });
-        res.end('Not found\n');
+        serveWeb(req, res, pathname).catch((error: unknown) => {
+          console.error(`error serving ${pathname}`, error);
+          if (!res.headersSent) res.writeHead(503, { 'Content-Type': 'text/plain; charset=utf-8', 'Retry-After': '5' });
+          res.end('Service unavailable, retry later\n');
+        });
       }
     });
     await new Promise<void>((resolve, reject) => {
@@ -90,6 +105,7 @@ export async function startPresence(config: Config, options: StartOptions = {}):
       embedded,
       nodeId,
       demo,
+      operatorToken,
       async close() {
         clearInterval(trimmer);
         await channel.close();

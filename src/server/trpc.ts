@@ -7,6 +7,7 @@ import type { Database } from './db/client.ts';
 import type { Doorbells } from './delivery/doorbell.ts';
 import type { AuthenticatedDevice } from './devices.ts';
 import { AppError, trpcCode } from './errors.ts';
+import { operatorSessionValid } from './operators.ts';
 
 /** Per-connection context. Built from plain inputs, so tests can call procedures without a socket. */
 export interface Context {
@@ -18,6 +19,8 @@ export interface Context {
   deviceRefusal: string | null;
   /** Ends the connection; used after refusing a daemon so it does not linger. */
   closeConnection: () => void;
+  /** The operator session secret from the cookie of the upgrade request (checked on each call). */
+  operatorSession: string | undefined;
 }
 
 const t = initTRPC.context<Context>().create({
@@ -52,4 +55,12 @@ export const deviceProcedure = publicProcedure.use(({ ctx, next }) => {
     throw new TRPCError({ code: 'UNAUTHORIZED', message: ctx.deviceRefusal ?? 'invalid device token' });
   }
   return next({ ctx: { ...ctx, device: ctx.device } });
+});
+
+/** For the dashboard: refuses a connection without a live operator session. */
+export const operatorProcedure = publicProcedure.use(async ({ ctx, next }) => {
+  if (!(await operatorSessionValid(ctx.db, ctx.operatorSession))) {
+    throw new TRPCError({ code: 'UNAUTHORIZED', message: 'sign in at /admin/login' });
+  }
+  return next();
 });

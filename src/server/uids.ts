@@ -3,6 +3,7 @@
  */
 import type { Database } from './db/client.ts';
 import { AppError, Errno } from './errors.ts';
+import { announceSql } from './delivery/signals.ts';
 import { lockQueues } from './queues.ts';
 import { newUid } from './secrets.ts';
 import { requireUser } from './users.ts';
@@ -25,7 +26,10 @@ export async function grantUid(db: Database, input: { appid: string; userId: str
       input.userId,
     );
     const granted = await tx.uid.findUniqueOrThrow({ where: { appId_userId: { appId: input.appid, userId: input.userId } }, select: { uid: true } });
-    if (granted.uid === uid) await tx.queue.create({ data: { uid, appId: input.appid } });
+    if (granted.uid === uid) {
+      await tx.queue.create({ data: { uid, appId: input.appid } });
+      await tx.$executeRawUnsafe(announceSql('queues'));
+    }
     return { uid: granted.uid };
   });
 }
@@ -37,6 +41,7 @@ export async function revokeUid(db: Database, uid: string): Promise<void> {
     await lockQueues(tx, [uid]);
     const deleted = await tx.uid.deleteMany({ where: { uid } });
     if (deleted.count === 0) throw new AppError(Errno.NotFound, `no UID "${uid}"`);
+    await tx.$executeRawUnsafe(announceSql('queues'));
   });
 }
 

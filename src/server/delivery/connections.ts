@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Database } from '../db/client.ts';
+import { announceSql } from './signals.ts';
 
 export const HEARTBEAT_INTERVAL_MS = 10_000;
 /** A connection whose heartbeat is older than this is not online. */
@@ -14,8 +15,9 @@ export const HEARTBEAT_FRESH_MS = 3 * HEARTBEAT_INTERVAL_MS;
 export async function openConnection(db: Database, deviceId: string, nodeId: string): Promise<string> {
   const id = randomUUID();
   await db.pool.query(
-    `WITH c AS (INSERT INTO connections (id, device_id, node_id) VALUES ($1, $2, $3))
-     UPDATE devices SET last_seen_at = now() WHERE id = $2`,
+    `WITH c AS (INSERT INTO connections (id, device_id, node_id) VALUES ($1, $2, $3)),
+          d AS (UPDATE devices SET last_seen_at = now() WHERE id = $2)
+     ${announceSql('devices')}`,
     [id, deviceId, nodeId],
   );
   return id;
@@ -23,8 +25,9 @@ export async function openConnection(db: Database, deviceId: string, nodeId: str
 
 export async function closeConnection(db: Database, connectionId: string): Promise<void> {
   await db.pool.query(
-    `WITH c AS (DELETE FROM connections WHERE id = $1 RETURNING device_id)
-     UPDATE devices SET last_seen_at = now() WHERE id IN (SELECT device_id FROM c)`,
+    `WITH c AS (DELETE FROM connections WHERE id = $1 RETURNING device_id),
+          d AS (UPDATE devices SET last_seen_at = now() WHERE id IN (SELECT device_id FROM c))
+     ${announceSql('devices')}`,
     [connectionId],
   );
 }

@@ -31,30 +31,44 @@ export class Doorbell {
   }
 }
 
-/** The doorbells of this node's connections, by user. */
-export class Doorbells {
-  private readonly byUser = new Map<string, Set<Doorbell>>();
+/** The doorbell key of an activity topic (user ids are UUIDs, so they never collide). */
+export function topicKey(topic: string): string {
+  return `#${topic}`;
+}
 
-  /** A doorbell for one connection of `userId`; call the returned function when it closes. */
-  add(userId: string): { doorbell: Doorbell; remove: () => void } {
+/**
+ * The doorbells of this node's subscriptions, by what they wait for: a user
+ * id (a daemon waits for its user's items) or an activity topic (the
+ * dashboard waits for "queues", "acks" or "devices").
+ */
+export class Doorbells {
+  private readonly byKey = new Map<string, Set<Doorbell>>();
+
+  /** A doorbell for one subscription to `key`; call the returned function when it ends. */
+  add(key: string): { doorbell: Doorbell; remove: () => void } {
     const doorbell = new Doorbell();
-    let set = this.byUser.get(userId);
-    if (!set) this.byUser.set(userId, (set = new Set()));
+    let set = this.byKey.get(key);
+    if (!set) this.byKey.set(key, (set = new Set()));
     set.add(doorbell);
     return {
       doorbell,
       remove: () => {
         set.delete(doorbell);
-        if (set.size === 0 && this.byUser.get(userId) === set) this.byUser.delete(userId);
+        if (set.size === 0 && this.byKey.get(key) === set) this.byKey.delete(key);
       },
     };
   }
 
-  ringUsers(userIds: Iterable<string>): void {
-    for (const userId of userIds) this.byUser.get(userId)?.forEach((doorbell) => doorbell.ring());
+  ring(keys: Iterable<string>): void {
+    for (const key of keys) this.byKey.get(key)?.forEach((doorbell) => doorbell.ring());
+  }
+
+  /** Rings the subscriptions waiting for activity on `topic`. */
+  ringTopic(topic: string): void {
+    this.ring([topicKey(topic)]);
   }
 
   ringAll(): void {
-    for (const set of this.byUser.values()) set.forEach((doorbell) => doorbell.ring());
+    for (const set of this.byKey.values()) set.forEach((doorbell) => doorbell.ring());
   }
 }

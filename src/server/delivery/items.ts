@@ -4,6 +4,7 @@
  */
 import type { Database } from '../db/client.ts';
 import { lockQueues, recountQueues } from '../queues.ts';
+import { announceSql } from './signals.ts';
 
 /** One notification as the daemon channel sends it. */
 export interface DeliveredItem {
@@ -78,6 +79,7 @@ export async function ackItems(db: Database, userId: string, ids: readonly strin
       locked,
     );
     await recountQueues(tx, locked);
+    await tx.$executeRawUnsafe(announceSql('queues'));
     return deleted;
   });
 }

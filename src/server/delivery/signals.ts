@@ -11,6 +11,16 @@ import type { Transaction } from '../queues.ts';
 export const WAKEUP_CHANNEL = 'presence_wakeup';
 /** "This device was revoked": its id. */
 export const DEVICE_REVOKED_CHANNEL = 'presence_device_revoked';
+/** "Something operators watch changed": an {@link ActivityTopic}. */
+export const ACTIVITY_CHANNEL = 'presence_activity';
+
+/** What the dashboard can watch change. A push changes queues and acks (its wake-up says so). */
+export type ActivityTopic = 'queues' | 'acks' | 'devices';
+
+/** SQL that announces a change to every node's dashboard subscriptions (on commit, inside a transaction). */
+export function announceSql(topic: ActivityTopic): string {
+  return `SELECT pg_notify('${ACTIVITY_CHANNEL}', '${topic}')`;
+}
 
 /** 150 UUIDs and their commas stay well under the 8,000-byte payload limit. */
 const USERS_PER_PAYLOAD = 150;
@@ -29,6 +39,7 @@ export async function wakeUsers(tx: Transaction, userIds: readonly string[]): Pr
 export interface SignalEvents {
   wakeup: [userIds: string[]];
   deviceRevoked: [deviceId: string];
+  activity: [topic: ActivityTopic];
   /** The listening connection came back after a loss: anything may have been missed. */
   resumed: [];
   /** The listening connection failed (it is retried). */
@@ -77,6 +88,7 @@ export class SignalListener extends EventEmitter<SignalEvents> {
     await client.connect();
     await client.query(`LISTEN ${WAKEUP_CHANNEL}`);
     await client.query(`LISTEN ${DEVICE_REVOKED_CHANNEL}`);
+    await client.query(`LISTEN ${ACTIVITY_CHANNEL}`);
     const resumed = this.failures > 0;
     this.client = client;
     this.failures = 0;
@@ -108,5 +120,6 @@ export class SignalListener extends EventEmitter<SignalEvents> {
   private dispatch(channel: string, payload: string): void {
     if (channel === WAKEUP_CHANNEL) this.emit('wakeup', payload.split(',').filter(Boolean));
     else if (channel === DEVICE_REVOKED_CHANNEL && payload) this.emit('deviceRevoked', payload);
+    else if (channel === ACTIVITY_CHANNEL && (payload === 'queues' || payload === 'acks' || payload === 'devices')) this.emit('activity', payload);
   }
 }

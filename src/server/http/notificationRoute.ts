@@ -9,8 +9,7 @@ import { logRefusal } from '../ackLog.ts';
 import { authenticateApp, type AppIdentity } from '../apps.ts';
 import { isStorageUnavailable, type Database } from '../db/client.ts';
 import { AppError, Errno } from '../errors.ts';
-import { pushNotifications } from '../notifications/push.ts';
-import { validateBatch } from '../notifications/validate.ts';
+import { batchSize, sendNotifications } from '../notifications/send.ts';
 import { BodyTooLarge, readBody } from './body.ts';
 
 /** 2 MiB. */
@@ -88,11 +87,8 @@ export async function handleNotificationRequest(deps: NotificationRouteDeps, req
     } catch {
       throw new AppError(Errno.InvalidJson, 'body is not valid JSON (UTF-8)');
     }
-    if (Array.isArray(parsed)) itemCount = parsed.length;
-    else if (parsed !== null && typeof parsed === 'object') itemCount = 1;
-
-    const items = validateBatch(parsed, app.schemes);
-    const ack = await pushNotifications(deps.db, app.id, items, {
+    itemCount = batchSize(parsed);
+    const ack = await sendNotifications(deps.db, app, parsed, {
       maxWaitMs: deps.connectTimeoutMs,
       timeoutMs: deps.transactionTimeoutMs,
     });

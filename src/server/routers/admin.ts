@@ -1,0 +1,126 @@
+/**
+ * The dashboard's API. Every procedure needs an operator session; each calls
+ * the same domain functions as the CLI. The `watch` subscriptions send their
+ * data at once and again whenever it changes, on whichever node.
+ */
+import { z } from 'zod';
+import { acksPerMinute, logRefusal, recentAcks } from '../ackLog.ts';
+import { createApp, getApp, listApps, rotateAppKey } from '../apps.ts';
+import { HEARTBEAT_INTERVAL_MS, onlineDeviceIds } from '../delivery/connections.ts';
+import { topicKey } from '../delivery/doorbell.ts';
+import type { ActivityTopic } from '../delivery/signals.ts';
+import { createDevice, listDevices, revokeDevice } from '../devices.ts';
+import { AppError, type KoBody } from '../errors.ts';
+import type { Ack } from '../notifications/push.ts';
+import { sendNotifications } from '../notifications/send.ts';
+import { listQueueItems, listQueues, purgeQueue } from '../queues.ts';
+import { operatorProcedure, router } from '../trpc.ts';
+import type { Context } from '../trpc.ts';
+import { grantUid, listUids, revokeUid } from '../uids.ts';
+import { createUser, listUsers } from '../users.ts';
+
+/** Changes that come in a burst are sent once per this interval at most. */
+const COALESCE_MS = 200;
+
+/**
+ * Yields `load()` now and after every change announced on `topic`; with
+ * `refreshMs`, also at that interval (for state that goes stale by itself).
+ */
+async function* watch<T>(ctx: Context, topic: ActivityTopic, load: () => Promise<T>, signal: AbortSignal | undefined, refreshMs?: number): AsyncGenerator<T> {
+  const { doorbell, remove } = ctx.doorbells.add(topicKey(topic));
+  const stop = signal ?? new AbortController().signal;
+  const refresh = refreshMs ? setInterval(() => doorbell.ring(), refreshMs) : null;
+  try {
+    yield await load();
+    while (!stop.aborted) {
+      await doorbell.wait(stop);
+      if (stop.aborted) break;
+      await new Promise((resolve) => setTimeout(resolve, COALESCE_MS));
+      yield await load();
+    }
+  } finally {
+    if (refresh) clearInterval(refresh);
+    remove();
+  }
+}
+
+const appid = z.string().min(1).max(40);
+const uid = z.string().min(1).max(64);
+const uuid = z.string().uuid();
+
+export const adminRouter = router({
+  queues: router({
+    watch: operatorProcedure.subscription(({ ctx, signal }) => watch(ctx, 'queues', () => listQueues(ctx.db), signal)),
+    items: operatorProcedure.input(z.object({ uid })).query(({ ctx, input }) => listQueueItems(ctx.db, input.uid)),
+    purge: operatorProcedure.input(z.object({ uid })).mutation(async ({ ctx, input }) => ({ removed: await purgeQueue(ctx.db, input.uid) })),
+  }),
+
+  acks: router({
+    watch: operatorProcedure.subscription(({ ctx, signal }) =>
+      watch(ctx, 'acks', async () => ({ entries: await recentAcks(ctx.db, 100), perMinute: await acksPerMinute(ctx.db, 30) }), signal, 60_000),
+    ),
+  }),
+
+  /** Sends like the REST route does (same validation, transaction and ack log), without the app key. */
+  testSend: operatorProcedure
+    .input(z.object({ appid, uid: z.string().max(64), message: z.string().max(10_000), action: z.string().max(10_000) }))
+    .mutation(async ({ ctx, input }): Promise<Ack | KoBody> => {
+      const app = await getApp(ctx.db, input.appid);
+      try {
+        return await sendNotifications(ctx.db, app, [{ UID: input.uid, message: input.message, action: input.action }]);
+      } catch (error) {
+        if (!(error instanceof AppError)) throw error;
+        await logRefusal(ctx.db, app.id, error, 1);
+        return error.toBody();
+      }
+    }),
+
+  apps: router({
+    list: operatorProcedure.query(async ({ ctx }) =>
+      (await listApps(ctx.db)).map((a) => ({ appid: a.id, name: a.name, schemes: a.schemes, createdAt: a.createdAt.toISOString(), uids: a._count.uids })),
+    ),
+    create: operatorProcedure
+      .input(z.object({ appid, name: z.string().max(100).optional(), schemes: z.array(z.string().max(32)).max(20).default([]) }))
+      .mutation(({ ctx, input }) => createApp(ctx.db, input)),
+    rotateKey: operatorProcedure.input(z.object({ appid })).mutation(({ ctx, input }) => rotateAppKey(ctx.db, input.appid)),
+  }),
+
+  users: router({
+    list: operatorProcedure.query(async ({ ctx }) =>
+      (await listUsers(ctx.db)).map((u) => ({ userId: u.id, name: u.name, createdAt: u.createdAt.toISOString(), devices: u._count.devices, uids: u._count.uids })),
+    ),
+    create: operatorProcedure.input(z.object({ name: z.string().max(100) })).mutation(({ ctx, input }) => createUser(ctx.db, input)),
+  }),
+
+  devices: router({
+    /** Devices with their online state, which also changes when a heartbeat goes stale. */
+    watch: operatorProcedure.subscription(({ ctx, signal }) =>
+      watch(
+        ctx,
+        'devices',
+        async () => {
+          const [devices, online] = await Promise.all([listDevices(ctx.db), onlineDeviceIds(ctx.db)]);
+          return devices.map((d) => ({ deviceId: d.id, userId: d.userId, name: d.name, createdAt: d.createdAt.toISOString(), lastSeenAt: d.lastSeenAt?.toISOString() ?? null, online: online.has(d.id) }));
+        },
+        signal,
+        HEARTBEAT_INTERVAL_MS,
+      ),
+    ),
+    create: operatorProcedure.input(z.object({ userId: uuid, name: z.string().max(100).optional() })).mutation(({ ctx, input }) => createDevice(ctx.db, input)),
+    revoke: operatorProcedure.input(z.object({ deviceId: uuid })).mutation(async ({ ctx, input }) => {
+      await revokeDevice(ctx.db, input.deviceId);
+      return { revoked: input.deviceId };
+    }),
+  }),
+
+  uids: router({
+    list: operatorProcedure.input(z.object({ appid: appid.optional(), userId: uuid.optional() }).default({})).query(async ({ ctx, input }) =>
+      (await listUids(ctx.db, input)).map((u) => ({ uid: u.uid, appid: u.appId, userId: u.userId, grantedAt: u.grantedAt.toISOString(), queueSize: u.queue?.size ?? 0 })),
+    ),
+    grant: operatorProcedure.input(z.object({ appid, userId: uuid })).mutation(({ ctx, input }) => grantUid(ctx.db, input)),
+    revoke: operatorProcedure.input(z.object({ uid })).mutation(async ({ ctx, input }) => {
+      await revokeUid(ctx.db, input.uid);
+      return { revoked: input.uid };
+    }),
+  }),
+});
