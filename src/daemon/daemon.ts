@@ -111,28 +111,39 @@ export function runDaemon(options: DaemonOptions): Promise<number> {
     };
 
     let queue = Promise.resolve();
-    const subscription = client.daemon.notifications.subscribe(undefined, {
-      onStarted: () => report(`connected to ${options.server}`),
-      onData: (event) => {
-        // One event at a time, in order; --once stops after the backlog is acked.
-        queue = queue
-          .then(() => handle(event))
-          .then(
-            () => {
-              if (options.once && event.kind === 'backlog') finish(EXIT_OK);
-            },
-            (error: Error) => report(`acknowledgement failed (the items will come again): ${error.message}`),
-          );
-      },
-      onError: (error) => {
-        if (error instanceof TRPCClientError && error.data?.code === 'UNAUTHORIZED') {
-          report(`the server refused this device: ${error.message}`);
-          finish(EXIT_REFUSED);
-        } else {
-          report(`channel error: ${error.message}`);
-        }
-      },
-    });
+    let subscription: { unsubscribe(): void } = { unsubscribe: () => undefined };
+    let failures = 0;
+    const subscribe = () => {
+      subscription = client.daemon.notifications.subscribe(undefined, {
+        onStarted: () => report(`connected to ${options.server}`),
+        onData: (event) => {
+          failures = 0;
+          // One event at a time, in order; --once stops after the backlog is acked.
+          queue = queue
+            .then(() => handle(event))
+            .then(
+              () => {
+                if (options.once && event.kind === 'backlog') finish(EXIT_OK);
+              },
+              (error: Error) => report(`acknowledgement failed (the items will come again): ${error.message}`),
+            );
+        },
+        onError: (error) => {
+          if (error instanceof TRPCClientError && error.data?.code === 'UNAUTHORIZED') {
+            report(`the server refused this device: ${error.message}`);
+            finish(EXIT_REFUSED);
+            return;
+          }
+          // The server could not serve the subscription (its database was away, say): subscribe again.
+          const delay = reconnectDelay(failures++);
+          report(`channel error: ${error.message}; subscribing again in ${Math.round(delay / 100) / 10} s`);
+          setTimeout(() => {
+            if (!finished) subscribe();
+          }, delay);
+        },
+      });
+    };
+    subscribe();
     options.signal?.addEventListener('abort', () => finish(EXIT_OK), { once: true });
   });
 }

@@ -78,15 +78,34 @@ export async function listApps(db: Database) {
 // as long as "wrong key".
 const absentAppDigest = digestSecret(newSecret('app'));
 
+/** An authenticated app, with how many requests it made in the current second (this one included). */
+export interface AuthenticatedApp extends AppIdentity {
+  requestsThisSecond: number;
+}
+
 /**
  * The app whose key this is, if the key belongs to `appid`; otherwise the one
- * refusal for wrong key, another app's key and no such app (111).
+ * refusal for wrong key, another app's key and no such app (111). In the same
+ * round trip, counts the request against the app's per-second rate window
+ * (shared by every node); only requests with the right key are counted, so
+ * nobody can spend an app's quota without its key.
  */
-export async function authenticateApp(db: Database, appid: string, key: string): Promise<AppIdentity> {
-  const app = appidSyntax.test(appid)
-    ? await db.prisma.app.findUnique({ where: { id: appid }, select: { id: true, name: true, schemes: true, keyDigest: true } })
-    : null;
-  const matches = secretMatches(key, app?.keyDigest ?? absentAppDigest);
+export async function authenticateApp(db: Database, appid: string, key: string): Promise<AuthenticatedApp> {
+  const presented = digestSecret(key);
+  const { rows } = appidSyntax.test(appid)
+    ? await db.pool.query<{ id: string; name: string; schemes: string[]; key_digest: Buffer; count: number | null }>(
+        `WITH app AS (SELECT id, name, schemes, key_digest FROM apps WHERE id = $1),
+              counted AS (
+                INSERT INTO rate_windows (app_id, window_start, count)
+                SELECT id, date_trunc('second', clock_timestamp()), 1 FROM app WHERE key_digest = $2
+                ON CONFLICT (app_id, window_start) DO UPDATE SET count = rate_windows.count + 1
+                RETURNING count)
+         SELECT app.id, app.name, app.schemes, app.key_digest, (SELECT count FROM counted) AS count FROM app`,
+        [appid, presented],
+      )
+    : { rows: [] };
+  const app = rows[0];
+  const matches = secretMatches(key, app?.key_digest ?? absentAppDigest);
   if (!app || !matches) throw new AppError(Errno.InvalidKey, 'key not valid for this appid');
-  return { id: app.id, name: app.name, schemes: app.schemes };
+  return { id: app.id, name: app.name, schemes: app.schemes, requestsThisSecond: app.count ?? 1 };
 }

@@ -15,6 +15,7 @@ import { SignalListener } from './delivery/signals.ts';
 import { authenticateDevice, type AuthenticatedDevice } from './devices.ts';
 import { isSameOrigin } from './http/origin.ts';
 import { readCookie, SESSION_COOKIE } from './operators.ts';
+import type { Metrics } from './metrics.ts';
 import { appRouter } from './routers/_app.ts';
 import type { Context } from './trpc.ts';
 
@@ -25,6 +26,7 @@ export interface ChannelOptions {
   databaseUrl: string;
   /** This node's id in the connections table. */
   nodeId: string;
+  metrics: Metrics;
   log: (line: string) => void;
 }
 
@@ -38,7 +40,7 @@ export interface Channel {
 const REVOKED = 4403;
 
 export async function openChannel(options: ChannelOptions): Promise<Channel> {
-  const { db, nodeId, log } = options;
+  const { db, nodeId, metrics, log } = options;
   const doorbells = new Doorbells();
   const socketsByDevice = new Map<string, Set<WebSocket>>();
 
@@ -66,6 +68,8 @@ export async function openChannel(options: ChannelOptions): Promise<Channel> {
     let set = socketsByDevice.get(device.deviceId);
     if (!set) socketsByDevice.set(device.deviceId, (set = new Set()));
     set.add(ws);
+    metrics.connectedDaemons.inc();
+    ws.once('close', () => metrics.connectedDaemons.dec());
     const connectionId = await openConnection(db, device.deviceId, nodeId);
     ws.once('close', () => {
       set.delete(ws);
@@ -83,6 +87,7 @@ export async function openChannel(options: ChannelOptions): Promise<Channel> {
       const base = {
         db,
         doorbells,
+        metrics,
         closeConnection: () => ws.close(4401, 'unauthorized'),
         operatorSession: readCookie(req.headers.cookie, SESSION_COOKIE),
       };

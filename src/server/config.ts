@@ -34,6 +34,14 @@ const schema = z.object({
   ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   /** This node's name in the online-connections table; default "<hostname>:<port>". */
   NODE_ID: z.string().min(1).max(200).optional(),
+  /** Requests per second each app may make (all nodes together); 0 turns the limit off. */
+  RATE_LIMIT_PER_SECOND: z.coerce.number().int().min(0).default(1_000),
+  /** Origins whose pages may call the REST route from a browser ("*" for any); none by default. */
+  CORS_ORIGINS: z
+    .string()
+    .optional()
+    .transform((value) => (value ? value.split(',').map((origin) => origin.trim()).filter(Boolean) : [])),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** How many recent acks and refusals the dashboard's log keeps. */
   ACK_LOG_SIZE: positive.default(5_000),
 });

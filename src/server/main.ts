@@ -26,7 +26,7 @@ function banner(node: PresenceNode, dataDir: string): string {
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const node = await startPresence(config, { dev: process.argv.includes('--dev'), log: (line) => console.log(line) });
+  const node = await startPresence(config, { dev: process.argv.includes('--dev') });
   console.log(banner(node, config.PRESENCE_DATA_DIR));
 
   let stopping = false;

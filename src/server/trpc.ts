@@ -6,6 +6,7 @@ import { initTRPC, TRPCError } from '@trpc/server';
 import type { Database } from './db/client.ts';
 import type { Doorbells } from './delivery/doorbell.ts';
 import type { AuthenticatedDevice } from './devices.ts';
+import type { Metrics } from './metrics.ts';
 import { AppError, trpcCode } from './errors.ts';
 import { operatorSessionValid } from './operators.ts';
 
@@ -13,6 +14,7 @@ import { operatorSessionValid } from './operators.ts';
 export interface Context {
   db: Database;
   doorbells: Doorbells;
+  metrics: Metrics;
   /** The daemon's device, when its token checked out. */
   device: AuthenticatedDevice | null;
   /** Why `device` is null ("missing device token", "invalid device token"). */

@@ -147,7 +147,7 @@ describe('applyMigrations on a fresh database', () => {
     db = connectDatabase({ url, poolSize: 3 });
 
     const { appid, key } = await createApp(db, { appid: 'migrated', name: 'Migrated', schemes: ['chat'] });
-    expect(await authenticateApp(db, appid, key)).toEqual({ id: 'migrated', name: 'Migrated', schemes: ['chat'] });
+    expect(await authenticateApp(db, appid, key)).toMatchObject({ id: 'migrated', name: 'Migrated', schemes: ['chat'] });
     const { userId } = await createUser(db, { name: 'Ada' });
     const { deviceId } = await createDevice(db, { userId, name: 'laptop' });
     const { uid } = await grantUid(db, { appid, userId });

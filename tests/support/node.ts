@@ -4,7 +4,7 @@ import { loadConfig } from '../../src/server/config.ts';
 import { startPresence, type PresenceNode } from '../../src/server/server.ts';
 
 export async function startTestNode(env: Record<string, string> = {}): Promise<PresenceNode> {
-  const config = loadConfig({ DATABASE_URL: inject('databaseUrl'), PORT: '0', HOST: '127.0.0.1', NODE_ENV: 'test', ...env });
+  const config = loadConfig({ DATABASE_URL: inject('databaseUrl'), PORT: '0', HOST: '127.0.0.1', NODE_ENV: 'test', LOG_LEVEL: 'silent', ...env });
   return startPresence(config, { web: false });
 }
 

@@ -34,6 +34,8 @@ export interface EmbeddedPostgresOptions {
    * short-lived tools such as the CLI.
    */
   attach?: boolean;
+  /** Listen on this port instead of a free one (to come back at the same address after a stop). */
+  port?: number;
 }
 
 /** A running embedded PostgreSQL. */
@@ -96,7 +98,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   }
   await stopStalePostmaster(clusterDir, log);
 
-  const postmaster = await launch(binaries, clusterDir, password, logPath, owner);
+  const postmaster = await launch(binaries, clusterDir, password, logPath, owner, options.port);
   try {
     await ensureDatabase(postmaster.client, database);
   } catch (error) {
@@ -199,9 +201,10 @@ async function launch(
   password: string,
   logPath: string,
   owner: UserIds | undefined,
+  fixedPort?: number,
 ): Promise<Postmaster> {
   for (let attempt = 1; ; attempt++) {
-    const port = await freePort();
+    const port = fixedPort ?? (await freePort());
     const offset = await logSize(logPath);
     // TCP on loopback only; no Unix socket, whose default directory (/tmp or /var/run/postgresql) may be shared or missing.
     const args = ['-D', clusterDir, '-p', String(port),

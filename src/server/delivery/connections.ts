@@ -54,3 +54,9 @@ export async function onlineDeviceIds(db: Database): Promise<Set<string>> {
   );
   return new Set(rows.map((r) => r.device_id));
 }
+
+/** Deletes rows whose heartbeat stopped long ago (a node that died and never came back). */
+export async function sweepStaleConnections(db: Database): Promise<number> {
+  const { rowCount } = await db.pool.query(`DELETE FROM connections WHERE heartbeat_at < now() - interval '10 minutes'`);
+  return rowCount ?? 0;
+}

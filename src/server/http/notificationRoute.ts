@@ -2,15 +2,21 @@
  * `POST /<appid>/notification`, served by the custom server itself (not a
  * Next route handler) so that it shares this process's pool and answers
  * without Next's per-request work. Checks run in DESIGN.md's order: method,
- * credentials, content type, size, JSON, shape, each item, UIDs.
+ * credentials (and the app's rate limit), content type, size, JSON, shape,
+ * each item, UIDs.
  */
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { logRefusal } from '../ackLog.ts';
-import { authenticateApp, type AppIdentity } from '../apps.ts';
+import { authenticateApp, type AuthenticatedApp } from '../apps.ts';
 import { isStorageUnavailable, type Database } from '../db/client.ts';
 import { AppError, Errno } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
+import { idempotentRequest, priorAck } from '../notifications/idempotency.ts';
 import { batchSize, sendNotifications } from '../notifications/send.ts';
 import { BodyTooLarge, readBody } from './body.ts';
+import { corsHeaders, preflightHeaders } from './cors.ts';
 
 /** 2 MiB. */
 export const MAX_BODY_BYTES = 2 * 1024 * 1024;
@@ -28,15 +34,19 @@ export interface NotificationRouteDeps {
   db: Database;
   transactionTimeoutMs: number;
   connectTimeoutMs: number;
-  /** Called with errors that are bugs (the 199 answers). */
-  onInternalError: (error: unknown) => void;
+  /** Requests per second per app; 0 = no limit. */
+  rateLimitPerSecond: number;
+  corsOrigins: readonly string[];
+  metrics: Metrics;
+  logger: Logger;
 }
 
 const bearer = /^Bearer +([\x21-\x7e]+) *$/;
 const jsonType = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
+const requestIdSyntax = /^[\w.-]{1,100}$/;
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
-function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string>): void {
   const json = JSON.stringify(body);
   res.writeHead(status, {
     'Content-Type': 'application/json; charset=utf-8',
@@ -55,6 +65,8 @@ function refusalHeaders(error: AppError): Record<string, string> {
       return { 'WWW-Authenticate': 'Bearer realm="presence"' };
     case Errno.InvalidKey:
       return { 'WWW-Authenticate': 'Bearer realm="presence", error="invalid_token"' };
+    case Errno.SlowDown:
+      return { 'Retry-After': '1' };
     case Errno.StorageUnavailable:
       return { 'Retry-After': '5' };
     default:
@@ -64,22 +76,58 @@ function refusalHeaders(error: AppError): Record<string, string> {
 
 /** Handles one request to `/<appid>/notification`. Never throws; every outcome is an answer. */
 export async function handleNotificationRequest(deps: NotificationRouteDeps, req: IncomingMessage, res: ServerResponse, appid: string): Promise<void> {
-  let app: AppIdentity | null = null;
+  const started = process.hrtime.bigint();
+  const incomingId = req.headers['x-request-id'];
+  const requestId = typeof incomingId === 'string' && requestIdSyntax.test(incomingId) ? incomingId : randomUUID();
+  const headers = { 'X-Request-Id': requestId, ...corsHeaders(deps.corsOrigins, req) };
+  let app = null as AuthenticatedApp | null;
   let itemCount = 0;
+  let outcome: { status: number; errno?: Errno; stored?: number };
   try {
+    const preflight = preflightHeaders(deps.corsOrigins, req);
+    if (preflight) {
+      res.writeHead(204, { ...preflight, 'X-Request-Id': requestId }).end();
+      return;
+    }
+    const ack = await accept();
+    send(res, 200, ack.body, headers);
+    outcome = { status: 200, stored: ack.stored };
+  } catch (caught) {
+    const refusal = toRefusal(caught, deps, requestId);
+    // An unread large body is not worth draining: close after answering.
+    // A small one is drained so the connection can be kept alive.
+    if (refusal.errno === Errno.TooLarge) res.setHeader('Connection', 'close');
+    else req.resume();
+    send(res, refusal.status, refusal.toBody(), { ...headers, ...refusalHeaders(refusal), ...refusal.headers });
+    if (app && refusal.errno !== Errno.StorageUnavailable) void logRefusal(deps.db, app.id, refusal, itemCount);
+    outcome = { status: refusal.status, errno: refusal.errno };
+  }
+  const appLabel = app?.id ?? '-';
+  deps.metrics.requests.inc({ app: appLabel, result: outcome.status === 200 ? 'OK' : 'KO', errno: String(outcome.errno ?? '') });
+  deps.logger.info(
+    { requestId, appid: appLabel, status: outcome.status, errno: outcome.errno, items: itemCount, ms: Number(process.hrtime.bigint() - started) / 1e6 },
+    'POST notification',
+  );
+
+  async function accept(): Promise<{ body: unknown; stored: number }> {
     if (req.method !== 'POST') throw new AppError(Errno.MethodNotAllowed, `method ${req.method} not allowed; use POST`);
     const key = bearer.exec(req.headers.authorization ?? '')?.[1];
     if (!key) throw new AppError(Errno.MissingCredentials, 'missing or malformed credentials: send "Authorization: Bearer <app key>"');
     app = await authenticateApp(deps.db, appid, key);
-
-    if (!jsonType.test(req.headers['content-type'] ?? '')) {
-      throw new AppError(Errno.NotJson, 'content type must be application/json');
+    if (deps.rateLimitPerSecond > 0 && app.requestsThisSecond > deps.rateLimitPerSecond) {
+      throw new AppError(Errno.SlowDown, `slow down: at most ${deps.rateLimitPerSecond} requests per second for this app`);
     }
+
+    if (!jsonType.test(req.headers['content-type'] ?? '')) throw new AppError(Errno.NotJson, 'content type must be application/json');
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > MAX_BODY_BYTES) throw new AppError(Errno.TooLarge, 'body is larger than 2 MiB');
     const body = await readBody(req, MAX_BODY_BYTES).catch((error: unknown) => {
       throw error instanceof BodyTooLarge ? new AppError(Errno.TooLarge, 'body is larger than 2 MiB') : error;
     });
+
+    const idempotency = idempotentRequest(req.headers['idempotency-key'], body);
+    const replay = idempotency ? await priorAck(deps.db, app.id, idempotency) : null;
+    if (replay) return { body: replay, stored: 0 };
 
     let parsed: unknown;
     try {
@@ -88,27 +136,28 @@ export async function handleNotificationRequest(deps: NotificationRouteDeps, req
       throw new AppError(Errno.InvalidJson, 'body is not valid JSON (UTF-8)');
     }
     itemCount = batchSize(parsed);
-    const ack = await sendNotifications(deps.db, app, parsed, {
+    const pushed = await sendNotifications(deps.db, app, parsed, {
       maxWaitMs: deps.connectTimeoutMs,
       timeoutMs: deps.transactionTimeoutMs,
+      idempotency,
     });
-    send(res, 200, ack);
-  } catch (caught) {
-    const refusal = toRefusal(caught, deps);
-    // An unread large body is not worth draining: close after answering.
-    // A small one is drained so the connection can be kept alive.
-    if (refusal.errno === Errno.TooLarge) res.setHeader('Connection', 'close');
-    else req.resume();
-    send(res, refusal.status, refusal.toBody(), { ...refusalHeaders(refusal), ...refusal.headers });
-    if (app && refusal.errno !== Errno.StorageUnavailable) void logRefusal(deps.db, app.id, refusal, itemCount);
+    deps.metrics.stored.inc({ app: app.id }, pushed.stored);
+    if (pushed.droppedByCap > 0) deps.metrics.droppedByCap.inc({ app: app.id }, pushed.droppedByCap);
+    return { body: pushed.ack, stored: pushed.stored };
   }
 }
 
-function toRefusal(caught: unknown, deps: NotificationRouteDeps): AppError {
+function toRefusal(caught: unknown, deps: NotificationRouteDeps, requestId: string): AppError {
   if (caught instanceof AppError) return caught;
   if (isStorageUnavailable(caught)) {
+    deps.logger.warn({ requestId, err: describe(caught) }, 'storage unavailable');
     return new AppError(Errno.StorageUnavailable, 'storage unavailable, retry later', { cause: caught });
   }
-  deps.onInternalError(caught);
+  deps.logger.error({ requestId, err: describe(caught) }, 'internal error in POST /<appid>/notification');
   return new AppError(Errno.Internal, 'internal error', { cause: caught });
+}
+
+/** An error for a log line: its name, message and stack, never the request. */
+function describe(error: unknown): { message: string; stack?: string } {
+  return error instanceof Error ? { message: error.message, ...(error.stack ? { stack: error.stack } : {}) } : { message: String(error) };
 }

@@ -6,6 +6,7 @@ import type { Database } from '../db/client.ts';
 import { uidPattern } from '../secrets.ts';
 import { wakeUsers } from '../delivery/signals.ts';
 import { lockQueues, QUEUE_CAP, type Transaction } from '../queues.ts';
+import { claimKey, IdempotencyKeyTaken, priorAck, recordAck, type IdempotentRequest } from './idempotency.ts';
 import type { NotificationInput } from './validate.ts';
 
 /** The body of a successful POST. */
@@ -21,6 +22,16 @@ export interface PushOptions {
   maxWaitMs?: number;
   /** Longest the transaction may run, in ms. */
   timeoutMs?: number;
+  /** Makes the push replayable under this key (see idempotency.ts). */
+  idempotency?: IdempotentRequest | null;
+}
+
+/** What a push stored and what the cap pushed out, for metrics. */
+export interface PushOutcome {
+  ack: Ack;
+  stored: number;
+  /** Items dropped from full queues to make room. */
+  droppedByCap: number;
 }
 
 /**
@@ -30,34 +41,45 @@ export interface PushOptions {
  * newest {@link QUEUE_CAP} of each queue, updates the sizes and logs the ack.
  * Resolves only after the commit.
  */
-export async function pushNotifications(db: Database, appId: string, items: NotificationInput[], options: PushOptions = {}): Promise<Ack> {
-  return db.prisma.$transaction(
-    async (tx) => {
-      const uids = items.map((item) => item.uid);
-      const locked = await lockQueues(tx, uids.filter((uid) => uidPattern.test(uid)), appId);
-      const unknown: ItemError[] = [];
-      uids.forEach((uid, index) => {
-        if (!locked.has(uid)) unknown.push({ index, field: 'UID', errno: Errno.UnknownUid, error: 'unknown UID' });
-      });
-      if (unknown.length > 0) throw AppError.forItems(unknown);
+export async function pushNotifications(db: Database, appId: string, items: NotificationInput[], options: PushOptions = {}): Promise<PushOutcome> {
+  const { idempotency } = options;
+  try {
+    return await db.prisma.$transaction(
+      async (tx) => {
+        if (idempotency) await claimKey(tx, appId, idempotency);
+        const uids = items.map((item) => item.uid);
+        const locked = await lockQueues(tx, uids.filter((uid) => uidPattern.test(uid)), appId);
+        const unknown: ItemError[] = [];
+        uids.forEach((uid, index) => {
+          if (!locked.has(uid)) unknown.push({ index, field: 'UID', errno: Errno.UnknownUid, error: 'unknown UID' });
+        });
+        if (unknown.length > 0) throw AppError.forItems(unknown);
 
-      await insertItems(tx, appId, items);
-      const sizes = await pruneAndCount(tx, [...locked.keys()]);
-      // Delivered with the commit, never before it, and never lost to a crash between the two.
-      await wakeUsers(tx, [...new Set(locked.values())]);
-      const lastUid = uids[uids.length - 1] as string;
-      const queueSize = sizes[lastUid] ?? 0;
-      await tx.$executeRawUnsafe(
-        `INSERT INTO ack_log (app_id, result, item_count, uids, queue_size) VALUES ($1, 'OK', $2, $3::text[], $4)`,
-        appId,
-        items.length,
-        [...locked.keys()],
-        queueSize,
-      );
-      return { result: 'OK', queue_size: queueSize, queue_sizes: sizes } satisfies Ack;
-    },
-    { maxWait: options.maxWaitMs ?? 5_000, timeout: options.timeoutMs ?? 10_000 },
-  );
+        await insertItems(tx, appId, items);
+        const { sizes, droppedByCap } = await pruneAndCount(tx, [...locked.keys()]);
+        // Delivered with the commit, never before it, and never lost to a crash between the two.
+        await wakeUsers(tx, [...new Set(locked.values())]);
+        const lastUid = uids[uids.length - 1] as string;
+        const ack: Ack = { result: 'OK', queue_size: sizes[lastUid] ?? 0, queue_sizes: sizes };
+        await tx.$executeRawUnsafe(
+          `INSERT INTO ack_log (app_id, result, item_count, uids, queue_size) VALUES ($1, 'OK', $2, $3::text[], $4)`,
+          appId,
+          items.length,
+          [...locked.keys()],
+          ack.queue_size,
+        );
+        if (idempotency) await recordAck(tx, appId, idempotency, ack);
+        return { ack, stored: items.length, droppedByCap };
+      },
+      { maxWait: options.maxWaitMs ?? 5_000, timeout: options.timeoutMs ?? 10_000 },
+    );
+  } catch (error) {
+    // A concurrent retry with the same key committed first: answer as it was answered.
+    if (!(error instanceof IdempotencyKeyTaken) || !idempotency) throw error;
+    const replay = await priorAck(db, appId, idempotency);
+    if (!replay) throw new AppError(Errno.StorageUnavailable, 'a request with this Idempotency-Key is still in progress; retry later');
+    return { ack: replay, stored: 0, droppedByCap: 0 };
+  }
 }
 
 // One statement for the whole batch; ids follow batch order, and since the
@@ -79,11 +101,12 @@ async function insertItems(tx: Transaction, appId: string, items: NotificationIn
 
 /**
  * Deletes expired items and all but the newest QUEUE_CAP live items of each
- * queue, stores the exact sizes, and returns them by UID. One statement: the
- * size is computed from the same snapshot the deletion uses.
+ * queue, stores the exact sizes, and returns them by UID with how many items
+ * the cap dropped. One statement: the size is computed from the same snapshot
+ * the deletion uses.
  */
-async function pruneAndCount(tx: Transaction, uids: string[]): Promise<Record<string, number>> {
-  const rows = await tx.$queryRawUnsafe<{ uid: string; size: number }[]>(
+async function pruneAndCount(tx: Transaction, uids: string[]): Promise<{ sizes: Record<string, number>; droppedByCap: number }> {
+  const rows = await tx.$queryRawUnsafe<{ uid: string; size: number; dropped: number }[]>(
     `WITH live AS (
        SELECT id, uid, row_number() OVER (PARTITION BY uid ORDER BY id DESC) AS newer
          FROM queue_items
@@ -92,16 +115,23 @@ async function pruneAndCount(tx: Transaction, uids: string[]): Promise<Record<st
        DELETE FROM queue_items
         WHERE uid = ANY($1::text[])
           AND (expires_at <= now() OR id IN (SELECT id FROM live WHERE newer > $2))
+       RETURNING uid, expires_at <= now() AS expired
+     ), counts AS (
+       SELECT u.uid,
+              (SELECT count(*) FROM live WHERE live.uid = u.uid)::int AS n,
+              (SELECT count(*) FROM pruned WHERE pruned.uid = u.uid AND NOT coalesce(pruned.expired, false))::int AS dropped
+         FROM unnest($1::text[]) AS u(uid)
      )
      UPDATE queues q
         SET size = LEAST(counts.n, $2)
-       FROM (SELECT u.uid, count(live.id)::int AS n
-               FROM unnest($1::text[]) AS u(uid) LEFT JOIN live ON live.uid = u.uid
-              GROUP BY u.uid) AS counts
+       FROM counts
       WHERE q.uid = counts.uid
-     RETURNING q.uid, q.size`,
+     RETURNING q.uid, q.size, counts.dropped`,
     uids,
     QUEUE_CAP,
   );
-  return Object.fromEntries(rows.map((r) => [r.uid, r.size]));
+  return {
+    sizes: Object.fromEntries(rows.map((r) => [r.uid, r.size])),
+    droppedByCap: rows.reduce((sum, r) => sum + r.dropped, 0),
+  };
 }

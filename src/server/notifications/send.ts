@@ -4,11 +4,11 @@
  */
 import type { AppIdentity } from '../apps.ts';
 import type { Database } from '../db/client.ts';
-import { pushNotifications, type Ack, type PushOptions } from './push.ts';
+import { pushNotifications, type PushOptions, type PushOutcome } from './push.ts';
 import { validateBatch } from './validate.ts';
 
 /** Validates `body` for `app` (shape, items, then UIDs under the lock) and stores it; throws the refusal. */
-export async function sendNotifications(db: Database, app: AppIdentity, body: unknown, options: PushOptions = {}): Promise<Ack> {
+export async function sendNotifications(db: Database, app: AppIdentity, body: unknown, options: PushOptions = {}): Promise<PushOutcome> {
   const items = validateBatch(body, app.schemes);
   return pushNotifications(db, app.id, items, options);
 }

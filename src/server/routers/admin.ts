@@ -67,7 +67,7 @@ export const adminRouter = router({
     .mutation(async ({ ctx, input }): Promise<Ack | KoBody> => {
       const app = await getApp(ctx.db, input.appid);
       try {
-        return await sendNotifications(ctx.db, app, [{ UID: input.uid, message: input.message, action: input.action }]);
+        return (await sendNotifications(ctx.db, app, [{ UID: input.uid, message: input.message, action: input.action }])).ack;
       } catch (error) {
         if (!(error instanceof AppError)) throw error;
         await logRefusal(ctx.db, app.id, error, 1);

@@ -2,7 +2,9 @@
  * The daemon channel: one subscription that sends everything pending and
  * then every new item, and the ack that purges what was received.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
+import { isStorageUnavailable } from '../db/client.ts';
 import { ackItems, pendingItems, type DeliveredItem } from '../delivery/items.ts';
 import { deviceProcedure, router } from '../trpc.ts';
 
@@ -11,6 +13,9 @@ export interface DeliveryEvent {
   kind: 'backlog' | 'live';
   items: DeliveredItem[];
 }
+
+/** How soon a connection looks again after the database failed a look. */
+const STORAGE_RETRY_MS = 1_000;
 
 const itemId = z.string().regex(/^[1-9]\d{0,18}$/, 'an item id is a positive integer, as a string');
 
@@ -32,9 +37,23 @@ export const daemonRouter = router({
         if (stop.aborted) break;
         // Everything pending not sent yet: never "ids greater than the last one",
         // because ids of different queues commit out of order.
-        const fresh = await pendingItems(ctx.db, ctx.device.userId, sent);
+        let fresh: DeliveredItem[];
+        try {
+          fresh = await pendingItems(ctx.db, ctx.device.userId, sent);
+        } catch (error) {
+          // The database is away: keep the daemon connected and look again soon
+          // (the listener's reconnect rings every doorbell as well).
+          if (!isStorageUnavailable(error)) throw error;
+          await sleep(STORAGE_RETRY_MS, undefined, { signal: stop }).catch(() => undefined);
+          doorbell.ring();
+          continue;
+        }
         if (fresh.length === 0) continue;
-        fresh.forEach((item) => sent.add(item.id));
+        const now = Date.now();
+        for (const item of fresh) {
+          sent.add(item.id);
+          ctx.metrics.deliveryLatency.observe((now - Date.parse(item.createdAt)) / 1000);
+        }
         yield { kind: 'live', items: fresh };
         if (sent.size > 1_000) sent = await stillPending(ctx.db, ctx.device.userId, sent);
       }

@@ -1,0 +1,90 @@
+/**
+ * A database outage inside the test: a real PostgreSQL is stopped and started
+ * again under a running node with a connected daemon.
+ */
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/server/config.ts';
+import { connectDatabase, type Database } from '../../src/server/db/client.ts';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/server/db/embeddedPostgres.ts';
+import { startPresence, type PresenceNode } from '../../src/server/server.ts';
+import { connectChannel } from '../support/daemonClient.ts';
+import { makeDaemonUser, queueItems } from '../support/factories.ts';
+import { postNotifications } from '../support/node.ts';
+
+let dataDir: string;
+let port: number;
+let postgres: EmbeddedPostgres;
+let node: PresenceNode;
+let db: Database;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port: chosen } = server.address() as net.AddressInfo;
+      server.close(() => resolve(chosen));
+    });
+  });
+}
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(path.join(os.tmpdir(), 'presence-outage-'));
+  await chmod(dataDir, 0o755);
+  port = await freePort();
+  postgres = await startEmbeddedPostgres({ dataDir, port });
+  node = await startPresence(
+    loadConfig({ DATABASE_URL: postgres.url, PORT: '0', HOST: '127.0.0.1', NODE_ENV: 'test', LOG_LEVEL: 'silent', DATABASE_CONNECT_TIMEOUT_MS: '1000' }),
+    { web: false },
+  );
+  db = connectDatabase({ url: postgres.url, poolSize: 2 });
+});
+
+afterAll(async () => {
+  await db?.close().catch(() => undefined);
+  await node?.close();
+  await postgres?.stop();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+describe('while PostgreSQL is down', () => {
+  it('answers 503 (errno 150), recovers by itself, and loses nothing acked', async () => {
+    const user = await makeDaemonUser(db);
+    const before = await postNotifications(node.url, user.appid, user.key, { UID: user.uid, message: 'before', action: 'https://e.com/' });
+    expect(before.status).toBe(200);
+    const daemon = connectChannel(node.url, user.token);
+    try {
+      expect((await daemon.event(0)).items.map((i) => i.message)).toEqual(['before']);
+
+      await postgres.stop();
+      const during = await postNotifications(node.url, user.appid, user.key, { UID: user.uid, message: 'during', action: 'https://e.com/' });
+      expect(during.status).toBe(503);
+      expect(during.body).toMatchObject({ result: 'KO', errno: 150 });
+      expect(during.headers.get('retry-after')).toBe('5');
+      const health = await fetch(`${node.url}/healthz`);
+      expect(health.status).toBe(503);
+      expect(await health.json()).toMatchObject({ database: 'unreachable' });
+
+      postgres = await startEmbeddedPostgres({ dataDir, port });
+      // The pool reconnects by itself: the next POSTs succeed.
+      await expect
+        .poll(async () => (await postNotifications(node.url, user.appid, user.key, { UID: user.uid, message: 'after', action: 'https://e.com/' })).status, { timeout: 20_000, interval: 500 })
+        .toBe(200);
+      // The connected daemon gets what was posted after the outage (the listener came back too).
+      await expect.poll(() => daemon.receivedIds().length, { timeout: 20_000 }).toBeGreaterThanOrEqual(2);
+      const messages = daemon.events.flatMap((e) => e.items.map((i) => i.message));
+      expect(messages[0]).toBe('before');
+      expect(messages.slice(1).every((m) => m === 'after')).toBe(true);
+      expect(messages).not.toContain('during');
+      // Nothing acked before the outage was lost; nothing refused during it was stored.
+      const stored = (await queueItems(db, user.uid)).map((i) => i.message);
+      expect(stored[0]).toBe('before');
+      expect(stored).not.toContain('during');
+      expect((await fetch(`${node.url}/healthz`)).status).toBe(200);
+    } finally {
+      await daemon.close();
+    }
+  });
+});
