@@ -3,29 +3,23 @@
  * WebSocket client: backlog, live delivery, purge after receipt, redelivery,
  * out-of-order commits, several devices and several nodes.
  */
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, describe, expect, inject, it } from 'vitest';
 import pg from 'pg';
 import type { Database } from '../../src/server/db/client.ts';
 import { createDevice, revokeDevice } from '../../src/server/devices.ts';
 import type { PresenceNode } from '../../src/server/server.ts';
 import { grantUid } from '../../src/server/uids.ts';
 import { connectChannel, isUnauthorized } from '../support/daemonClient.ts';
-import { makeApp, makeDaemonUser, queueSize, testDatabase } from '../support/factories.ts';
-import { postNotifications, startTestNode } from '../support/node.ts';
+import { makeApp, makeDaemonUser, queueSize } from '../support/factories.ts';
+import { postNotifications, useTestNode } from '../support/node.ts';
 import { killServerProcesses, startServerProcess } from '../support/serverProcess.ts';
 
 let node: PresenceNode;
 let db: Database;
-
-beforeAll(async () => {
-  node = await startTestNode();
-  db = testDatabase();
-});
+useTestNode((started) => ({ node, db } = started));
 
 afterAll(async () => {
   await killServerProcesses();
-  await db.close();
-  await node.close();
 });
 
 const item = (UID: string, message: string) => ({ UID, message, action: 'https://example.com/' });

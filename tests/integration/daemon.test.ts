@@ -7,29 +7,20 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { commandFor, type Opener } from '../../src/daemon/actions.ts';
 import { EXIT_OK, EXIT_REFUSED, runDaemon } from '../../src/daemon/daemon.ts';
 import type { Notifier } from '../../src/daemon/notifier.ts';
 import type { Database } from '../../src/server/db/client.ts';
 import type { DeliveredItem } from '../../src/server/delivery/items.ts';
 import type { PresenceNode } from '../../src/server/server.ts';
-import { makeDaemonUser, queueSize, testDatabase } from '../support/factories.ts';
-import { postNotifications, startTestNode } from '../support/node.ts';
+import { makeDaemonUser, queueSize } from '../support/factories.ts';
+import { postNotifications, useTestNode } from '../support/node.ts';
 import { killServerProcesses, projectRoot, startServerProcess } from '../support/serverProcess.ts';
 
 let node: PresenceNode;
 let db: Database;
-
-beforeAll(async () => {
-  node = await startTestNode();
-  db = testDatabase();
-});
-
-afterAll(async () => {
-  await db.close();
-  await node.close();
-});
+useTestNode((started) => ({ node, db } = started));
 
 /** Records each notification and lets the test click it. */
 class RecordingNotifier implements Notifier {

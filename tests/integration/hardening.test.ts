@@ -4,27 +4,18 @@
  */
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { loadConfig } from '../../src/server/config.ts';
 import type { Database } from '../../src/server/db/client.ts';
 import { sweepExpiredItems } from '../../src/server/notifications/expiry.ts';
 import { startPresence, type PresenceNode } from '../../src/server/server.ts';
 import { connectChannel } from '../support/daemonClient.ts';
-import { makeDaemonUser, makeRecipient, queueItems, queueSize, testDatabase } from '../support/factories.ts';
-import { postNotifications, startTestNode } from '../support/node.ts';
+import { makeDaemonUser, makeRecipient, queueItems, queueSize } from '../support/factories.ts';
+import { postNotifications, startTestNode, useTestNode } from '../support/node.ts';
 
 let node: PresenceNode;
 let db: Database;
-
-beforeAll(async () => {
-  node = await startTestNode();
-  db = testDatabase();
-});
-
-afterAll(async () => {
-  await db.close();
-  await node.close();
-});
+useTestNode((started) => ({ node, db } = started));
 
 const item = (UID: string, message = 'hello', extra: Record<string, unknown> = {}) => ({ UID, message, action: 'https://example.com/', ...extra });
 

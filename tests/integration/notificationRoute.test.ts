@@ -2,26 +2,17 @@
  * POST /<appid>/notification through the real HTTP server and a real
  * PostgreSQL: acks, the cap under concurrency, and every refusal.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/server/db/client.ts';
 import type { PresenceNode } from '../../src/server/server.ts';
 import { revokeUid } from '../../src/server/uids.ts';
 import { grantUid } from '../../src/server/uids.ts';
-import { makeApp, makeRecipient, makeUser, queueItems, queueSize, testDatabase } from '../support/factories.ts';
-import { postNotifications, startTestNode } from '../support/node.ts';
+import { makeApp, makeRecipient, makeUser, queueItems, queueSize } from '../support/factories.ts';
+import { postNotifications, useTestNode } from '../support/node.ts';
 
 let node: PresenceNode;
 let db: Database;
-
-beforeAll(async () => {
-  node = await startTestNode();
-  db = testDatabase();
-});
-
-afterAll(async () => {
-  await db.close();
-  await node.close();
-});
+useTestNode((started) => ({ node, db } = started));
 
 const item = (UID: string, message = 'hello', extra: Record<string, unknown> = {}) => ({ UID, message, action: 'https://example.com/room/1', ...extra });
 

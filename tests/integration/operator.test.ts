@@ -4,27 +4,18 @@
  * Origin check on a cookie-carrying WebSocket, and live queue updates.
  */
 import { createTRPCClient, createWSClient, wsLink } from '@trpc/client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { Database } from '../../src/server/db/client.ts';
 import type { AppRouter } from '../../src/server/routers/_app.ts';
 import type { PresenceNode } from '../../src/server/server.ts';
-import { makeRecipient, queueSize, testDatabase } from '../support/factories.ts';
-import { postNotifications, startTestNode } from '../support/node.ts';
+import { makeRecipient, queueSize } from '../support/factories.ts';
+import { postNotifications, useTestNode } from '../support/node.ts';
 
 const operatorToken = 'prs_adm_operator-test-token-0123456789';
 let node: PresenceNode;
 let db: Database;
-
-beforeAll(async () => {
-  node = await startTestNode({ ADMIN_TOKEN: operatorToken });
-  db = testDatabase();
-});
-
-afterAll(async () => {
-  await db.close();
-  await node.close();
-});
+useTestNode((started) => ({ node, db } = started), { ADMIN_TOKEN: operatorToken });
 
 async function signIn(token = operatorToken, headers: Record<string, string> = {}) {
   return fetch(`${node.url}/admin/login`, {

@@ -1,7 +1,9 @@
 /** Starts a Presence node in this process, on the test database and a free port. */
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
+import type { Database } from '../../src/server/db/client.ts';
 import { loadConfig } from '../../src/server/config.ts';
 import { startPresence, type PresenceNode } from '../../src/server/server.ts';
+import { testDatabase } from './factories.ts';
 
 export async function startTestNode(env: Record<string, string> = {}): Promise<PresenceNode> {
   const config = loadConfig({ DATABASE_URL: inject('databaseUrl'), PORT: '0', HOST: '127.0.0.1', NODE_ENV: 'test', LOG_LEVEL: 'silent', ...env });
@@ -20,4 +22,20 @@ export async function postNotifications(baseUrl: string, appid: string, key: str
     body: init.raw ? (body as string) : JSON.stringify(body),
   });
   return { status: response.status, headers: response.headers, body: (await response.json()) as Record<string, any> };
+}
+
+/**
+ * For a test file: starts a node and opens a database handle before its tests
+ * (handing both to `receive`), and closes them after.
+ */
+export function useTestNode(receive: (started: { node: PresenceNode; db: Database }) => void, env: Record<string, string> = {}): void {
+  let started: { node: PresenceNode; db: Database } | undefined;
+  beforeAll(async () => {
+    started = { node: await startTestNode(env), db: testDatabase() };
+    receive(started);
+  });
+  afterAll(async () => {
+    await started?.db.close();
+    await started?.node.close();
+  });
 }
