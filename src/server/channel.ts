@@ -52,7 +52,11 @@ export async function openChannel(options: ChannelOptions): Promise<Channel> {
     doorbells.ringTopic('queues');
     doorbells.ringTopic('acks');
   });
-  signals.on('activity', (topic) => doorbells.ringTopic(topic));
+  signals.on('activity', (topic) => {
+    if (topic !== 'sessions') return doorbells.ringTopic(topic);
+    // Every dashboard subscription looks again, and finds whether its session ended.
+    for (const watched of ['queues', 'acks', 'devices']) doorbells.ringTopic(watched);
+  });
   signals.on('resumed', () => {
     log('listening again for wake-ups; every connection re-checks its queues');
     doorbells.ringAll();

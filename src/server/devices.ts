@@ -13,6 +13,7 @@ export async function createDevice(db: Database, input: { userId: string; name?:
     data: { userId: input.userId, name: checkName('device', input.name ?? 'device'), tokenDigest: digestSecret(token) },
     select: { id: true },
   });
+  await db.pool.query(announceSql('devices'));
   return { deviceId: device.id, token };
 }
 

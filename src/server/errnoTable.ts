@@ -13,6 +13,8 @@ const meanings: [Errno, string][] = [
   [Errno.MethodNotAllowed, 'method not allowed (see Allow)'],
   [Errno.MissingCredentials, 'missing or malformed credentials'],
   [Errno.InvalidKey, 'key not valid for this appid'],
+  [Errno.IdempotencyKeyReused, 'Idempotency-Key reused with a different body'],
+  [Errno.SlowDown, 'slow down: over the app’s rate limit (see Retry-After)'],
   [Errno.StorageUnavailable, 'storage unavailable, retry later (see Retry-After)'],
   [Errno.Internal, 'internal error: a bug, never the answer to anything a client sends'],
 ];

@@ -6,6 +6,7 @@
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Database } from './db/client.ts';
+import { announceSql } from './delivery/signals.ts';
 import { digestSecret, newSecret, secretMatches } from './secrets.ts';
 
 export const SESSION_COOKIE = 'presence_operator';
@@ -48,8 +49,11 @@ export async function operatorSessionValid(db: Database, secret: string | undefi
   return session !== null && session.expiresAt > new Date();
 }
 
+/** Ends a session; open dashboards on every node notice at once (see the "sessions" activity). */
 export async function closeOperatorSession(db: Database, secret: string | undefined): Promise<void> {
-  if (secret) await db.prisma.operatorSession.deleteMany({ where: { idDigest: digestSecret(secret) } });
+  if (!secret) return;
+  await db.prisma.operatorSession.deleteMany({ where: { idDigest: digestSecret(secret) } });
+  await db.pool.query(announceSql('sessions'));
 }
 
 /** The value of one cookie in a Cookie header. */

@@ -3,6 +3,7 @@
  * use. Domain errors (AppError) keep their errno in `error.data.errno`.
  */
 import { initTRPC, TRPCError } from '@trpc/server';
+import { ZodError } from 'zod';
 import type { Database } from './db/client.ts';
 import type { Doorbells } from './delivery/doorbell.ts';
 import type { AuthenticatedDevice } from './devices.ts';
@@ -28,7 +29,9 @@ export interface Context {
 const t = initTRPC.context<Context>().create({
   errorFormatter({ shape, error }) {
     const errno = error.cause instanceof AppError ? error.cause.errno : undefined;
-    return { ...shape, data: { ...shape.data, ...(errno === undefined ? {} : { errno }) } };
+    // Input that fails its schema: one readable sentence instead of zod's JSON.
+    const message = error.cause instanceof ZodError ? error.cause.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; ') : shape.message;
+    return { ...shape, message, data: { ...shape.data, ...(errno === undefined ? {} : { errno }) } };
   },
 });
 

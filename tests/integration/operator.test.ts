@@ -110,6 +110,21 @@ describe('dashboard API', () => {
     expect(await db.prisma.app.count({ where: { id: 'never-created' } })).toBe(0);
   });
 
+  it('ends open watches when the operator signs out', async () => {
+    const cookie = await sessionCookie();
+    const dashboard = dashboardClient({ Cookie: cookie });
+    const errors: unknown[] = [];
+    let events = 0;
+    try {
+      dashboard.client.admin.queues.watch.subscribe(undefined, { onData: () => events++, onError: (error) => errors.push(error) });
+      await expect.poll(() => events).toBeGreaterThan(0);
+      await fetch(`${node.url}/admin/logout`, { method: 'POST', redirect: 'manual', headers: { Cookie: cookie } });
+      await expect.poll(() => errors).toEqual([expect.objectContaining({ data: expect.objectContaining({ code: 'UNAUTHORIZED' }) })]);
+    } finally {
+      await dashboard.close();
+    }
+  });
+
   it('refuses a WebSocket that carries the operator cookie from another origin', async () => {
     const cookie = await sessionCookie();
     const status = await new Promise<number>((resolve) => {

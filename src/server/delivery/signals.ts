@@ -14,10 +14,16 @@ export const DEVICE_REVOKED_CHANNEL = 'presence_device_revoked';
 /** "Something operators watch changed": an {@link ActivityTopic}. */
 export const ACTIVITY_CHANNEL = 'presence_activity';
 
-/** What the dashboard can watch change. A push changes queues and acks (its wake-up says so). */
-export type ActivityTopic = 'queues' | 'acks' | 'devices';
+/**
+ * What the dashboard can watch change. A push changes queues and acks (its
+ * wake-up says so); "sessions" means an operator signed out, so open
+ * dashboards must check that theirs still holds.
+ */
+export type ActivityTopic = 'queues' | 'acks' | 'devices' | 'sessions';
 
 /** SQL that announces a change to every node's dashboard subscriptions (on commit, inside a transaction). */
+const activityTopics: ReadonlySet<string> = new Set<ActivityTopic>(['queues', 'acks', 'devices', 'sessions']);
+
 export function announceSql(topic: ActivityTopic): string {
   return `SELECT pg_notify('${ACTIVITY_CHANNEL}', '${topic}')`;
 }
@@ -120,6 +126,6 @@ export class SignalListener extends EventEmitter<SignalEvents> {
   private dispatch(channel: string, payload: string): void {
     if (channel === WAKEUP_CHANNEL) this.emit('wakeup', payload.split(',').filter(Boolean));
     else if (channel === DEVICE_REVOKED_CHANNEL && payload) this.emit('deviceRevoked', payload);
-    else if (channel === ACTIVITY_CHANNEL && (payload === 'queues' || payload === 'acks' || payload === 'devices')) this.emit('activity', payload);
+    else if (channel === ACTIVITY_CHANNEL && activityTopics.has(payload)) this.emit('activity', payload as ActivityTopic);
   }
 }

@@ -3,6 +3,7 @@
  * the same domain functions as the CLI. The `watch` subscriptions send their
  * data at once and again whenever it changes, on whichever node.
  */
+import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import { acksPerMinute, logRefusal, recentAcks } from '../ackLog.ts';
 import { createApp, getApp, listApps, rotateAppKey } from '../apps.ts';
@@ -14,6 +15,7 @@ import { AppError, type KoBody } from '../errors.ts';
 import type { Ack } from '../notifications/push.ts';
 import { sendNotifications } from '../notifications/send.ts';
 import { listQueueItems, listQueues, purgeQueue } from '../queues.ts';
+import { operatorSessionValid } from '../operators.ts';
 import { operatorProcedure, router } from '../trpc.ts';
 import type { Context } from '../trpc.ts';
 import { grantUid, listUids, revokeUid } from '../uids.ts';
@@ -22,24 +24,31 @@ import { createUser, listUsers } from '../users.ts';
 /** Changes that come in a burst are sent once per this interval at most. */
 const COALESCE_MS = 200;
 
+/** A watch looks again at least this often, if only to see that its session still holds. */
+const SESSION_RECHECK_MS = 30_000;
+
 /**
- * Yields `load()` now and after every change announced on `topic`; with
- * `refreshMs`, also at that interval (for state that goes stale by itself).
+ * Yields `load()` now and after every change announced on `topic`, and at
+ * least every `refreshMs` (for state that goes stale by itself, and to notice
+ * an expired session). Ends with UNAUTHORIZED once the session is gone.
  */
-async function* watch<T>(ctx: Context, topic: ActivityTopic, load: () => Promise<T>, signal: AbortSignal | undefined, refreshMs?: number): AsyncGenerator<T> {
+async function* watch<T>(ctx: Context, topic: ActivityTopic, load: () => Promise<T>, signal: AbortSignal | undefined, refreshMs = SESSION_RECHECK_MS): AsyncGenerator<T> {
   const { doorbell, remove } = ctx.doorbells.add(topicKey(topic));
   const stop = signal ?? new AbortController().signal;
-  const refresh = refreshMs ? setInterval(() => doorbell.ring(), refreshMs) : null;
+  const refresh = setInterval(() => doorbell.ring(), Math.min(refreshMs, SESSION_RECHECK_MS));
   try {
     yield await load();
     while (!stop.aborted) {
       await doorbell.wait(stop);
       if (stop.aborted) break;
       await new Promise((resolve) => setTimeout(resolve, COALESCE_MS));
+      if (!(await operatorSessionValid(ctx.db, ctx.operatorSession))) {
+        throw new TRPCError({ code: 'UNAUTHORIZED', message: 'the operator session ended; sign in again' });
+      }
       yield await load();
     }
   } finally {
-    if (refresh) clearInterval(refresh);
+    clearInterval(refresh);
     remove();
   }
 }
@@ -57,7 +66,7 @@ export const adminRouter = router({
 
   acks: router({
     watch: operatorProcedure.subscription(({ ctx, signal }) =>
-      watch(ctx, 'acks', async () => ({ entries: await recentAcks(ctx.db, 100), perMinute: await acksPerMinute(ctx.db, 30) }), signal, 60_000),
+      watch(ctx, 'acks', async () => ({ entries: await recentAcks(ctx.db, 100), perMinute: await acksPerMinute(ctx.db, 30) }), signal),
     ),
   }),
 
