@@ -19,6 +19,8 @@ export function openChannelClient(options: { token?: string; onConnectionChange?
     url: channelUrl(),
     ...(options.token ? { connectionParams: { token: options.token } } : {}),
     retryDelayMs: (attempt) => Math.min(30_000, 500 * 2 ** attempt) * (0.5 + Math.random() / 2),
+    // A phone back from sleep may hold a dead socket: pings find out.
+    keepAlive: { enabled: true, intervalMs: 20_000, pongTimeoutMs: 5_000 },
     onOpen: () => options.onConnectionChange?.(true),
     onClose: () => options.onConnectionChange?.(false),
   });

@@ -1,0 +1,40 @@
+import type { Metadata } from 'next';
+import Link from 'next/link';
+import type { ReactNode } from 'react';
+import { ChannelProvider } from '../_channel/ChannelProvider.tsx';
+import { AdminNav } from '../_components/AdminNav.tsx';
+import { ConnectionBadge } from '../_components/ConnectionBadge.tsx';
+
+export const metadata: Metadata = { title: { template: '%s · Presence admin', default: 'Presence admin' } };
+
+/**
+ * The signed-in dashboard: navigation, the live-connection state, sign-out,
+ * and the one channel connection every page shares. The custom server has
+ * already checked the session before any of these pages is served.
+ */
+export default function DashboardLayout({ children }: { children: ReactNode }) {
+  return (
+    <ChannelProvider>
+      <div className="admin">
+        <header className="admin-header">
+          <div className="admin-header-inner">
+            <Link href="/admin" className="brand">
+              <span className="brand-mark" aria-hidden="true" />
+              Presence
+            </Link>
+            <AdminNav />
+            <div className="admin-header-end">
+              <ConnectionBadge />
+              <form method="post" action="/admin/logout">
+                <button type="submit" className="button button-quiet">
+                  Sign out
+                </button>
+              </form>
+            </div>
+          </div>
+        </header>
+        <main className="admin-main">{children}</main>
+      </div>
+    </ChannelProvider>
+  );
+}

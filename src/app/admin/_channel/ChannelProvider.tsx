@@ -1,0 +1,40 @@
+'use client';
+/**
+ * The dashboard's one connection to the server: opened once by the dashboard
+ * layout, shared by every page through context, closed when the layout goes.
+ */
+import { createContext, useContext, useEffect, useState, type ReactNode } from 'react';
+import { openChannelClient, type ChannelClient } from '@/app/lib/channelClient';
+
+interface ChannelState {
+  /** Null until the layout has mounted in the browser. */
+  client: ChannelClient | null;
+  /** Whether the WebSocket is open right now (it reconnects by itself). */
+  connected: boolean;
+}
+
+const ChannelContext = createContext<ChannelState>({ client: null, connected: false });
+
+export function ChannelProvider({ children }: { children: ReactNode }) {
+  const [state, setState] = useState<ChannelState>({ client: null, connected: false });
+
+  useEffect(() => {
+    const channel = openChannelClient({ onConnectionChange: (connected) => setState((s) => ({ ...s, connected })) });
+    setState((s) => ({ ...s, client: channel.client }));
+    return () => {
+      channel.close();
+      setState({ client: null, connected: false });
+    };
+  }, []);
+
+  return <ChannelContext.Provider value={state}>{children}</ChannelContext.Provider>;
+}
+
+/** The shared client, or null before the layout mounted. */
+export function useChannel(): ChannelClient | null {
+  return useContext(ChannelContext).client;
+}
+
+export function useChannelConnected(): boolean {
+  return useContext(ChannelContext).connected;
+}

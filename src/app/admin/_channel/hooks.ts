@@ -1,0 +1,93 @@
+'use client';
+/** Hooks over the shared channel: live `watch` subscriptions and one-shot queries. */
+import { useCallback, useEffect, useEffectEvent, useState } from 'react';
+import type { ChannelClient } from '@/app/lib/channelClient';
+import { useChannel } from './ChannelProvider.tsx';
+import { describeChannelError } from './channelErrors.ts';
+
+interface Unsubscribable {
+  unsubscribe(): void;
+}
+
+/** The callbacks a `watch` subscription is given. */
+export interface WatchHandlers<T> {
+  onData: (value: T) => void;
+  onError: (error: unknown) => void;
+}
+
+export interface WatchState<T> {
+  /** The latest value sent, undefined until the first. */
+  data: T | undefined;
+  /** A readable error once the subscription failed. */
+  error: string | null;
+  /** Subscribes again, which makes the server send the current value at once. */
+  restart: () => void;
+}
+
+/**
+ * Subscribes to an `admin.*.watch` procedure while the component is mounted:
+ * `useWatch((client, handlers) => client.admin.queues.watch.subscribe(undefined, handlers))`.
+ * `key` names the subscription; a new key subscribes again.
+ */
+export function useWatch<T>(subscribe: (client: ChannelClient, handlers: WatchHandlers<T>) => Unsubscribable, key = ''): WatchState<T> {
+  const client = useChannel();
+  const [data, setData] = useState<T | undefined>(undefined);
+  const [error, setError] = useState<string | null>(null);
+  const [generation, setGeneration] = useState(0);
+  const subscribeNow = useEffectEvent(subscribe);
+
+  useEffect(() => {
+    if (!client) return;
+    const subscription = subscribeNow(client, {
+      onData: (value) => {
+        setData(value);
+        setError(null);
+      },
+      onError: (cause) => setError(describeChannelError(cause)),
+    });
+    return () => subscription.unsubscribe();
+  }, [client, key, generation]);
+
+  const restart = useCallback(() => setGeneration((g) => g + 1), []);
+  return { data, error, restart };
+}
+
+export interface QueryState<T> {
+  data: T | undefined;
+  error: string | null;
+  /** Loads again; the previous data stays shown meanwhile. */
+  reload: () => void;
+}
+
+/**
+ * Runs a query once the channel is there, and again on `reload()` or when
+ * `key` changes: `useChannelQuery((client) => client.admin.apps.list.query())`.
+ */
+export function useChannelQuery<T>(load: (client: ChannelClient) => Promise<T>, key = ''): QueryState<T> {
+  const client = useChannel();
+  const [data, setData] = useState<T | undefined>(undefined);
+  const [error, setError] = useState<string | null>(null);
+  const [generation, setGeneration] = useState(0);
+  const loadNow = useEffectEvent(load);
+
+  useEffect(() => {
+    if (!client) return;
+    let current = true;
+    loadNow(client).then(
+      (value) => {
+        if (!current) return;
+        setData(value);
+        setError(null);
+      },
+      (cause: unknown) => {
+        if (current) setError(describeChannelError(cause));
+      },
+    );
+    return () => {
+      current = false;
+    };
+  }, [client, key, generation]);
+
+  const reload = useCallback(() => setGeneration((g) => g + 1), []);
+  return { data, error, reload };
+}

@@ -1,0 +1,80 @@
+import { Timestamp } from '@/app/components/Timestamp.tsx';
+import type { AckLogView } from '@/server/ackLog';
+import { errnoTable } from '@/server/errnoTable';
+
+const meaningOf = new Map<number, string>(errnoTable.map((row) => [row.errno, row.meaning]));
+
+/** How many UIDs of a batch to list before "and n more". */
+const UIDS_SHOWN = 3;
+
+function ErrnoCell({ errno }: { errno: number | null }) {
+  if (errno === null) return <span className="muted">—</span>;
+  return (
+    <span className="errno">
+      <code>{errno}</code> <span className="errno-meaning">{meaningOf.get(errno) ?? 'refused'}</span>
+    </span>
+  );
+}
+
+function UidList({ uids }: { uids: string[] }) {
+  if (uids.length === 0) return <span className="muted">—</span>;
+  const more = uids.length - UIDS_SHOWN;
+  return (
+    <span className="uid-list">
+      {uids.slice(0, UIDS_SHOWN).map((uid) => (
+        <code key={uid} className="uid uid-short" title={uid}>
+          {uid}
+        </code>
+      ))}
+      {more > 0 ? <span className="muted">and {more} more</span> : null}
+    </span>
+  );
+}
+
+/** The newest acks and refusals, newest first. */
+export function AckTable({ entries }: { entries: AckLogView[] }) {
+  return (
+    <div className="table-wrap">
+      <table className="data-table" data-testid="ack-table">
+        <thead>
+          <tr>
+            <th scope="col">Time</th>
+            <th scope="col">App</th>
+            <th scope="col">Result</th>
+            <th scope="col" className="numeric">
+              Items
+            </th>
+            <th scope="col">UIDs</th>
+            <th scope="col" className="numeric">
+              Queue size
+            </th>
+            <th scope="col">Errno</th>
+          </tr>
+        </thead>
+        <tbody>
+          {entries.map((entry) => (
+            <tr key={entry.id} data-testid="ack-row" data-result={entry.result}>
+              <td className="nowrap">
+                <Timestamp iso={entry.at} />
+              </td>
+              <td className="nowrap">
+                <code>{entry.appId}</code>
+              </td>
+              <td>
+                <span className={`badge ${entry.result === 'OK' ? 'badge-ok' : 'badge-ko'}`}>{entry.result === 'OK' ? 'OK' : 'KO'}</span>
+              </td>
+              <td className="numeric">{entry.itemCount}</td>
+              <td>
+                <UidList uids={entry.uids} />
+              </td>
+              <td className="numeric">{entry.queueSize ?? <span className="muted">—</span>}</td>
+              <td>
+                <ErrnoCell errno={entry.errno} />
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}

@@ -1,0 +1,75 @@
+'use client';
+/** Registers an app; its key comes back once, for the caller to show. */
+import { useState, type FormEvent } from 'react';
+import { ErrorAlert } from '@/app/components/ErrorAlert.tsx';
+import { useChannel } from '../_channel/ChannelProvider.tsx';
+import { describeChannelError } from '../_channel/channelErrors.ts';
+
+/** "chat, chat-beta" → ["chat", "chat-beta"]; a trailing colon is forgiven. */
+export function parseSchemes(text: string): string[] {
+  return text
+    .split(',')
+    .map((s) => s.trim().replace(/:\/*$/, ''))
+    .filter(Boolean);
+}
+
+export function AppCreateForm({ onCreated }: { onCreated: (created: { appid: string; key: string }) => void }) {
+  const client = useChannel();
+  const [appid, setAppid] = useState('');
+  const [name, setName] = useState('');
+  const [schemes, setSchemes] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+
+  async function create(event: FormEvent<HTMLFormElement>) {
+    event.preventDefault();
+    if (!client) return;
+    setBusy(true);
+    setError(null);
+    try {
+      const created = await client.admin.apps.create.mutate({ appid: appid.trim(), name: name.trim() || undefined, schemes: parseSchemes(schemes) });
+      setAppid('');
+      setName('');
+      setSchemes('');
+      onCreated(created);
+    } catch (cause) {
+      setError(describeChannelError(cause));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <form className="form" onSubmit={(e) => void create(e)} aria-label="Create an app">
+      <div className="form-row">
+        <div className="field">
+          <label htmlFor="app-id">App id</label>
+          <input id="app-id" value={appid} onChange={(e) => setAppid(e.target.value)} required maxLength={40} spellCheck={false} autoComplete="off" aria-describedby="app-id-hint" />
+          <p className="hint" id="app-id-hint">
+            Lower-case letters, digits and dashes; it is part of the URL apps POST to.
+          </p>
+        </div>
+        <div className="field">
+          <label htmlFor="app-name">Name</label>
+          <input id="app-name" value={name} onChange={(e) => setName(e.target.value)} maxLength={100} autoComplete="off" aria-describedby="app-name-hint" />
+          <p className="hint" id="app-name-hint">
+            The title of its notifications; the app id when empty.
+          </p>
+        </div>
+        <div className="field">
+          <label htmlFor="app-schemes">Deep-link schemes</label>
+          <input id="app-schemes" value={schemes} onChange={(e) => setSchemes(e.target.value)} spellCheck={false} autoComplete="off" placeholder="chat, chat-beta" aria-describedby="app-schemes-hint" />
+          <p className="hint" id="app-schemes-hint">
+            Comma-separated. Actions may then be <code>chat://…</code> links besides http(s) URLs.
+          </p>
+        </div>
+      </div>
+      <ErrorAlert message={error} testId="app-create-error" />
+      <div className="form-actions">
+        <button type="submit" className="button button-primary" disabled={!client || busy}>
+          {busy ? 'Creating…' : 'Create app'}
+        </button>
+      </div>
+    </form>
+  );
+}

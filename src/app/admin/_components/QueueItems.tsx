@@ -1,0 +1,43 @@
+import type { QueueItemView } from '@/server/queues';
+import { Timestamp } from '@/app/components/Timestamp.tsx';
+
+/**
+ * The items of one queue, oldest first. Messages and actions are what apps
+ * sent: shown as text only, never as markup or live links.
+ */
+export function QueueItems({ items }: { items: QueueItemView[] }) {
+  return (
+    <div className="table-wrap">
+      <table className="data-table" data-testid="queue-items">
+        <thead>
+          <tr>
+            <th scope="col" className="numeric">
+              #
+            </th>
+            <th scope="col">Message</th>
+            <th scope="col">Action</th>
+            <th scope="col">Created</th>
+            <th scope="col">Expires</th>
+          </tr>
+        </thead>
+        <tbody>
+          {items.map((item, index) => (
+            <tr key={item.id} data-testid="queue-item">
+              <td className="numeric muted">{index + 1}</td>
+              <td className="message">{item.message}</td>
+              <td>
+                <code className="action">{item.action}</code>
+              </td>
+              <td className="nowrap">
+                <Timestamp iso={item.createdAt} />
+              </td>
+              <td className="nowrap">
+                <Timestamp iso={item.expiresAt} empty="never" />
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
