@@ -1,6 +1,6 @@
 'use client';
 import { useState } from 'react';
-import { showBrowserNotifications, useNotificationPermission, type NotificationSupport } from './browserNotifications';
+import { showBrowserNotifications, useNotificationPermission, useNotificationServiceWorker, type NotificationSupport } from './browserNotifications';
 import { PageShell } from './PageShell';
 import styles from './device.module.css';
 import { NotificationList } from './NotificationList';
@@ -15,6 +15,7 @@ const CONNECTION_LABELS: Record<ConnectionState, string> = {
 /** The signed-in page: the daemon's state, the notification controls and the list. */
 export function DaemonView({ token, onSignOut, onRefused }: { token: string; onSignOut: () => void; onRefused: (message: string) => void }) {
   const [permission, requestPermission] = useNotificationPermission();
+  useNotificationServiceWorker();
   const [notificationsFailed, setNotificationsFailed] = useState(false);
   const { connection, device, items, problem, clear } = useDeviceChannel(token, {
     onRefused,

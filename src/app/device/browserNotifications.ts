@@ -47,13 +47,42 @@ export function useNotificationPermission(): [permission: NotificationSupport, r
   return [permission, request];
 }
 
+const SERVICE_WORKER_URL = '/device-sw.js';
+
+/**
+ * Registers the device page's service worker (where the browser has them),
+ * through which notifications are shown when `new Notification()` is not
+ * allowed, and follows the actions it hands back on a click.
+ */
+export function useNotificationServiceWorker(): void {
+  useEffect(() => {
+    if (!('serviceWorker' in navigator)) return;
+    navigator.serviceWorker.register(SERVICE_WORKER_URL, { scope: '/device' }).catch(() => undefined);
+    const onMessage = (event: MessageEvent) => {
+      const data = event.data as { type?: string; action?: unknown } | null;
+      if (data?.type === 'presence-open-action' && typeof data.action === 'string') openAction(data.action);
+    };
+    navigator.serviceWorker.addEventListener('message', onMessage);
+    return () => navigator.serviceWorker.removeEventListener('message', onMessage);
+  }, []);
+}
+
+/** One notification through the service worker; false if there is none. */
+function showThroughServiceWorker(title: string, options: NotificationOptions & { data?: { action: string } }): boolean {
+  if (!('serviceWorker' in navigator) || !navigator.serviceWorker.controller) return false;
+  void navigator.serviceWorker.ready.then((registration) => registration.showNotification(title, options)).catch(() => undefined);
+  return true;
+}
+
 /**
  * Shows new items as browser notifications (title: the app's name; body: the
- * message); a click follows the action. Returns false when the browser
- * refuses to construct one (Chrome on Android allows them only from a
- * service worker).
+ * message); a click follows the action. Where the page may not construct
+ * notifications itself (Chrome on Android), they go through the service
+ * worker. Returns false when neither way is open.
  */
 export function showBrowserNotifications(items: readonly DeliveredItem[]): boolean {
+  const rest = items.length - MAX_SHOWN_AT_ONCE;
+  const summary = `${rest} more notification${rest === 1 ? '' : 's'}: open the page to see them.`;
   try {
     for (const item of items.slice(0, MAX_SHOWN_AT_ONCE)) {
       const notification = new window.Notification(item.appName, { body: item.message, tag: item.id });
@@ -63,19 +92,20 @@ export function showBrowserNotifications(items: readonly DeliveredItem[]): boole
         openAction(item.action);
       };
     }
-    const rest = items.length - MAX_SHOWN_AT_ONCE;
     if (rest > 0) {
-      const summary = new window.Notification('Presence', {
-        body: `${rest} more notification${rest === 1 ? '' : 's'}: open the page to see them.`,
-        tag: 'presence-summary',
-      });
-      summary.onclick = () => {
-        summary.close();
+      const more = new window.Notification('Presence', { body: summary, tag: 'presence-summary' });
+      more.onclick = () => {
+        more.close();
         window.focus();
       };
     }
     return true;
   } catch {
-    return false;
+    let shown = true;
+    for (const item of items.slice(0, MAX_SHOWN_AT_ONCE)) {
+      shown &&= showThroughServiceWorker(item.appName, { body: item.message, tag: item.id, data: { action: item.action } });
+    }
+    if (rest > 0) shown &&= showThroughServiceWorker('Presence', { body: summary, tag: 'presence-summary' });
+    return shown;
   }
 }
