@@ -28,6 +28,16 @@ export interface DaemonOptions {
   signal?: AbortSignal;
 }
 
+/** A handshake that gets no answer is abandoned after this long (then retried with backoff). */
+const HANDSHAKE_TIMEOUT_MS = 10_000;
+
+/** `ws` with a handshake timeout: without one, a server that accepts the TCP connection but never answers would stall reconnects forever. */
+class DaemonWebSocket extends WebSocket {
+  constructor(address: string | URL, protocols?: string | string[]) {
+    super(address, protocols, { handshakeTimeout: HANDSHAKE_TIMEOUT_MS });
+  }
+}
+
 /** Exit codes. */
 export const EXIT_OK = 0;
 export const EXIT_REFUSED = 2;
@@ -70,7 +80,7 @@ export function runDaemon(options: DaemonOptions): Promise<number> {
 
   const wsClient = createWSClient({
     url: channelUrl(options.server),
-    WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
+    WebSocket: DaemonWebSocket as unknown as typeof globalThis.WebSocket,
     connectionParams: { token: options.token },
     retryDelayMs: reconnectDelay,
     keepAlive: { enabled: true, intervalMs: 20_000, pongTimeoutMs: 5_000 },

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import type { Duplex } from 'node:stream';
 import next from 'next';
-import { CHANNEL_PATH, openChannel } from './channel.ts';
+import { CHANNEL_PATH, openChannel, type Channel } from './channel.ts';
 import { projectRoot, type Config } from './config.ts';
 import type { Database } from './db/client.ts';
 import type { EmbeddedPostgres } from './db/embeddedPostgres.ts';
@@ -80,6 +80,19 @@ export async function startPresence(config: Config, options: StartOptions = {}):
         },
       }),
     );
+    // Upgrades can arrive as soon as the port is open, before the channel is
+    // ready (it waits on the database). Refuse those at once, so the daemon
+    // retries: unhandled, Node would pass them to Next as plain requests,
+    // which never answers them.
+    let channel: Channel | null = null;
+    const handleWebUpgrade = web?.getUpgradeHandler();
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if ((req.url ?? '').split('?', 1)[0] !== CHANNEL_PATH) {
+        if (handleWebUpgrade) void handleWebUpgrade(req, socket, head);
+        else socket.destroy();
+      } else if (channel) channel.handleUpgrade(req, socket, head);
+      else socket.end('HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(config.PORT, config.HOST, () => resolve());
@@ -91,14 +104,9 @@ export async function startPresence(config: Config, options: StartOptions = {}):
     });
     const { port } = server.address() as AddressInfo;
     const nodeId = config.NODE_ID ?? `${os.hostname()}:${port}`;
-    const channel = await openChannel({ db, databaseUrl, nodeId, metrics, log });
-    cleanups.push(() => channel.close());
-    const handleWebUpgrade = web?.getUpgradeHandler();
-    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-      if ((req.url ?? '').split('?', 1)[0] === CHANNEL_PATH) channel.handleUpgrade(req, socket, head);
-      else if (handleWebUpgrade) void handleWebUpgrade(req, socket, head);
-      else socket.destroy();
-    });
+    const openedChannel = await openChannel({ db, databaseUrl, nodeId, metrics, log });
+    channel = openedChannel;
+    cleanups.push(() => openedChannel.close());
     const maintenance = startMaintenance(db, { ackLogSize: config.ACK_LOG_SIZE, logger });
     cleanups.push(() => maintenance.stop());
 

@@ -17,7 +17,12 @@ export interface DeliveryEvent {
 /** How soon a connection looks again after the database failed a look. */
 const STORAGE_RETRY_MS = 1_000;
 
-const itemId = z.string().regex(/^[1-9]\d{0,18}$/, 'an item id is a positive integer, as a string');
+/** Item ids are PostgreSQL bigints: positive, at most 2^63 - 1. */
+const MAX_ITEM_ID = 2n ** 63n - 1n;
+const itemId = z
+  .string()
+  .regex(/^[1-9]\d{0,18}$/, 'an item id is a positive integer, as a string')
+  .refine((id) => BigInt(id) <= MAX_ITEM_ID, 'an item id is at most 9223372036854775807');
 
 export const daemonRouter = router({
   /** Who this connection is: for the daemon's "connected as" line. */
