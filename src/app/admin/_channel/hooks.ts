@@ -1,6 +1,6 @@
 'use client';
 /** Hooks over the shared channel: live `watch` subscriptions and one-shot queries. */
-import { useCallback, useEffect, useEffectEvent, useState } from 'react';
+import { useCallback, useEffect, useEffectEvent, useState, type FormEvent } from 'react';
 import type { ChannelClient } from '@/app/lib/channelClient';
 import { useChannel } from './ChannelProvider.tsx';
 import { describeChannelError } from './channelErrors.ts';
@@ -90,4 +90,31 @@ export function useChannelQuery<T>(load: (client: ChannelClient) => Promise<T>, 
 
   const reload = useCallback(() => setGeneration((g) => g + 1), []);
   return { data, error, reload };
+}
+
+export interface FormAction {
+  /** The channel is open, so the form can be sent. */
+  ready: boolean;
+  busy: boolean;
+  /** A readable error from the last attempt. */
+  error: string | null;
+  /** The form's onSubmit. */
+  onSubmit: (event: FormEvent<HTMLFormElement>) => void;
+}
+
+/** A form that runs one call on the channel: its busy and error state, and its submit handler. */
+export function useFormAction(run: (client: ChannelClient) => Promise<void>): FormAction {
+  const client = useChannel();
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const onSubmit = (event: FormEvent<HTMLFormElement>) => {
+    event.preventDefault();
+    if (!client) return;
+    setBusy(true);
+    setError(null);
+    run(client)
+      .catch((cause: unknown) => setError(describeChannelError(cause)))
+      .finally(() => setBusy(false));
+  };
+  return { ready: client !== null, busy, error, onSubmit };
 }

@@ -1,9 +1,8 @@
 'use client';
 /** Registers an app; its key comes back once, for the caller to show. */
-import { useState, type FormEvent } from 'react';
+import { useState } from 'react';
 import { ErrorAlert } from '@/app/components/ErrorAlert.tsx';
-import { useChannel } from '../_channel/ChannelProvider.tsx';
-import { describeChannelError } from '../_channel/channelErrors.ts';
+import { useFormAction } from '../_channel/hooks.ts';
 
 /** "chat, chat-beta" → ["chat", "chat-beta"]; a trailing colon is forgiven. */
 export function parseSchemes(text: string): string[] {
@@ -14,33 +13,19 @@ export function parseSchemes(text: string): string[] {
 }
 
 export function AppCreateForm({ onCreated }: { onCreated: (created: { appid: string; key: string }) => void }) {
-  const client = useChannel();
   const [appid, setAppid] = useState('');
   const [name, setName] = useState('');
   const [schemes, setSchemes] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-
-  async function create(event: FormEvent<HTMLFormElement>) {
-    event.preventDefault();
-    if (!client) return;
-    setBusy(true);
-    setError(null);
-    try {
-      const created = await client.admin.apps.create.mutate({ appid: appid.trim(), name: name.trim() || undefined, schemes: parseSchemes(schemes) });
-      setAppid('');
-      setName('');
-      setSchemes('');
-      onCreated(created);
-    } catch (cause) {
-      setError(describeChannelError(cause));
-    } finally {
-      setBusy(false);
-    }
-  }
+  const form = useFormAction(async (client) => {
+    const created = await client.admin.apps.create.mutate({ appid: appid.trim(), name: name.trim() || undefined, schemes: parseSchemes(schemes) });
+    setAppid('');
+    setName('');
+    setSchemes('');
+    onCreated(created);
+  });
 
   return (
-    <form className="form" onSubmit={(e) => void create(e)} aria-label="Create an app">
+    <form className="form" onSubmit={form.onSubmit} aria-label="Create an app">
       <div className="form-row">
         <div className="field">
           <label htmlFor="app-id">App id</label>
@@ -64,10 +49,10 @@ export function AppCreateForm({ onCreated }: { onCreated: (created: { appid: str
           </p>
         </div>
       </div>
-      <ErrorAlert message={error} testId="app-create-error" />
+      <ErrorAlert message={form.error} testId="app-create-error" />
       <div className="form-actions">
-        <button type="submit" className="button button-primary" disabled={!client || busy}>
-          {busy ? 'Creating…' : 'Create app'}
+        <button type="submit" className="button button-primary" disabled={!form.ready || form.busy}>
+          {form.busy ? 'Creating…' : 'Create app'}
         </button>
       </div>
     </form>
