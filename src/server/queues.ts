@@ -15,6 +15,14 @@ export const QUEUE_CAP = 100;
 
 export type Transaction = Prisma.TransactionClient;
 
+/** Locks queue rows in UID order ($1: UIDs sorted; $2: the app, or null for any), with their users. */
+export const LOCK_QUEUES_SQL = `
+  SELECT q.uid, u.user_id::text
+    FROM queues q JOIN uids u ON u.uid = q.uid
+   WHERE q.uid = ANY($1::text[]) AND ($2::text IS NULL OR q.app_id = $2)
+   ORDER BY q.uid
+     FOR UPDATE OF q`;
+
 /**
  * Locks the queues of `uids` (those that exist, and belong to `appId` when
  * given) until the transaction ends, in UID order. Returns the UIDs locked,
@@ -23,15 +31,7 @@ export type Transaction = Prisma.TransactionClient;
 export async function lockQueues(tx: Transaction, uids: readonly string[], appId?: string): Promise<Map<string, string>> {
   const distinct = [...new Set(uids)].sort();
   if (distinct.length === 0) return new Map();
-  const rows = await tx.$queryRawUnsafe<{ uid: string; user_id: string }[]>(
-    `SELECT q.uid, u.user_id::text
-       FROM queues q JOIN uids u ON u.uid = q.uid
-      WHERE q.uid = ANY($1::text[]) AND ($2::text IS NULL OR q.app_id = $2)
-      ORDER BY q.uid
-        FOR UPDATE OF q`,
-    distinct,
-    appId ?? null,
-  );
+  const rows = await tx.$queryRawUnsafe<{ uid: string; user_id: string }[]>(LOCK_QUEUES_SQL, distinct, appId ?? null);
   return new Map(rows.map((r) => [r.uid, r.user_id]));
 }
 

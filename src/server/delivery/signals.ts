@@ -31,15 +31,16 @@ export function announceSql(topic: ActivityTopic): string {
 /** 150 UUIDs and their commas stay well under the 8,000-byte payload limit. */
 const USERS_PER_PAYLOAD = 150;
 
+/** $1 user ids: one NOTIFY per 150 of them. */
+export const WAKE_USERS_SQL = `
+  SELECT pg_notify('${WAKEUP_CHANNEL}', string_agg(id, ','))
+    FROM (SELECT id, (row_number() OVER () - 1) / ${USERS_PER_PAYLOAD} AS chunk FROM unnest($1::text[]) AS id) AS ids
+   GROUP BY chunk`;
+
 /** Queues a wake-up for each user's daemons, sent when the transaction commits. */
 export async function wakeUsers(tx: Transaction, userIds: readonly string[]): Promise<void> {
   if (userIds.length === 0) return;
-  await tx.$executeRawUnsafe(
-    `SELECT pg_notify('${WAKEUP_CHANNEL}', string_agg(id, ','))
-       FROM (SELECT id, (row_number() OVER () - 1) / ${USERS_PER_PAYLOAD} AS chunk FROM unnest($1::text[]) AS id) AS ids
-      GROUP BY chunk`,
-    [...userIds],
-  );
+  await tx.$executeRawUnsafe(WAKE_USERS_SQL, [...userIds]);
 }
 
 export interface SignalEvents {

@@ -17,6 +17,48 @@ export interface Ack {
   queue_sizes: Record<string, number>;
 }
 
+// The statements of the transaction, in order (after the queue lock of
+// queues.ts). Exported so the benchmark's ceiling runs exactly these.
+
+/** $1 app, $2 UIDs, $3 messages, $4 actions, $5 ttls (seconds or null), aligned by batch position. */
+export const INSERT_ITEMS_SQL = `
+  INSERT INTO queue_items (uid, app_id, message, action, expires_at)
+  SELECT t.uid, $1, t.message, t.action,
+         CASE WHEN t.ttl IS NULL THEN NULL ELSE now() + make_interval(secs => t.ttl) END
+    FROM unnest($2::text[], $3::text[], $4::text[], $5::int[]) WITH ORDINALITY AS t(uid, message, action, ttl, n)
+   ORDER BY t.n`;
+
+/**
+ * $1 UIDs, $2 the cap: deletes expired items and all but the newest $2 live
+ * items of each queue, stores the exact sizes, and returns them with how many
+ * items the cap dropped. One statement: the size is computed from the same
+ * snapshot the deletion uses.
+ */
+export const PRUNE_AND_COUNT_SQL = `
+  WITH live AS (
+    SELECT id, uid, row_number() OVER (PARTITION BY uid ORDER BY id DESC) AS newer
+      FROM queue_items
+     WHERE uid = ANY($1::text[]) AND (expires_at IS NULL OR expires_at > now())
+  ), pruned AS (
+    DELETE FROM queue_items
+     WHERE uid = ANY($1::text[])
+       AND (expires_at <= now() OR id IN (SELECT id FROM live WHERE newer > $2))
+    RETURNING uid, expires_at <= now() AS expired
+  ), counts AS (
+    SELECT u.uid,
+           (SELECT count(*) FROM live WHERE live.uid = u.uid)::int AS n,
+           (SELECT count(*) FROM pruned WHERE pruned.uid = u.uid AND NOT coalesce(pruned.expired, false))::int AS dropped
+      FROM unnest($1::text[]) AS u(uid)
+  )
+  UPDATE queues q
+     SET size = LEAST(counts.n, $2)
+    FROM counts
+   WHERE q.uid = counts.uid
+  RETURNING q.uid, q.size, counts.dropped`;
+
+/** $1 app, $2 item count, $3 UIDs, $4 the ack's queue_size. */
+export const ACK_LOG_SQL = `INSERT INTO ack_log (app_id, result, item_count, uids, queue_size) VALUES ($1, 'OK', $2, $3::text[], $4)`;
+
 export interface PushOptions {
   /** Longest the transaction may wait for a connection, in ms. */
   maxWaitMs?: number;
@@ -62,7 +104,7 @@ export async function pushNotifications(db: Database, appId: string, items: Noti
         const lastUid = uids[uids.length - 1] as string;
         const ack: Ack = { result: 'OK', queue_size: sizes[lastUid] ?? 0, queue_sizes: sizes };
         await tx.$executeRawUnsafe(
-          `INSERT INTO ack_log (app_id, result, item_count, uids, queue_size) VALUES ($1, 'OK', $2, $3::text[], $4)`,
+          ACK_LOG_SQL,
           appId,
           items.length,
           [...locked.keys()],
@@ -86,11 +128,7 @@ export async function pushNotifications(db: Database, appId: string, items: Noti
 // queues are locked, ids within a queue follow commit order too (FIFO).
 async function insertItems(tx: Transaction, appId: string, items: NotificationInput[]): Promise<void> {
   await tx.$executeRawUnsafe(
-    `INSERT INTO queue_items (uid, app_id, message, action, expires_at)
-     SELECT t.uid, $1, t.message, t.action,
-            CASE WHEN t.ttl IS NULL THEN NULL ELSE now() + make_interval(secs => t.ttl) END
-       FROM unnest($2::text[], $3::text[], $4::text[], $5::int[]) WITH ORDINALITY AS t(uid, message, action, ttl, n)
-      ORDER BY t.n`,
+    INSERT_ITEMS_SQL,
     appId,
     items.map((i) => i.uid),
     items.map((i) => i.message),
@@ -99,37 +137,9 @@ async function insertItems(tx: Transaction, appId: string, items: NotificationIn
   );
 }
 
-/**
- * Deletes expired items and all but the newest QUEUE_CAP live items of each
- * queue, stores the exact sizes, and returns them by UID with how many items
- * the cap dropped. One statement: the size is computed from the same snapshot
- * the deletion uses.
- */
+/** Prunes the queues to QUEUE_CAP and returns their sizes by UID, and how many items the cap dropped. */
 async function pruneAndCount(tx: Transaction, uids: string[]): Promise<{ sizes: Record<string, number>; droppedByCap: number }> {
-  const rows = await tx.$queryRawUnsafe<{ uid: string; size: number; dropped: number }[]>(
-    `WITH live AS (
-       SELECT id, uid, row_number() OVER (PARTITION BY uid ORDER BY id DESC) AS newer
-         FROM queue_items
-        WHERE uid = ANY($1::text[]) AND (expires_at IS NULL OR expires_at > now())
-     ), pruned AS (
-       DELETE FROM queue_items
-        WHERE uid = ANY($1::text[])
-          AND (expires_at <= now() OR id IN (SELECT id FROM live WHERE newer > $2))
-       RETURNING uid, expires_at <= now() AS expired
-     ), counts AS (
-       SELECT u.uid,
-              (SELECT count(*) FROM live WHERE live.uid = u.uid)::int AS n,
-              (SELECT count(*) FROM pruned WHERE pruned.uid = u.uid AND NOT coalesce(pruned.expired, false))::int AS dropped
-         FROM unnest($1::text[]) AS u(uid)
-     )
-     UPDATE queues q
-        SET size = LEAST(counts.n, $2)
-       FROM counts
-      WHERE q.uid = counts.uid
-     RETURNING q.uid, q.size, counts.dropped`,
-    uids,
-    QUEUE_CAP,
-  );
+  const rows = await tx.$queryRawUnsafe<{ uid: string; size: number; dropped: number }[]>(PRUNE_AND_COUNT_SQL, uids, QUEUE_CAP);
   return {
     sizes: Object.fromEntries(rows.map((r) => [r.uid, r.size])),
     droppedByCap: rows.reduce((sum, r) => sum + r.dropped, 0),
