@@ -36,6 +36,8 @@ export interface Channel {
   close(): Promise<void>;
 }
 
+const FOREIGN_KEY_VIOLATION = '23503';
+
 /** WebSocket close code sent to a revoked device. */
 const REVOKED = 4403;
 
@@ -65,20 +67,29 @@ export async function openChannel(options: ChannelOptions): Promise<Channel> {
   signals.on('deviceRevoked', (deviceId) => socketsByDevice.get(deviceId)?.forEach((ws) => ws.close(REVOKED, 'device revoked')));
   await signals.start();
 
-  const beat = setInterval(() => void heartbeat(db, nodeId).catch(() => undefined), HEARTBEAT_INTERVAL_MS);
+  // The online rows of this node's live sockets: the heartbeat refreshes
+  // exactly these and deletes any other row of this node (one whose close
+  // could not be written, say while the database was busy).
+  const liveConnections = new Set<string>();
+  const beat = setInterval(() => void heartbeat(db, nodeId, [...liveConnections]).catch(() => undefined), HEARTBEAT_INTERVAL_MS);
   beat.unref();
 
+  /** Writes the online row of a daemon's socket and forgets it when the socket closes. */
   async function track(ws: WebSocket, device: AuthenticatedDevice): Promise<void> {
+    const connectionId = await openConnection(db, device.deviceId, nodeId);
+    const forget = () => void closeConnection(db, connectionId).catch(() => undefined);
+    if (ws.readyState !== ws.OPEN) return forget(); // closed while the row was being written
+    liveConnections.add(connectionId);
     let set = socketsByDevice.get(device.deviceId);
     if (!set) socketsByDevice.set(device.deviceId, (set = new Set()));
     set.add(ws);
     metrics.connectedDaemons.inc();
-    ws.once('close', () => metrics.connectedDaemons.dec());
-    const connectionId = await openConnection(db, device.deviceId, nodeId);
     ws.once('close', () => {
+      metrics.connectedDaemons.dec();
+      liveConnections.delete(connectionId);
       set.delete(ws);
       if (set.size === 0) socketsByDevice.delete(device.deviceId);
-      void closeConnection(db, connectionId).catch(() => undefined);
+      forget();
     });
   }
 
@@ -97,10 +108,16 @@ export async function openChannel(options: ChannelOptions): Promise<Channel> {
       };
       const token = info.connectionParams?.token;
       if (typeof token !== 'string' || token === '') return { ...base, device: null, deviceRefusal: 'missing device token' };
+      // A database failure here is thrown, not refused: the daemon retries
+      // (a refusal would make it give up for good).
       const device = await authenticateDevice(db, token);
-      // A device revoked in the meantime fails to register: refuse it like a bad token.
-      if (!device || !(await track(ws, device).then(() => true, () => false))) {
-        return { ...base, device: null, deviceRefusal: 'invalid device token' };
+      if (!device) return { ...base, device: null, deviceRefusal: 'invalid device token' };
+      try {
+        await track(ws, device);
+      } catch (error) {
+        // Revoked in the meantime: its row can no longer reference it.
+        if ((error as { code?: string }).code === FOREIGN_KEY_VIOLATION) return { ...base, device: null, deviceRefusal: 'invalid device token' };
+        throw error;
       }
       return { ...base, device, deviceRefusal: null };
     },

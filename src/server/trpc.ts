@@ -4,7 +4,7 @@
  */
 import { initTRPC, TRPCError } from '@trpc/server';
 import { ZodError } from 'zod';
-import type { Database } from './db/client.ts';
+import { isStorageUnavailable, type Database } from './db/client.ts';
 import type { Doorbells } from './delivery/doorbell.ts';
 import type { AuthenticatedDevice } from './devices.ts';
 import type { Metrics } from './metrics.ts';
@@ -37,13 +37,13 @@ const t = initTRPC.context<Context>().create({
 
 export const router = t.router;
 
-/** Turns domain refusals into tRPC errors with the matching code. */
+/** Turns domain refusals into tRPC errors with the matching code, and database trouble into SERVICE_UNAVAILABLE. */
 const domainErrors = t.middleware(async ({ next }) => {
   const result = await next();
-  if (!result.ok && result.error.cause instanceof AppError) {
-    const cause = result.error.cause;
-    throw new TRPCError({ code: trpcCode(cause.errno), message: cause.message, cause });
-  }
+  if (result.ok) return result;
+  const cause = result.error.cause;
+  if (cause instanceof AppError) throw new TRPCError({ code: trpcCode(cause.errno), message: cause.message, cause });
+  if (isStorageUnavailable(cause)) throw new TRPCError({ code: 'SERVICE_UNAVAILABLE', message: 'storage unavailable, retry later', cause });
   return result;
 });
 

@@ -4,7 +4,9 @@
  * out-of-order commits, several devices and several nodes.
  */
 import { afterAll, describe, expect, inject, it } from 'vitest';
+import { randomUUID } from 'node:crypto';
 import pg from 'pg';
+import { heartbeat } from '../../src/server/delivery/connections.ts';
 import type { Database } from '../../src/server/db/client.ts';
 import { createDevice, revokeDevice } from '../../src/server/devices.ts';
 import type { PresenceNode } from '../../src/server/server.ts';
@@ -180,6 +182,20 @@ describe('authentication and presence', () => {
     await expect.poll(async () => (await db.pool.query('SELECT 1 FROM connections WHERE device_id = $1', [user.deviceId])).rows.length).toBe(0);
     const { rows } = await db.pool.query('SELECT last_seen_at FROM devices WHERE id = $1', [user.deviceId]);
     expect(rows[0].last_seen_at).toBeInstanceOf(Date);
+  });
+});
+
+describe('online rows', () => {
+  it('the heartbeat refreshes a node’s live rows and deletes its rows without a socket', async () => {
+    const user = await makeDaemonUser(db);
+    const nodeId = `heartbeat-test-${user.deviceId}`;
+    const [live, ghost] = [randomUUID(), randomUUID()];
+    for (const id of [live, ghost]) {
+      await db.pool.query(`INSERT INTO connections (id, device_id, node_id, heartbeat_at) VALUES ($1, $2, $3, now() - interval '1 minute')`, [id, user.deviceId, nodeId]);
+    }
+    await heartbeat(db, nodeId, [live]);
+    const { rows } = await db.pool.query(`SELECT id, heartbeat_at > now() - interval '5 seconds' AS fresh FROM connections WHERE node_id = $1`, [nodeId]);
+    expect(rows).toEqual([{ id: live, fresh: true }]);
   });
 });
 

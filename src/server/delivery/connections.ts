@@ -32,12 +32,17 @@ export async function closeConnection(db: Database, connectionId: string): Promi
   );
 }
 
-/** Refreshes the heartbeat of every connection of this node, and its devices' last seen. */
-export async function heartbeat(db: Database, nodeId: string): Promise<void> {
+/**
+ * Refreshes the heartbeat of this node's live connections (and their devices'
+ * last seen), and deletes any other row of this node: a socket whose closing
+ * could not be written must not look online.
+ */
+export async function heartbeat(db: Database, nodeId: string, liveConnectionIds: readonly string[]): Promise<void> {
   await db.pool.query(
-    `WITH c AS (UPDATE connections SET heartbeat_at = now() WHERE node_id = $1 RETURNING device_id)
+    `WITH ghosts AS (DELETE FROM connections WHERE node_id = $1 AND NOT (id = ANY($2::uuid[]))),
+          c AS (UPDATE connections SET heartbeat_at = now() WHERE id = ANY($2::uuid[]) RETURNING device_id)
      UPDATE devices SET last_seen_at = now() WHERE id IN (SELECT device_id FROM c)`,
-    [nodeId],
+    [nodeId, liveConnectionIds],
   );
 }
 

@@ -3,6 +3,7 @@
  * then every new item, and the ack that purges what was received.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import { isStorageUnavailable } from '../db/client.ts';
 import { ackItems, pendingItems, type DeliveredItem } from '../delivery/items.ts';
@@ -33,7 +34,10 @@ export const daemonRouter = router({
     const { doorbell, remove } = ctx.doorbells.add(ctx.device.userId);
     try {
       let sent = new Set<string>();
-      const backlog = await pendingItems(ctx.db, ctx.device.userId);
+      const backlog = await pendingItems(ctx.db, ctx.device.userId).catch((error: unknown) => {
+        // Busy or away: say so (the daemon subscribes again later), not "internal error".
+        throw isStorageUnavailable(error) ? new TRPCError({ code: 'SERVICE_UNAVAILABLE', message: 'storage unavailable, retry later', cause: error }) : error;
+      });
       backlog.forEach((item) => sent.add(item.id));
       yield { kind: 'backlog', items: backlog };
       const stop = signal ?? new AbortController().signal;
