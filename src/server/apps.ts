@@ -78,6 +78,17 @@ export async function listApps(db: Database) {
 // as long as "wrong key".
 const absentAppDigest = digestSecret(newSecret('app'));
 
+const LOOKUP_APP_SQL = `SELECT id, name, schemes, key_digest, NULL::int AS count FROM apps WHERE id = $1 AND $2::bytea IS NOT NULL`;
+
+const LOOKUP_AND_COUNT_SQL = `
+  WITH app AS (SELECT id, name, schemes, key_digest FROM apps WHERE id = $1),
+       counted AS (
+         INSERT INTO rate_windows (app_id, window_start, count)
+         SELECT id, date_trunc('second', clock_timestamp()), 1 FROM app WHERE key_digest = $2
+         ON CONFLICT (app_id, window_start) DO UPDATE SET count = rate_windows.count + 1
+         RETURNING count)
+  SELECT app.id, app.name, app.schemes, app.key_digest, (SELECT count FROM counted) AS count FROM app`;
+
 /** An authenticated app, with how many requests it made in the current second (this one included). */
 export interface AuthenticatedApp extends AppIdentity {
   requestsThisSecond: number;
@@ -88,19 +99,14 @@ export interface AuthenticatedApp extends AppIdentity {
  * refusal for wrong key, another app's key and no such app (111). In the same
  * round trip, counts the request against the app's per-second rate window
  * (shared by every node); only requests with the right key are counted, so
- * nobody can spend an app's quota without its key.
+ * nobody can spend an app's quota without its key. With `countRequest: false`
+ * (no rate limit configured) nothing is written.
  */
-export async function authenticateApp(db: Database, appid: string, key: string): Promise<AuthenticatedApp> {
+export async function authenticateApp(db: Database, appid: string, key: string, options: { countRequest?: boolean } = {}): Promise<AuthenticatedApp> {
   const presented = digestSecret(key);
   const { rows } = appidSyntax.test(appid)
     ? await db.pool.query<{ id: string; name: string; schemes: string[]; key_digest: Buffer; count: number | null }>(
-        `WITH app AS (SELECT id, name, schemes, key_digest FROM apps WHERE id = $1),
-              counted AS (
-                INSERT INTO rate_windows (app_id, window_start, count)
-                SELECT id, date_trunc('second', clock_timestamp()), 1 FROM app WHERE key_digest = $2
-                ON CONFLICT (app_id, window_start) DO UPDATE SET count = rate_windows.count + 1
-                RETURNING count)
-         SELECT app.id, app.name, app.schemes, app.key_digest, (SELECT count FROM counted) AS count FROM app`,
+        options.countRequest === false ? LOOKUP_APP_SQL : LOOKUP_AND_COUNT_SQL,
         [appid, presented],
       )
     : { rows: [] };

@@ -95,7 +95,8 @@ export async function startPresence(config: Config, options: StartOptions = {}):
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(config.PORT, config.HOST, () => resolve());
+      // Node's default accept backlog (511) overflows when thousands of daemons reconnect at once.
+      server.listen({ port: config.PORT, host: config.HOST, backlog: 4096 }, () => resolve());
     });
     cleanups.push(async () => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));

@@ -96,6 +96,19 @@ describe('rate limits', () => {
     }
   });
 
+  it('writes no request counts when no limit is configured', async () => {
+    const unlimited = await startTestNode({ RATE_LIMIT_PER_SECOND: '0' });
+    try {
+      const r = await makeRecipient(db);
+      expect((await postNotifications(unlimited.url, r.appid, r.key, item(r.uid))).status).toBe(200);
+      expect((await postNotifications(unlimited.url, r.appid, 'prs_app_wrong', item(r.uid))).status).toBe(401);
+      const { rows } = await db.pool.query('SELECT count(*)::int AS n FROM rate_windows WHERE app_id = $1', [r.appid]);
+      expect(rows[0].n).toBe(0);
+    } finally {
+      await unlimited.close();
+    }
+  });
+
   it('does not let requests with a wrong key spend an app’s quota', async () => {
     const limited = await startTestNode({ RATE_LIMIT_PER_SECOND: '2' });
     try {

@@ -56,6 +56,10 @@ export async function pendingItems(db: Database, userId: string, skip: ReadonlyS
   }));
 }
 
+// Prisma's defaults (2 s to get a connection) fail acks in a reconnect storm,
+// and a failed ack means the items come again: wait as long as a push does.
+const ACK_TRANSACTION_LIMITS = { maxWait: 5_000, timeout: 10_000 };
+
 /**
  * Deletes the listed items from the queues of `userId` ("purge after
  * receipt"), through the queue lock, and keeps the sizes exact. Ids that are
@@ -81,5 +85,5 @@ export async function ackItems(db: Database, userId: string, ids: readonly strin
     await recountQueues(tx, locked);
     await tx.$executeRawUnsafe(announceSql('queues'));
     return deleted;
-  });
+  }, ACK_TRANSACTION_LIMITS);
 }

@@ -113,7 +113,7 @@ export async function handleNotificationRequest(deps: NotificationRouteDeps, req
     if (req.method !== 'POST') throw new AppError(Errno.MethodNotAllowed, `method ${req.method} not allowed; use POST`);
     const key = bearer.exec(req.headers.authorization ?? '')?.[1];
     if (!key) throw new AppError(Errno.MissingCredentials, 'missing or malformed credentials: send "Authorization: Bearer <app key>"');
-    app = await authenticateApp(deps.db, appid, key);
+    app = await authenticateApp(deps.db, appid, key, { countRequest: deps.rateLimitPerSecond > 0 });
     if (deps.rateLimitPerSecond > 0 && app.requestsThisSecond > deps.rateLimitPerSecond) {
       throw new AppError(Errno.SlowDown, `slow down: at most ${deps.rateLimitPerSecond} requests per second for this app`);
     }
