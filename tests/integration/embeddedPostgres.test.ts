@@ -1,7 +1,6 @@
 import { describe, it, expect, afterEach } from 'vitest';
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { startEmbeddedPostgres } from '../../src/server/db/embeddedPostgres.ts';
 import type { EmbeddedPostgres } from '../../src/server/db/embeddedPostgres.ts';
+import { isProcessRunning } from '../support/serverProcess.ts';
 
 const projectRoot = fileURLToPath(new URL('../..', import.meta.url));
 const childScript = fileURLToPath(new URL('../fixtures/embeddedPostgresChild.ts', import.meta.url));
@@ -22,7 +22,7 @@ const tempDirs: string[] = [];
 const orphans: number[] = [];
 
 afterEach(async () => {
-  for (const pid of orphans.splice(0)) if (isRunning(pid)) process.kill(pid, 'SIGKILL');
+  for (const pid of orphans.splice(0)) if (isProcessRunning(pid)) process.kill(pid, 'SIGKILL');
   for (const db of started.splice(0)) {
     await db.stop();
     // As root the cluster may live outside dataDir, in /var/lib/presence/clusters/<hash>/pgdata.
@@ -54,22 +54,6 @@ async function query(url: string, sql: string): Promise<unknown[]> {
     return (await client.query(sql)).rows;
   } finally {
     await client.end();
-  }
-}
-
-/** Whether a pid runs; an unreaped zombie (PID 1 of a container may not reap orphans) does not count. */
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  if (process.platform !== 'linux') return true;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.charAt(stat.lastIndexOf(')') + 2) !== 'Z';
-  } catch {
-    return false;
   }
 }
 
@@ -119,7 +103,7 @@ describe('startEmbeddedPostgres', () => {
     const pid = await postmasterPid(first.clusterDir);
     await first.stop();
     await first.stop(); // idempotent
-    expect(isRunning(pid)).toBe(false);
+    expect(isProcessRunning(pid)).toBe(false);
 
     logs.length = 0;
     const second = await start(dataDir, logs);
@@ -132,12 +116,12 @@ describe('startEmbeddedPostgres', () => {
     const { clusterDir } = await startInChildAndKillIt(dataDir);
     const orphan = await postmasterPid(clusterDir);
     orphans.push(orphan);
-    expect(isRunning(orphan)).toBe(true); // postgres outlived its parent
+    expect(isProcessRunning(orphan)).toBe(true); // postgres outlived its parent
 
     const logs: string[] = [];
     const db = await start(dataDir, logs);
     expect(logs.some((line) => line.includes('left running by an earlier crash'))).toBe(true);
-    expect(isRunning(orphan)).toBe(false);
+    expect(isProcessRunning(orphan)).toBe(false);
     expect(await query(db.url, 'select note from crash_marker')).toEqual([{ note: 'written before the crash' }]);
   }, TIMEOUT);
 
@@ -147,7 +131,7 @@ describe('startEmbeddedPostgres', () => {
     const orphan = await postmasterPid(clusterDir);
     orphans.push(orphan);
     process.kill(orphan, 'SIGKILL');
-    while (isRunning(orphan)) await new Promise((resolve) => setTimeout(resolve, 50));
+    while (isProcessRunning(orphan)) await new Promise((resolve) => setTimeout(resolve, 50));
 
     const db = await start(dataDir);
     expect(await query(db.url, 'select note from crash_marker')).toEqual([{ note: 'written before the crash' }]);
