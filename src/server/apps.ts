@@ -5,7 +5,7 @@
 import type { Database } from './db/client.ts';
 import { AppError, Errno } from './errors.ts';
 import { isRegistrableScheme } from './notifications/action.ts';
-import { digestSecret, newSecret, secretMatches } from './secrets.ts';
+import { digestSecret, digestsMatch, newSecret } from './secrets.ts';
 
 /** Lower-case URL-safe slug, 1 to 40 characters, no leading or trailing dash. */
 const appidSyntax = /^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
@@ -111,7 +111,7 @@ export async function authenticateApp(db: Database, appid: string, key: string, 
       )
     : { rows: [] };
   const app = rows[0];
-  const matches = secretMatches(key, app?.key_digest ?? absentAppDigest);
+  const matches = digestsMatch(presented, app?.key_digest ?? absentAppDigest);
   if (!app || !matches) throw new AppError(Errno.InvalidKey, 'key not valid for this appid');
   return { id: app.id, name: app.name, schemes: app.schemes, requestsThisSecond: app.count ?? 1 };
 }

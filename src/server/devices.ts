@@ -2,7 +2,7 @@
 import type { Database } from './db/client.ts';
 import { AppError, Errno } from './errors.ts';
 import { announceSql, DEVICE_REVOKED_CHANNEL } from './delivery/signals.ts';
-import { digestSecret, newSecret, secretMatches } from './secrets.ts';
+import { digestSecret, digestsMatch, newSecret } from './secrets.ts';
 import { checkName, requireUser } from './users.ts';
 
 /** Registers a device for a user and returns its token, which is shown this once. */
@@ -49,6 +49,6 @@ export interface AuthenticatedDevice {
 export async function authenticateDevice(db: Database, token: string): Promise<AuthenticatedDevice | null> {
   const digest = digestSecret(token);
   const device = await db.prisma.device.findUnique({ where: { tokenDigest: digest }, select: { id: true, name: true, userId: true, tokenDigest: true } });
-  if (!device || !secretMatches(token, device.tokenDigest)) return null;
+  if (!device || !digestsMatch(digest, device.tokenDigest)) return null;
   return { deviceId: device.id, deviceName: device.name, userId: device.userId };
 }

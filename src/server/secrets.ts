@@ -17,10 +17,14 @@ export function digestSecret(secret: string): Uint8Array<ArrayBuffer> {
   return Uint8Array.from(createHash('sha256').update(secret, 'utf8').digest());
 }
 
+/** Constant-time comparison of two digests (the presented secret's and the stored one). */
+export function digestsMatch(presented: Uint8Array, stored: Uint8Array): boolean {
+  return presented.length === stored.length && timingSafeEqual(presented, stored);
+}
+
 /** Constant-time comparison of a presented secret with a stored digest. */
 export function secretMatches(secret: string, digest: Uint8Array): boolean {
-  const presented = digestSecret(secret);
-  return digest.length === presented.length && timingSafeEqual(presented, digest);
+  return digestsMatch(digestSecret(secret), digest);
 }
 
 /** A new UID: 128 random bits, URL-safe (22 characters). */

@@ -18,9 +18,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import WebSocket from 'ws';
 import type { Database } from '../../src/server/db/client.ts';
 import { createDevice } from '../../src/server/devices.ts';
-import { grantUid } from '../../src/server/uids.ts';
-import { startFailoverDaemon, type FailoverDaemon } from '../support/failoverDaemon.ts';
-import { makeApp, makeUser, testDatabase } from '../support/factories.ts';
+import { startFailoverDaemon, waitForBacklogs, type FailoverDaemon } from '../support/failoverDaemon.ts';
+import { makeApp, makeAppUsers, makeUser, testDatabase } from '../support/factories.ts';
 import { FaultLoad } from '../support/faultLoad.ts';
 import { freePort, startServerWithRetry, waitUntil } from '../support/faultTools.ts';
 import { killServerProcesses, startServerProcess, type ServerEnv, type ServerProcess } from '../support/serverProcess.ts';
@@ -48,17 +47,9 @@ beforeAll(async () => {
   };
   server = await startServerWithRetry(env);
   app = await makeApp(db);
-  for (let i = 0; i < USERS; i++) {
-    const { userId } = await makeUser(db);
-    const { uid } = await grantUid(db, { appid: app.appid, userId });
-    const { token, deviceId } = await createDevice(db, { userId, name: `daemon ${i}` });
-    users.push({ userId, uid, token, deviceId });
-  }
+  users.push(...(await makeAppUsers(db, app.appid, USERS)));
   for (const user of users) daemons.push(startFailoverDaemon([server.url], user.token));
-  await waitUntil(() => daemons.every((d) => d.backlogs() >= 1), {
-    timeoutMs: 30_000,
-    describe: () => `${daemons.filter((d) => d.backlogs() === 0).length} daemons without their first event`,
-  });
+  await waitForBacklogs(daemons);
 }, 120_000);
 
 afterAll(async () => {

@@ -20,7 +20,6 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import WebSocket from 'ws';
 import { loadConfig } from '../../src/server/config.ts';
 import type { Database } from '../../src/server/db/client.ts';
-import { createDevice } from '../../src/server/devices.ts';
 import { httpStatus, type Errno } from '../../src/server/errors.ts';
 import { startPresence, type PresenceNode } from '../../src/server/server.ts';
 import { grantUid, revokeUid } from '../../src/server/uids.ts';

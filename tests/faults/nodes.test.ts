@@ -6,10 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Database } from '../../src/server/db/client.ts';
-import { createDevice } from '../../src/server/devices.ts';
-import { grantUid } from '../../src/server/uids.ts';
-import { startFailoverDaemon, type FailoverDaemon } from '../support/failoverDaemon.ts';
-import { makeApp, makeUser, testDatabase } from '../support/factories.ts';
+import { startFailoverDaemon, waitForBacklogs, type FailoverDaemon } from '../support/failoverDaemon.ts';
+import { makeApp, makeAppUsers, testDatabase } from '../support/factories.ts';
 import { FaultLoad } from '../support/faultLoad.ts';
 import { startServerWithRetry, waitUntil } from '../support/faultTools.ts';
 import { killServerProcesses, type ServerProcess } from '../support/serverProcess.ts';
@@ -33,18 +31,10 @@ beforeAll(async () => {
   survivor = await startServerWithRetry(env);
   victim = await startServerWithRetry(env);
   app = await makeApp(db);
-  for (let i = 0; i < USERS; i++) {
-    const { userId } = await makeUser(db);
-    const { uid } = await grantUid(db, { appid: app.appid, userId });
-    const { token } = await createDevice(db, { userId, name: `daemon ${i}` });
-    users.push({ uid, token });
-  }
+  users.push(...(await makeAppUsers(db, app.appid, USERS)));
   // Even daemons start on the survivor, odd ones on the victim; each fails over to the other node.
   for (const [i, user] of users.entries()) daemons.push(startFailoverDaemon([survivor.url, victim.url], user.token, { start: i % 2 }));
-  await waitUntil(() => daemons.every((d) => d.backlogs() >= 1), {
-    timeoutMs: 30_000,
-    describe: () => `${daemons.filter((d) => d.backlogs() === 0).length} daemons without their first event`,
-  });
+  await waitForBacklogs(daemons);
 }, 120_000);
 
 afterAll(async () => {

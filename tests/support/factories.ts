@@ -55,3 +55,15 @@ export async function makeDaemonUser(db: Database, options: { schemes?: string[]
   const { deviceId, token } = await createDevice(db, { userId: recipient.userId, name: 'test device' });
   return { ...recipient, deviceId, token };
 }
+
+/** `count` users of one app, each with a UID and a device (for tests that run many daemons). */
+export async function makeAppUsers(db: Database, appid: string, count: number) {
+  const users: { userId: string; uid: string; token: string; deviceId: string }[] = [];
+  for (let i = 0; i < count; i++) {
+    const { userId } = await makeUser(db);
+    const { uid } = await grantUid(db, { appid, userId });
+    const { token, deviceId } = await createDevice(db, { userId, name: `daemon ${i}` });
+    users.push({ userId, uid, token, deviceId });
+  }
+  return users;
+}

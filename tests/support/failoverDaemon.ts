@@ -7,6 +7,7 @@
  */
 import { createTRPCClient, createWSClient, wsLink } from '@trpc/client';
 import WebSocket from 'ws';
+import { waitUntil } from './faultTools.ts';
 import { channelUrl } from '../../src/daemon/daemon.ts';
 import type { DeliveredItem } from '../../src/server/delivery/items.ts';
 import type { AppRouter } from '../../src/server/routers/_app.ts';
@@ -132,4 +133,12 @@ export function startFailoverDaemon(servers: readonly string[], token: string, o
       await wsClient.close();
     },
   };
+}
+
+/** Waits until every daemon has had its first event (its backlog). */
+export function waitForBacklogs(daemons: readonly FailoverDaemon[]): Promise<void> {
+  return waitUntil(() => daemons.every((d) => d.backlogs() >= 1), {
+    timeoutMs: 30_000,
+    describe: () => `${daemons.filter((d) => d.backlogs() === 0).length} daemons without their first event`,
+  });
 }
