@@ -12,7 +12,6 @@ import { resetQueues } from './fixtures.ts';
 import { formatCpu, startCpuMeter, type CpuSplit } from './proc.ts';
 import { fmt, percentile, sortNumbers } from './stats.ts';
 import { formatWaits, startWaitSampler, type WaitProfile } from './waits.ts';
-import type { CeilingOptions } from './ceilingSql.ts';
 import { splitClients } from './workload.ts';
 
 export interface SideResult {
@@ -32,16 +31,8 @@ export interface IngestRow {
   ceiling: SideResult;
 }
 
-export interface DiagnosticRow {
-  label: string;
-  batch: number;
-  concurrency: number;
-  result: SideResult;
-}
-
 export interface IngestOutcome {
   rows: IngestRow[];
-  diagnostics: DiagnosticRow[];
   loadWorkers: number;
 }
 
@@ -50,7 +41,6 @@ export async function runIngest(ctx: BenchContext): Promise<IngestOutcome> {
   const uids = ctx.fixtures.people.slice(0, s.uids).map((p) => p.uid);
   const workers = Array.from({ length: s.loadWorkers }, (_, i) => ctx.track(new WorkerProcess('loadWorker.ts', `load ${i + 1}`, ctx.log)));
   const rows: IngestRow[] = [];
-  const diagnostics: DiagnosticRow[] = [];
   try {
     for (const batch of s.batches) {
       for (const concurrency of s.concurrency) {
@@ -64,30 +54,16 @@ export async function runIngest(ctx: BenchContext): Promise<IngestOutcome> {
         rows.push({ batch, concurrency, service, ceiling });
       }
     }
-    if (s.diagnostics) {
-      // What bounds the ceiling itself: the same transaction without the NOTIFY, whose commit PostgreSQL
-      // serialises (one notifying transaction commits at a time, WAL flush included).
-      const concurrency = s.concurrency.includes(32) ? 32 : (s.concurrency[s.concurrency.length - 1] as number);
-      const variants: [string, CeilingOptions][] = [['ceiling without pg_notify', { withoutNotify: true }]];
-      for (const batch of s.batches) {
-        for (const [label, ceilingOptions] of variants) {
-          ctx.log(`diagnostics: ${label}, batch ${batch}, concurrency ${concurrency}…`);
-          const result = await side(ctx, workers, { uids, batch, concurrency, mode: 'pg', ceiling: ceilingOptions });
-          ctx.log(`  ${fmt(result.notificationsPerSecond)} notifications/s; ${formatCpu(result.cpu)}; ${formatWaits(result.waits)}`);
-          diagnostics.push({ label, batch, concurrency, result });
-        }
-      }
-    }
   } finally {
     await Promise.all(workers.map((w) => w.stop()));
   }
-  return { rows, diagnostics, loadWorkers: s.loadWorkers };
+  return { rows, loadWorkers: s.loadWorkers };
 }
 
 async function side(
   ctx: BenchContext,
   workers: WorkerProcess[],
-  run: { uids: string[]; batch: number; concurrency: number; mode: 'http' | 'pg'; ceiling?: CeilingOptions },
+  run: { uids: string[]; batch: number; concurrency: number; mode: 'http' | 'pg' },
 ): Promise<SideResult> {
   const s = ctx.settings;
   await resetQueues(ctx.db);
@@ -101,7 +77,6 @@ async function side(
       appid: ctx.fixtures.appid,
       key: ctx.fixtures.key,
       databaseUrl: ctx.databaseUrl,
-      ...(run.ceiling ? { ceiling: run.ceiling } : {}),
       uids: run.uids,
       batch: run.batch,
       concurrency: run.concurrency,

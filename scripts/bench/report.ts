@@ -191,9 +191,6 @@ function diagnostics(info: RunInfo): string[] {
         `ceiling: ${fmt(row.ceiling.requestsPerSecond)} transactions/s, ${cpuPerRequest(row.ceiling)}, ${formatCpu(row.ceiling.cpu)}, ${formatWaits(row.ceiling.waits, 3, true)}`,
     );
   }
-  for (const d of info.ingest?.diagnostics ?? []) {
-    lines.push(`- ${d.label}, batch ${d.batch}, ${d.concurrency} concurrent: ${sideText(d.result)}, ${cpuPerRequest(d.result)}, ${formatCpu(d.result.cpu)}, ${formatWaits(d.result.waits, 3, true)}`);
-  }
   for (const l of info.latency ?? []) {
     lines.push(
       `- latency at ${l.rate}/s, server's own view: stored→sent (presence_delivery_latency_seconds, cumulative) ${l.server.histogram}; ` +

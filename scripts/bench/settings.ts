@@ -54,8 +54,6 @@ export interface Settings {
   output: string;
   /** Run the server with --cpu-prof and summarise the profile at the end. */
   profile: boolean;
-  /** Extra diagnostic ceiling runs (the transaction without pg_notify) to locate the ceiling's limit; listed under Diagnostics. */
-  diagnostics: boolean;
 }
 
 function readArgs(argv: readonly string[]): Map<string, string> {
@@ -130,7 +128,6 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, argv: readonl
 
     output: raw('BENCH_OUTPUT') || 'docs/benchmarks.md',
     profile: flag('BENCH_PROFILE', false),
-    diagnostics: flag('BENCH_DIAGNOSTICS', true),
   };
   if (settings.uids < 100 && settings.batches.some((b) => b > settings.uids)) {
     throw new Error('BENCH_UIDS must be at least the largest batch, so a batch never repeats a UID');
@@ -149,7 +146,6 @@ export function describeSettings(s: Settings): [string, string][] {
     ['latency', `${s.latencyRates.join(' and ')} notifications/s (batches of 1) for ${s.latencySeconds} s to ${s.latencyDaemons} connected daemons (${s.latencyClient === 'trpc' ? 'real @trpc/client' : 'lean raw-ws'} clients)`],
     ['capacity', `steps ${s.capacitySteps.join(', ')} idle daemons over ${s.clientProcesses} client processes (${s.capacityClient === 'trpc' ? 'real @trpc/client' : 'lean raw-ws'} clients); ${s.settleSeconds} s settle per step; bare ws baseline with ${s.baselineConnections} connections`],
     ['storm', `${s.stormDaemons || 'as many daemons as capacity held'} daemons × 100 queued items; give up after ${s.stormTimeoutSeconds} s`],
-    ['diagnostics', s.diagnostics ? 'ceiling without pg_notify at 32 concurrent (BENCH_DIAGNOSTICS=0 to skip)' : 'off'],
     ['CPU profile', s.profile ? 'server run with --cpu-prof (BENCH_PROFILE=1); summary of the service ingest windows below' : 'off (BENCH_PROFILE=1 to take one)'],
     ['server', 'node --import tsx src/server/main.ts, HOST=127.0.0.1, LOG_LEVEL=warn, RATE_LIMIT_PER_SECOND=0, DATABASE_POOL_SIZE default (20)'],
   ];

@@ -60,6 +60,7 @@ export async function rotateAppKey(db: Database, appid: string): Promise<{ appid
   const key = newSecret('app');
   const updated = await db.prisma.app.updateMany({ where: { id: appid }, data: { keyDigest: digestSecret(key) } });
   if (updated.count === 0) throw new AppError(Errno.NotFound, `no app "${appid}"`);
+  checkedKeysOf(db).delete(appid);
   return { appid, key };
 }
 
@@ -89,6 +90,27 @@ const LOOKUP_AND_COUNT_SQL = `
          RETURNING count)
   SELECT app.id, app.name, app.schemes, app.key_digest, (SELECT count FROM counted) AS count FROM app`;
 
+/**
+ * How long a node trusts a key it checked without asking the database again
+ * (requests without a rate limit only): a rotated key stops working at once
+ * on the node that rotated it, and within this time on the others.
+ */
+const CHECKED_KEY_MS = 1_000;
+
+interface CheckedKey {
+  app: AppIdentity;
+  digest: Buffer;
+  until: number;
+}
+
+const checkedKeys = new WeakMap<Database, Map<string, CheckedKey>>();
+
+function checkedKeysOf(db: Database): Map<string, CheckedKey> {
+  let cache = checkedKeys.get(db);
+  if (!cache) checkedKeys.set(db, (cache = new Map()));
+  return cache;
+}
+
 /** An authenticated app, with how many requests it made in the current second (this one included). */
 export interface AuthenticatedApp extends AppIdentity {
   requestsThisSecond: number;
@@ -104,14 +126,19 @@ export interface AuthenticatedApp extends AppIdentity {
  */
 export async function authenticateApp(db: Database, appid: string, key: string, options: { countRequest?: boolean } = {}): Promise<AuthenticatedApp> {
   const presented = digestSecret(key);
+  const countRequest = options.countRequest !== false;
+  const checked = countRequest ? undefined : checkedKeysOf(db).get(appid);
+  if (checked && checked.until > performance.now() && digestsMatch(presented, checked.digest)) return { ...checked.app, requestsThisSecond: 1 };
   const { rows } = appidSyntax.test(appid)
     ? await db.pool.query<{ id: string; name: string; schemes: string[]; key_digest: Buffer; count: number | null }>(
-        options.countRequest === false ? LOOKUP_APP_SQL : LOOKUP_AND_COUNT_SQL,
+        countRequest ? LOOKUP_AND_COUNT_SQL : LOOKUP_APP_SQL,
         [appid, presented],
       )
     : { rows: [] };
   const app = rows[0];
   const matches = digestsMatch(presented, app?.key_digest ?? absentAppDigest);
   if (!app || !matches) throw new AppError(Errno.InvalidKey, 'key not valid for this appid');
-  return { id: app.id, name: app.name, schemes: app.schemes, requestsThisSecond: app.count ?? 1 };
+  const identity = { id: app.id, name: app.name, schemes: app.schemes };
+  if (!countRequest) checkedKeysOf(db).set(app.id, { app: identity, digest: app.key_digest, until: performance.now() + CHECKED_KEY_MS });
+  return { ...identity, requestsThisSecond: app.count ?? 1 };
 }

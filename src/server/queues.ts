@@ -6,6 +6,7 @@
  * queues never deadlock.
  */
 import type { Database } from './db/client.ts';
+import type pg from 'pg';
 import type { Prisma } from './db/generated/client.ts';
 import { announceSql } from './delivery/signals.ts';
 import { AppError, Errno } from './errors.ts';
@@ -13,36 +14,50 @@ import { AppError, Errno } from './errors.ts';
 /** The most items a queue holds; the oldest is dropped to make room. */
 export const QUEUE_CAP = 100;
 
-export type Transaction = Prisma.TransactionClient;
+/** Where a transaction's statements run: a Prisma interactive transaction, or a pg client inside BEGIN. */
+export type Transaction = Prisma.TransactionClient | pg.ClientBase;
 
-/** Locks queue rows in UID order ($1: UIDs sorted; $2: the app, or null for any), with their users. */
+/** Runs one statement of a transaction and returns its rows, whichever client runs it. */
+export async function queryRows<R>(tx: Transaction, sql: string, values: unknown[]): Promise<R[]> {
+  if ('$queryRawUnsafe' in tx) return tx.$queryRawUnsafe<R[]>(sql, ...values);
+  return (await tx.query(sql, values)).rows as R[];
+}
+
+/** Locks queue rows in UID order ($1: UIDs sorted), with their apps and users. */
 export const LOCK_QUEUES_SQL = `
-  SELECT q.uid, u.user_id::text
+  SELECT q.uid, q.app_id, u.user_id::text
     FROM queues q JOIN uids u ON u.uid = q.uid
-   WHERE q.uid = ANY($1::text[]) AND ($2::text IS NULL OR q.app_id = $2)
+   WHERE q.uid = ANY($1::text[])
    ORDER BY q.uid
      FOR UPDATE OF q`;
 
+/** A locked queue: whose it is. */
+export interface LockedQueue {
+  appId: string;
+  userId: string;
+}
+
 /**
- * Locks the queues of `uids` (those that exist, and belong to `appId` when
- * given) until the transaction ends, in UID order. Returns the UIDs locked,
- * each with the user it belongs to.
+ * Locks the queues of `uids` (those that exist) until the transaction ends,
+ * in UID order. Returns the queues locked by UID. A group of pushes locks all
+ * its queues in one call, so groups too take their locks in one order.
  */
-export async function lockQueues(tx: Transaction, uids: readonly string[], appId?: string): Promise<Map<string, string>> {
+export async function lockQueues(tx: Transaction, uids: readonly string[]): Promise<Map<string, LockedQueue>> {
   const distinct = [...new Set(uids)].sort();
   if (distinct.length === 0) return new Map();
-  const rows = await tx.$queryRawUnsafe<{ uid: string; user_id: string }[]>(LOCK_QUEUES_SQL, distinct, appId ?? null);
-  return new Map(rows.map((r) => [r.uid, r.user_id]));
+  const rows = await queryRows<{ uid: string; app_id: string; user_id: string }>(tx, LOCK_QUEUES_SQL, [distinct]);
+  return new Map(rows.map((r) => [r.uid, { appId: r.app_id, userId: r.user_id }]));
 }
 
 /** Recounts the live items of `uids` into their queue rows; call with those queues locked. */
 export async function recountQueues(tx: Transaction, uids: readonly string[]): Promise<void> {
-  await tx.$executeRawUnsafe(
+  await queryRows(
+    tx,
     `UPDATE queues q
         SET size = (SELECT count(*) FROM queue_items i
                      WHERE i.uid = q.uid AND (i.expires_at IS NULL OR i.expires_at > now()))
       WHERE q.uid = ANY($1::text[])`,
-    [...uids],
+    [[...uids]],
   );
 }
 

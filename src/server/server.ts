@@ -74,7 +74,6 @@ export async function startPresence(config: Config, options: StartOptions = {}):
           metrics,
           logger,
           transactionTimeoutMs: config.DATABASE_TRANSACTION_TIMEOUT_MS,
-          connectTimeoutMs: config.DATABASE_CONNECT_TIMEOUT_MS,
           rateLimitPerSecond: config.RATE_LIMIT_PER_SECOND,
           corsOrigins: config.CORS_ORIGINS,
         },

@@ -6,7 +6,7 @@
  */
 import http from 'node:http';
 import pg from 'pg';
-import { pushDirect, type CeilingOptions } from '../ceilingSql.ts';
+import { pushDirect } from '../ceilingSql.ts';
 import { batchItems, requestNumber, type Item } from '../workload.ts';
 import { progress, serve } from './ipc.ts';
 
@@ -21,7 +21,6 @@ export interface IngestParams {
   key: string;
   /** pg: the database. */
   databaseUrl: string;
-  ceiling?: CeilingOptions;
   uids: string[];
   batch: number;
   /** Virtual clients of the whole row (all workers), and this worker's share. */
@@ -138,7 +137,7 @@ async function run(): Promise<IngestResult> {
       fail(failureKind(answer));
       return false;
     }
-    await pushDirect(pgClients[client - p.firstClient] as pg.Client, p.appid, items, p.ceiling);
+    await pushDirect(pgClients[client - p.firstClient] as pg.Client, p.appid, items);
     return true;
   };
 

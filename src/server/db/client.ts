@@ -42,6 +42,39 @@ export function connectDatabase(options: DatabaseOptions): Database {
   };
 }
 
+/**
+ * Runs `work` in a transaction on a connection of its own from the pool:
+ * COMMIT when it resolves, ROLLBACK when it throws. Past `timeoutMs` the
+ * connection is closed, which makes PostgreSQL roll the transaction back, and
+ * the caller gets a "transaction timeout" (storage unavailable).
+ */
+export async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>, options: { timeoutMs?: number } = {}): Promise<T> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  const timer = options.timeoutMs
+    ? setTimeout(() => {
+        broken = new Error('transaction timeout');
+        void client.end().catch(() => undefined);
+      }, options.timeoutMs)
+    : undefined;
+  try {
+    await client.query('BEGIN');
+    const result = await work(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    if (broken) throw new Error('transaction timeout', { cause: error });
+    // A connection that cannot even roll back is not given back to the pool.
+    await client.query('ROLLBACK').catch((rollbackError: Error) => {
+      broken = rollbackError;
+    });
+    throw error;
+  } finally {
+    clearTimeout(timer);
+    client.release(broken);
+  }
+}
+
 const unavailableCodes = new Set([
   'ECONNREFUSED',
   'ECONNRESET',

@@ -5,7 +5,6 @@
  */
 import { EventEmitter } from 'node:events';
 import pg from 'pg';
-import type { Transaction } from '../queues.ts';
 
 /** "These users have new items": comma-separated user ids. */
 export const WAKEUP_CHANNEL = 'presence_wakeup';
@@ -36,12 +35,6 @@ export const WAKE_USERS_SQL = `
   SELECT pg_notify('${WAKEUP_CHANNEL}', string_agg(id, ','))
     FROM (SELECT id, (row_number() OVER () - 1) / ${USERS_PER_PAYLOAD} AS chunk FROM unnest($1::text[]) AS id) AS ids
    GROUP BY chunk`;
-
-/** Queues a wake-up for each user's daemons, sent when the transaction commits. */
-export async function wakeUsers(tx: Transaction, userIds: readonly string[]): Promise<void> {
-  if (userIds.length === 0) return;
-  await tx.$executeRawUnsafe(WAKE_USERS_SQL, [...userIds]);
-}
 
 export interface SignalEvents {
   wakeup: [userIds: string[]];

@@ -33,7 +33,6 @@ export function matchNotificationRoute(pathname: string): string | null {
 export interface NotificationRouteDeps {
   db: Database;
   transactionTimeoutMs: number;
-  connectTimeoutMs: number;
   /** Requests per second per app; 0 = no limit. */
   rateLimitPerSecond: number;
   corsOrigins: readonly string[];
@@ -136,11 +135,7 @@ export async function handleNotificationRequest(deps: NotificationRouteDeps, req
       throw new AppError(Errno.InvalidJson, 'body is not valid JSON (UTF-8)');
     }
     itemCount = batchSize(parsed);
-    const pushed = await sendNotifications(deps.db, app, parsed, {
-      maxWaitMs: deps.connectTimeoutMs,
-      timeoutMs: deps.transactionTimeoutMs,
-      idempotency,
-    });
+    const pushed = await sendNotifications(deps.db, app, parsed, { timeoutMs: deps.transactionTimeoutMs, idempotency });
     deps.metrics.stored.inc({ app: app.id }, pushed.stored);
     if (pushed.droppedByCap > 0) deps.metrics.droppedByCap.inc({ app: app.id }, pushed.droppedByCap);
     return { body: pushed.ack, stored: pushed.stored };

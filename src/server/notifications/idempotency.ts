@@ -7,7 +7,6 @@
 import { createHash } from 'node:crypto';
 import type { Database } from '../db/client.ts';
 import { AppError, Errno } from '../errors.ts';
-import type { Transaction } from '../queues.ts';
 import type { Ack } from './push.ts';
 
 export const IDEMPOTENCY_WINDOW_HOURS = 24;
@@ -30,8 +29,8 @@ export function idempotentRequest(header: string | string[] | undefined, body: B
   return { key: header, bodyDigest: createHash('sha256').update(body).digest() };
 }
 
-/** Thrown inside the transaction when another request holds the key: the caller answers as for a replay. */
-export class IdempotencyKeyTaken extends Error {}
+/** The answer for a push whose key another request holds: the caller answers as for a replay. */
+export class IdempotencyKeyTaken {}
 
 /**
  * The first ack of an earlier success with this key, or null if there was
@@ -52,28 +51,27 @@ export async function priorAck(db: Database, appId: string, request: IdempotentR
 }
 
 /**
- * Claims the key at the start of the push transaction (a concurrent retry
- * waits here until the first commits or rolls back). Throws
- * IdempotencyKeyTaken if a live claim exists; an expired one is taken over.
+ * $1 apps, $2 keys, $3 body digests (hex), aligned: claims the keys at the
+ * start of the push transaction, in one order (a concurrent retry waits here
+ * until the first commits or rolls back), and returns those claimed. A live
+ * claim is kept; an expired one is taken over.
  */
-export async function claimKey(tx: Transaction, appId: string, request: IdempotentRequest): Promise<void> {
-  const claimed = await tx.$executeRawUnsafe(
-    `INSERT INTO idempotency_keys (app_id, key, request_digest) VALUES ($1, $2, $3)
-     ON CONFLICT (app_id, key) DO UPDATE
-       SET request_digest = EXCLUDED.request_digest, response = NULL, created_at = now()
-       WHERE idempotency_keys.created_at <= now() - make_interval(hours => $4)`,
-    appId,
-    request.key,
-    request.bodyDigest,
-    IDEMPOTENCY_WINDOW_HOURS,
-  );
-  if (claimed === 0) throw new IdempotencyKeyTaken();
-}
+export const CLAIM_KEYS_SQL = `
+  INSERT INTO idempotency_keys (app_id, key, request_digest)
+  SELECT c.app_id, c.key, decode(c.digest, 'hex')
+    FROM unnest($1::text[], $2::text[], $3::text[]) AS c(app_id, key, digest)
+   ORDER BY c.app_id, c.key
+  ON CONFLICT (app_id, key) DO UPDATE
+     SET request_digest = EXCLUDED.request_digest, response = NULL, created_at = now()
+   WHERE idempotency_keys.created_at <= now() - make_interval(hours => ${IDEMPOTENCY_WINDOW_HOURS})
+  RETURNING app_id, key`;
 
-/** Stores the ack to replay, in the same transaction. */
-export async function recordAck(tx: Transaction, appId: string, request: IdempotentRequest, ack: Ack): Promise<void> {
-  await tx.$executeRawUnsafe(`UPDATE idempotency_keys SET response = $3::jsonb WHERE app_id = $1 AND key = $2`, appId, request.key, JSON.stringify(ack));
-}
+/** $1 JSON array of {app_id, key, response}: stores the acks to replay, in the same transaction. */
+export const RECORD_ACKS_SQL = `
+  UPDATE idempotency_keys k
+     SET response = r.response
+    FROM jsonb_to_recordset($1::jsonb) AS r(app_id text, key text, response jsonb)
+   WHERE k.app_id = r.app_id AND k.key = r.key`;
 
 /** Forgets keys older than the window. */
 export async function sweepIdempotencyKeys(db: Database): Promise<number> {

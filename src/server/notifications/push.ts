@@ -1,12 +1,20 @@
 /**
  * The insert-then-prune transaction: the one place notifications are stored.
+ *
+ * Concurrent pushes share a transaction (group commit, see db/groupCommit.ts):
+ * one lock of all their queues in UID order, one insert in arrival order, one
+ * prune, one wake-up, one commit; each push is answered only after that
+ * commit. When a statement fails, the group is run again with a savepoint
+ * per push, so one bad request never fails its neighbours.
  */
+import type pg from 'pg';
+import { inTransaction, isStorageUnavailable, type Database } from '../db/client.ts';
+import { GroupCommit, type JobOutcome } from '../db/groupCommit.ts';
 import { AppError, Errno, type ItemError } from '../errors.ts';
-import type { Database } from '../db/client.ts';
 import { uidPattern } from '../secrets.ts';
-import { wakeUsers } from '../delivery/signals.ts';
-import { lockQueues, QUEUE_CAP, type Transaction } from '../queues.ts';
-import { claimKey, IdempotencyKeyTaken, priorAck, recordAck, type IdempotentRequest } from './idempotency.ts';
+import { WAKE_USERS_SQL } from '../delivery/signals.ts';
+import { lockQueues, QUEUE_CAP, type LockedQueue } from '../queues.ts';
+import { CLAIM_KEYS_SQL, IdempotencyKeyTaken, priorAck, RECORD_ACKS_SQL, type IdempotentRequest } from './idempotency.ts';
 import type { NotificationInput } from './validate.ts';
 
 /** The body of a successful POST. */
@@ -17,53 +25,10 @@ export interface Ack {
   queue_sizes: Record<string, number>;
 }
 
-// The statements of the transaction, in order (after the queue lock of
-// queues.ts). Exported so the benchmark's ceiling runs exactly these.
-
-/** $1 app, $2 UIDs, $3 messages, $4 actions, $5 ttls (seconds or null), aligned by batch position. */
-export const INSERT_ITEMS_SQL = `
-  INSERT INTO queue_items (uid, app_id, message, action, expires_at)
-  SELECT t.uid, $1, t.message, t.action,
-         CASE WHEN t.ttl IS NULL THEN NULL ELSE now() + make_interval(secs => t.ttl) END
-    FROM unnest($2::text[], $3::text[], $4::text[], $5::int[]) WITH ORDINALITY AS t(uid, message, action, ttl, n)
-   ORDER BY t.n`;
-
-/**
- * $1 UIDs, $2 the cap: deletes expired items and all but the newest $2 live
- * items of each queue, stores the exact sizes, and returns them with how many
- * items the cap dropped. One statement: the size is computed from the same
- * snapshot the deletion uses.
- */
-export const PRUNE_AND_COUNT_SQL = `
-  WITH live AS (
-    SELECT id, uid, row_number() OVER (PARTITION BY uid ORDER BY id DESC) AS newer
-      FROM queue_items
-     WHERE uid = ANY($1::text[]) AND (expires_at IS NULL OR expires_at > now())
-  ), pruned AS (
-    DELETE FROM queue_items
-     WHERE uid = ANY($1::text[])
-       AND (expires_at <= now() OR id IN (SELECT id FROM live WHERE newer > $2))
-    RETURNING uid, expires_at <= now() AS expired
-  ), counts AS (
-    SELECT u.uid,
-           (SELECT count(*) FROM live WHERE live.uid = u.uid)::int AS n,
-           (SELECT count(*) FROM pruned WHERE pruned.uid = u.uid AND NOT coalesce(pruned.expired, false))::int AS dropped
-      FROM unnest($1::text[]) AS u(uid)
-  )
-  UPDATE queues q
-     SET size = LEAST(counts.n, $2)
-    FROM counts
-   WHERE q.uid = counts.uid
-  RETURNING q.uid, q.size, counts.dropped`;
-
-/** $1 app, $2 item count, $3 UIDs, $4 the ack's queue_size. */
-export const ACK_LOG_SQL = `INSERT INTO ack_log (app_id, result, item_count, uids, queue_size) VALUES ($1, 'OK', $2, $3::text[], $4)`;
-
-export interface PushOptions {
-  /** Longest the transaction may wait for a connection, in ms. */
-  maxWaitMs?: number;
-  /** Longest the transaction may run, in ms. */
-  timeoutMs?: number;
+/** One validated request to store. */
+export interface Push {
+  appId: string;
+  items: NotificationInput[];
   /** Makes the push replayable under this key (see idempotency.ts). */
   idempotency?: IdempotentRequest | null;
 }
@@ -76,72 +41,239 @@ export interface PushOutcome {
   droppedByCap: number;
 }
 
+export interface PushOptions {
+  /** Longest the transaction holding this push may run, in ms. */
+  timeoutMs?: number;
+  idempotency?: IdempotentRequest | null;
+}
+
+// The statements of the transaction, in order (after the queue lock of queues.ts).
+
+/** $1 apps, $2 UIDs, $3 messages, $4 actions, $5 ttls (seconds or null), aligned by arrival order. */
+export const INSERT_ITEMS_SQL = `
+  INSERT INTO queue_items (uid, app_id, message, action, expires_at)
+  SELECT t.uid, t.app_id, t.message, t.action,
+         CASE WHEN t.ttl IS NULL THEN NULL ELSE now() + make_interval(secs => t.ttl) END
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[]) WITH ORDINALITY AS t(app_id, uid, message, action, ttl, n)
+   ORDER BY t.n`;
+
+/**
+ * $1 UIDs, $2 the cap: deletes expired items and all but the newest $2 live
+ * items of each queue, stores the exact sizes, and returns them with the live
+ * count before the cap. One statement: the size is computed from the same
+ * snapshot the deletion uses.
+ */
+export const PRUNE_AND_COUNT_SQL = `
+  WITH live AS (
+    SELECT id, uid, row_number() OVER (PARTITION BY uid ORDER BY id DESC) AS newer
+      FROM queue_items
+     WHERE uid = ANY($1::text[]) AND (expires_at IS NULL OR expires_at > now())
+  ), pruned AS (
+    DELETE FROM queue_items
+     WHERE uid = ANY($1::text[])
+       AND (expires_at <= now() OR id IN (SELECT id FROM live WHERE newer > $2))
+  ), counts AS (
+    SELECT u.uid, (SELECT count(*) FROM live WHERE live.uid = u.uid)::int AS live
+      FROM unnest($1::text[]) AS u(uid)
+  )
+  UPDATE queues q
+     SET size = LEAST(counts.live, $2)
+    FROM counts
+   WHERE q.uid = counts.uid
+  RETURNING q.uid, counts.live`;
+
+/** $1 JSON array of {app_id, item_count, uids, queue_size}: one ack log entry per push. */
+export const ACK_LOG_SQL = `
+  INSERT INTO ack_log (app_id, result, item_count, uids, queue_size)
+  SELECT e.app_id, 'OK', e.item_count, ARRAY(SELECT jsonb_array_elements_text(e.uids)), e.queue_size
+    FROM jsonb_to_recordset($1::jsonb) AS e(app_id text, item_count int, uids jsonb, queue_size int)`;
+
+/** The most notifications one group transaction takes (a single larger request goes alone). */
+const GROUP_MAX_ITEMS = 2_000;
+/** Group transactions in flight per process: one commits while the next one gathers. */
+const GROUPS_IN_FLIGHT = 2;
+const DEFAULT_TIMEOUT_MS = 10_000;
+
+interface GroupJob extends Push {
+  timeoutMs: number;
+}
+
+const committers = new WeakMap<Database, GroupCommit<GroupJob, PushOutcome | IdempotencyKeyTaken>>();
+
+function committerOf(db: Database): GroupCommit<GroupJob, PushOutcome | IdempotencyKeyTaken> {
+  let committer = committers.get(db);
+  if (!committer) {
+    committer = new GroupCommit(
+      async (jobs) => {
+        const timeoutMs = Math.min(...jobs.map((j) => j.timeoutMs));
+        try {
+          return await inTransaction(db.pool, (client) => storeGroup(client, jobs), { timeoutMs });
+        } catch (error) {
+          // One push's statement failed the group: run it again with a savepoint per push.
+          if (jobs.length === 1 || isStorageUnavailable(error)) throw error;
+          return inTransaction(db.pool, (client) => storeGroup(client, jobs, { isolate: true }), { timeoutMs });
+        }
+      },
+      {
+        concurrency: GROUPS_IN_FLIGHT,
+        maxWeight: GROUP_MAX_ITEMS,
+        weight: (job) => job.items.length,
+        // Two claims of one key in one statement would collide; the second waits for the first's answer.
+        exclusiveKey: (job) => (job.idempotency ? `${job.appId}\n${job.idempotency.key}` : null),
+      },
+    );
+    committers.set(db, committer);
+  }
+  return committer;
+}
+
 /**
  * Stores a validated batch for `appId`, all or nothing: locks the affected
  * queues, refuses the batch (105) if any UID is not one of this app's, inserts
  * the items in batch order, drops expired items and everything beyond the
  * newest {@link QUEUE_CAP} of each queue, updates the sizes and logs the ack.
- * Resolves only after the commit.
+ * Resolves only after the commit of the group transaction that holds it.
  */
 export async function pushNotifications(db: Database, appId: string, items: NotificationInput[], options: PushOptions = {}): Promise<PushOutcome> {
-  const { idempotency } = options;
-  try {
-    return await db.prisma.$transaction(
-      async (tx) => {
-        if (idempotency) await claimKey(tx, appId, idempotency);
-        const uids = items.map((item) => item.uid);
-        const locked = await lockQueues(tx, uids.filter((uid) => uidPattern.test(uid)), appId);
-        const unknown: ItemError[] = [];
-        uids.forEach((uid, index) => {
-          if (!locked.has(uid)) unknown.push({ index, field: 'UID', errno: Errno.UnknownUid, error: 'unknown UID' });
-        });
-        if (unknown.length > 0) throw AppError.forItems(unknown);
-
-        await insertItems(tx, appId, items);
-        const { sizes, droppedByCap } = await pruneAndCount(tx, [...locked.keys()]);
-        // Delivered with the commit, never before it, and never lost to a crash between the two.
-        await wakeUsers(tx, [...new Set(locked.values())]);
-        const lastUid = uids[uids.length - 1] as string;
-        const ack: Ack = { result: 'OK', queue_size: sizes[lastUid] ?? 0, queue_sizes: sizes };
-        await tx.$executeRawUnsafe(
-          ACK_LOG_SQL,
-          appId,
-          items.length,
-          [...locked.keys()],
-          ack.queue_size,
-        );
-        if (idempotency) await recordAck(tx, appId, idempotency, ack);
-        return { ack, stored: items.length, droppedByCap };
-      },
-      { maxWait: options.maxWaitMs ?? 5_000, timeout: options.timeoutMs ?? 10_000 },
-    );
-  } catch (error) {
-    // A concurrent retry with the same key committed first: answer as it was answered.
-    if (!(error instanceof IdempotencyKeyTaken) || !idempotency) throw error;
-    const replay = await priorAck(db, appId, idempotency);
-    if (!replay) throw new AppError(Errno.StorageUnavailable, 'a request with this Idempotency-Key is still in progress; retry later');
-    return { ack: replay, stored: 0, droppedByCap: 0 };
-  }
+  const { idempotency = null } = options;
+  const stored = await committerOf(db).submit({ appId, items, idempotency, timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS });
+  if (!(stored instanceof IdempotencyKeyTaken)) return stored;
+  // A retry with the same key committed first: answer as it was answered.
+  const replay = idempotency ? await priorAck(db, appId, idempotency) : null;
+  if (!replay) throw new AppError(Errno.StorageUnavailable, 'a request with this Idempotency-Key is still in progress; retry later');
+  return { ack: replay, stored: 0, droppedByCap: 0 };
 }
 
-// One statement for the whole batch; ids follow batch order, and since the
-// queues are locked, ids within a queue follow commit order too (FIFO).
-async function insertItems(tx: Transaction, appId: string, items: NotificationInput[]): Promise<void> {
-  await tx.$executeRawUnsafe(
-    INSERT_ITEMS_SQL,
-    appId,
+type PushResult = JobOutcome<PushOutcome | IdempotencyKeyTaken>;
+
+/**
+ * The group transaction, on `client` inside BEGIN (the caller commits):
+ * answers each push in order. With `isolate`, each push's writes run in a
+ * savepoint of their own, so a failing one is refused alone. Exported for the
+ * benchmark's ceiling, which runs it with one push per transaction.
+ */
+export async function storeGroup(client: pg.ClientBase, pushes: readonly Push[], options: { isolate?: boolean } = {}): Promise<PushResult[]> {
+  const locked = await lockQueues(client, pushes.flatMap((p) => p.items.map((i) => i.uid).filter((uid) => uidPattern.test(uid))));
+  const results: (PushResult | null)[] = pushes.map((push) => refuseUnknownUids(push, locked));
+  const accepted = pushes.flatMap((push, i) => (results[i] === null ? [i] : []));
+  if (accepted.length === 0) return results as PushResult[];
+
+  if (!options.isolate) {
+    await claimAndInsert(client, accepted.map((i) => pushes[i] as Push), results, accepted);
+  } else {
+    for (const i of accepted) {
+      await client.query('SAVEPOINT push');
+      try {
+        await claimAndInsert(client, [pushes[i] as Push], results, [i]);
+        await client.query('RELEASE SAVEPOINT push');
+      } catch (error) {
+        if (isStorageUnavailable(error)) throw error;
+        await client.query('ROLLBACK TO SAVEPOINT push');
+        results[i] = { ok: false, error };
+      }
+    }
+  }
+
+  const stored = accepted.filter((i) => results[i] === null);
+  if (stored.length > 0) await finishStored(client, pushes, stored, locked, results);
+  return results as PushResult[];
+}
+
+/** 105 for every item whose UID is not a locked queue of the push's app; null when all are. */
+function refuseUnknownUids(push: Push, locked: ReadonlyMap<string, LockedQueue>): PushResult | null {
+  const unknown: ItemError[] = [];
+  push.items.forEach((item, index) => {
+    if (locked.get(item.uid)?.appId !== push.appId) unknown.push({ index, field: 'UID', errno: Errno.UnknownUid, error: 'unknown UID' });
+  });
+  return unknown.length > 0 ? { ok: false, error: AppError.forItems(unknown) } : null;
+}
+
+/**
+ * Claims the idempotency keys of `group` (a push whose key is taken is marked
+ * so in `results` and stores nothing), then inserts the items of the others
+ * in arrival order, one statement for the whole group.
+ */
+async function claimAndInsert(client: pg.ClientBase, group: readonly Push[], results: (PushResult | null)[], indexes: readonly number[]): Promise<void> {
+  const keyed = group.filter((p) => p.idempotency);
+  let claimed = new Set<string>();
+  if (keyed.length > 0) {
+    const { rows } = await client.query<{ app_id: string; key: string }>(CLAIM_KEYS_SQL, [
+      keyed.map((p) => p.appId),
+      keyed.map((p) => p.idempotency?.key),
+      keyed.map((p) => p.idempotency?.bodyDigest.toString('hex')),
+    ]);
+    claimed = new Set(rows.map((r) => `${r.app_id}\n${r.key}`));
+  }
+  const storing = group.filter((push, g) => {
+    const taken = push.idempotency !== null && push.idempotency !== undefined && !claimed.has(`${push.appId}\n${push.idempotency.key}`);
+    if (taken) results[indexes[g] as number] = { ok: true, value: new IdempotencyKeyTaken() };
+    return !taken;
+  });
+  const items = storing.flatMap((push) => push.items.map((item) => ({ appId: push.appId, ...item })));
+  if (items.length === 0) return;
+  await client.query(INSERT_ITEMS_SQL, [
+    items.map((i) => i.appId),
     items.map((i) => i.uid),
     items.map((i) => i.message),
     items.map((i) => i.action),
     items.map((i) => i.ttl ?? null),
-  );
+  ]);
 }
 
-/** Prunes the queues to QUEUE_CAP and returns their sizes by UID, and how many items the cap dropped. */
-async function pruneAndCount(tx: Transaction, uids: string[]): Promise<{ sizes: Record<string, number>; droppedByCap: number }> {
-  const rows = await tx.$queryRawUnsafe<{ uid: string; size: number; dropped: number }[]>(PRUNE_AND_COUNT_SQL, uids, QUEUE_CAP);
-  return {
-    sizes: Object.fromEntries(rows.map((r) => [r.uid, r.size])),
-    droppedByCap: rows.reduce((sum, r) => sum + r.dropped, 0),
-  };
+/**
+ * After the inserts: prunes the queues, wakes their users' daemons (on
+ * commit, never before it, and never lost to a crash between the two), logs
+ * one ack per push and records the acks of keyed pushes for replays.
+ */
+async function finishStored(
+  client: pg.ClientBase,
+  pushes: readonly Push[],
+  stored: readonly number[],
+  locked: ReadonlyMap<string, LockedQueue>,
+  results: (PushResult | null)[],
+): Promise<void> {
+  const uids = [...new Set(stored.flatMap((i) => (pushes[i] as Push).items.map((item) => item.uid)))];
+  const { rows } = await client.query<{ uid: string; live: number }>(PRUNE_AND_COUNT_SQL, [uids, QUEUE_CAP]);
+  const sizes = new QueueSizes(rows, stored.map((i) => pushes[i] as Push));
+  await client.query(WAKE_USERS_SQL, [[...new Set(uids.map((uid) => locked.get(uid)?.userId as string))]]);
+
+  const entries: { app_id: string; item_count: number; uids: string[]; queue_size: number }[] = [];
+  const replays: { app_id: string; key: string; response: Ack }[] = [];
+  for (const i of stored) {
+    const push = pushes[i] as Push;
+    const outcome = sizes.apply(push);
+    results[i] = { ok: true, value: outcome };
+    entries.push({ app_id: push.appId, item_count: push.items.length, uids: [...new Set(push.items.map((item) => item.uid))].sort(), queue_size: outcome.ack.queue_size });
+    if (push.idempotency) replays.push({ app_id: push.appId, key: push.idempotency.key, response: outcome.ack });
+  }
+  await client.query(ACK_LOG_SQL, [JSON.stringify(entries)]);
+  if (replays.length > 0) await client.query(RECORD_ACKS_SQL, [JSON.stringify(replays)]);
+}
+
+/**
+ * Each push's ack as if the group's pushes had committed one by one in
+ * arrival order: the size of a queue after a push is its size before the
+ * group plus what the group added up to that push, capped.
+ */
+class QueueSizes {
+  private readonly size = new Map<string, number>();
+
+  constructor(rows: readonly { uid: string; live: number }[], stored: readonly Push[]) {
+    const added = new Map<string, number>();
+    for (const push of stored) for (const item of push.items) added.set(item.uid, (added.get(item.uid) ?? 0) + 1);
+    // Live before the group = live after its inserts minus what it inserted (the cap pruned nothing yet then).
+    for (const row of rows) this.size.set(row.uid, Math.min(QUEUE_CAP, row.live - (added.get(row.uid) ?? 0)));
+  }
+
+  apply(push: Push): PushOutcome {
+    let droppedByCap = 0;
+    for (const item of push.items) {
+      const before = this.size.get(item.uid) ?? 0;
+      if (before >= QUEUE_CAP) droppedByCap++;
+      this.size.set(item.uid, Math.min(QUEUE_CAP, before + 1));
+    }
+    const queueSizes = Object.fromEntries(push.items.map((item) => [item.uid, this.size.get(item.uid) as number]));
+    const lastUid = (push.items[push.items.length - 1] as NotificationInput).uid;
+    return { ack: { result: 'OK', queue_size: queueSizes[lastUid] ?? 0, queue_sizes: queueSizes }, stored: push.items.length, droppedByCap };
+  }
 }

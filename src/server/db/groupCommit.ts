@@ -1,0 +1,102 @@
+/**
+ * Group commit: requests that arrive while a transaction is running wait and
+ * go together in the next one, so a burst of small writes costs one commit
+ * (one WAL flush, one NOTIFY) instead of one each. A lone request starts at
+ * once: nothing waits for company.
+ */
+
+/** What one job of a group came to: its value, or its own refusal. */
+export type JobOutcome<R> = { ok: true; value: R } | { ok: false; error: unknown };
+
+export interface GroupCommitOptions<J> {
+  /** Groups running at once (each on its own connection). */
+  concurrency: number;
+  /** The most weight (e.g. notifications) one group takes; a heavier job goes alone. */
+  maxWeight: number;
+  weight(job: J): number;
+  /** Jobs with the same key never share a group (the later one goes in a later group). */
+  exclusiveKey?(job: J): string | null;
+}
+
+interface Waiting<J, R> {
+  job: J;
+  resolve(value: R): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * Runs jobs in groups through `run`, which answers each job of a group in
+ * order, or throws to fail the whole group. `submit` resolves or rejects
+ * with its own job's outcome once its group is done.
+ */
+export class GroupCommit<J, R> {
+  private waiting: Waiting<J, R>[] = [];
+  private running = 0;
+  private scheduled = false;
+
+  constructor(
+    private readonly run: (jobs: J[]) => Promise<JobOutcome<R>[]>,
+    private readonly options: GroupCommitOptions<J>,
+  ) {}
+
+  submit(job: J): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      this.waiting.push({ job, resolve, reject });
+      // Jobs submitted by handlers of the same I/O turn start together.
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => {
+          this.scheduled = false;
+          this.start();
+        });
+      }
+    });
+  }
+
+  private start(): void {
+    while (this.running < this.options.concurrency && this.waiting.length > 0) {
+      const group = this.takeGroup();
+      this.running++;
+      void this.runGroup(group).finally(() => {
+        this.running--;
+        this.start();
+      });
+    }
+  }
+
+  /** The oldest waiting jobs up to the weight limit (at least one), skipping those whose key is already in. */
+  private takeGroup(): Waiting<J, R>[] {
+    const { maxWeight, weight, exclusiveKey } = this.options;
+    const group: Waiting<J, R>[] = [];
+    const left: Waiting<J, R>[] = [];
+    const keys = new Set<string>();
+    let total = 0;
+    for (const waiting of this.waiting) {
+      const w = weight(waiting.job);
+      const key = exclusiveKey?.(waiting.job) ?? null;
+      const fits = group.length === 0 || total + w <= maxWeight;
+      if (fits && (key === null || !keys.has(key))) {
+        group.push(waiting);
+        total += w;
+        if (key !== null) keys.add(key);
+      } else {
+        left.push(waiting);
+      }
+    }
+    this.waiting = left;
+    return group;
+  }
+
+  private async runGroup(group: Waiting<J, R>[]): Promise<void> {
+    try {
+      const outcomes = await this.run(group.map((w) => w.job));
+      group.forEach((waiting, i) => {
+        const outcome = outcomes[i];
+        if (outcome?.ok) waiting.resolve(outcome.value);
+        else waiting.reject(outcome ? outcome.error : new Error('group commit: no outcome for a job'));
+      });
+    } catch (error) {
+      for (const waiting of group) waiting.reject(error);
+    }
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * Group commit of pushes, against a real PostgreSQL: concurrent pushes share
+ * one transaction, each ack is the one it would get alone, and a push whose
+ * statement fails is refused alone while its neighbours commit.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Database } from '../../src/server/db/client.ts';
+import { AppError, Errno } from '../../src/server/errors.ts';
+import { pushNotifications } from '../../src/server/notifications/push.ts';
+import { makeApp, makeRecipient, makeUser, queueItems, queueSize, testDatabase } from '../support/factories.ts';
+import { grantUid } from '../../src/server/uids.ts';
+
+let db: Database;
+beforeAll(() => {
+  db = testDatabase();
+});
+afterAll(async () => {
+  await db.close();
+});
+
+const note = (uid: string, message: string) => ({ uid, message, action: 'https://example.com/' });
+
+/** The transaction ids that wrote the items of `uid`. */
+async function writers(uid: string): Promise<Set<string>> {
+  const { rows } = await db.pool.query<{ xmin: string }>('SELECT xmin::text FROM queue_items WHERE uid = $1', [uid]);
+  return new Set(rows.map((r) => r.xmin));
+}
+
+describe('group commit', () => {
+  it('stores pushes submitted together in one transaction, with the acks they would get one by one', async () => {
+    const { appid, uid } = await makeRecipient(db);
+    const pushes = Array.from({ length: 5 }, (_, n) => pushNotifications(db, appid, [note(uid, `m${n}a`), note(uid, `m${n}b`)]));
+    const outcomes = await Promise.all(pushes);
+
+    expect(outcomes.map((o) => o.ack.queue_size)).toEqual([2, 4, 6, 8, 10]);
+    expect((await queueItems(db, uid)).map((i) => i.message)).toEqual(['m0a', 'm0b', 'm1a', 'm1b', 'm2a', 'm2b', 'm3a', 'm3b', 'm4a', 'm4b']);
+    expect((await writers(uid)).size).toBe(1);
+  });
+
+  it('caps each queue at 100 across a group, and counts what the cap dropped for each push', async () => {
+    const { appid, uid } = await makeRecipient(db);
+    await pushNotifications(db, appid, Array.from({ length: 95 }, (_, n) => note(uid, `old${n}`)));
+    const outcomes = await Promise.all([0, 1, 2].map((p) => pushNotifications(db, appid, Array.from({ length: 4 }, (_, n) => note(uid, `new${p}.${n}`)))));
+
+    expect(outcomes.map((o) => [o.ack.queue_size, o.droppedByCap])).toEqual([
+      [99, 0],
+      [100, 3],
+      [100, 4],
+    ]);
+    const messages = (await queueItems(db, uid)).map((i) => i.message);
+    expect(messages).toHaveLength(100);
+    expect(messages.slice(-12)).toEqual([0, 1, 2].flatMap((p) => [0, 1, 2, 3].map((n) => `new${p}.${n}`)));
+    expect(await queueSize(db, uid)).toBe(100);
+  });
+
+  it('refuses a push with an unknown UID (105) without failing the others of its group', async () => {
+    const { appid, uid } = await makeRecipient(db);
+    const other = await makeRecipient(db);
+    const [good, foreign, alsoGood] = await Promise.allSettled([
+      pushNotifications(db, appid, [note(uid, 'first')]),
+      pushNotifications(db, appid, [note(uid, 'never stored'), note(other.uid, 'another app’s UID')]),
+      pushNotifications(db, appid, [note(uid, 'second')]),
+    ]);
+    expect(good.status).toBe('fulfilled');
+    expect(alsoGood.status).toBe('fulfilled');
+    expect(foreign.status).toBe('rejected');
+    const refusal = (foreign as PromiseRejectedResult).reason as AppError;
+    expect(refusal).toBeInstanceOf(AppError);
+    expect(refusal.errno).toBe(Errno.UnknownUid);
+    expect(refusal.items).toEqual([{ index: 1, field: 'UID', errno: Errno.UnknownUid, error: 'unknown UID' }]);
+    expect((await queueItems(db, uid)).map((i) => i.message)).toEqual(['first', 'second']);
+    expect(await queueSize(db, other.uid)).toBe(0);
+  });
+
+  it('runs a group again with a savepoint per push when one push’s statement fails: only that push is refused', async () => {
+    const app = await makeApp(db);
+    const users = await Promise.all([0, 1].map(() => makeUser(db)));
+    const [a, b] = await Promise.all(users.map(async (u) => (await grantUid(db, { appid: app.appid, userId: u.userId })).uid));
+    const poison = `poison ${app.appid}`;
+    // A fault the validation cannot see: the database refuses this one message.
+    await db.pool.query(`
+      CREATE OR REPLACE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.message = '${poison}' THEN RAISE EXCEPTION 'poisoned item'; END IF;
+        RETURN NEW;
+      END $$`);
+    await db.pool.query('CREATE TRIGGER refuse_poison BEFORE INSERT ON queue_items FOR EACH ROW EXECUTE FUNCTION refuse_poison()');
+    try {
+      const results = await Promise.allSettled([
+        pushNotifications(db, app.appid, [note(a as string, 'before')]),
+        pushNotifications(db, app.appid, [note(b as string, 'with it'), note(a as string, poison)]),
+        pushNotifications(db, app.appid, [note(b as string, 'after')]),
+      ]);
+      expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+      expect(String((results[1] as PromiseRejectedResult).reason)).toMatch(/poisoned item/);
+    } finally {
+      await db.pool.query('DROP TRIGGER refuse_poison ON queue_items');
+    }
+    expect((await queueItems(db, a as string)).map((i) => i.message)).toEqual(['before']);
+    expect((await queueItems(db, b as string)).map((i) => i.message)).toEqual(['after']);
+    expect(await queueSize(db, a as string)).toBe(1);
+    expect(await queueSize(db, b as string)).toBe(1);
+    const { rows } = await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM ack_log WHERE app_id = $1 AND result = 'OK'`, [app.appid]);
+    expect(rows[0]?.n).toBe(2);
+  });
+});
