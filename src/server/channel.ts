@@ -36,8 +36,6 @@ export interface Channel {
   close(): Promise<void>;
 }
 
-const FOREIGN_KEY_VIOLATION = '23503';
-
 /** WebSocket close code sent to a revoked device. */
 const REVOKED = 4403;
 
@@ -74,11 +72,15 @@ export async function openChannel(options: ChannelOptions): Promise<Channel> {
   const beat = setInterval(() => void heartbeat(db, nodeId, [...liveConnections]).catch(() => undefined), HEARTBEAT_INTERVAL_MS);
   beat.unref();
 
-  /** Writes the online row of a daemon's socket and forgets it when the socket closes. */
-  async function track(ws: WebSocket, device: AuthenticatedDevice): Promise<void> {
+  /** Writes the online row of a daemon's socket and forgets it when the socket closes; false if the device is gone. */
+  async function track(ws: WebSocket, device: AuthenticatedDevice): Promise<boolean> {
     const connectionId = await openConnection(db, device.deviceId, nodeId);
+    if (connectionId === null) return false;
     const forget = () => void closeConnection(db, connectionId).catch(() => undefined);
-    if (ws.readyState !== ws.OPEN) return forget(); // closed while the row was being written
+    if (ws.readyState !== ws.OPEN) {
+      forget(); // closed while the row was being written
+      return true;
+    }
     liveConnections.add(connectionId);
     let set = socketsByDevice.get(device.deviceId);
     if (!set) socketsByDevice.set(device.deviceId, (set = new Set()));
@@ -91,6 +93,7 @@ export async function openChannel(options: ChannelOptions): Promise<Channel> {
       if (set.size === 0) socketsByDevice.delete(device.deviceId);
       forget();
     });
+    return true;
   }
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
@@ -112,13 +115,8 @@ export async function openChannel(options: ChannelOptions): Promise<Channel> {
       // (a refusal would make it give up for good).
       const device = await authenticateDevice(db, token);
       if (!device) return { ...base, device: null, deviceRefusal: 'invalid device token' };
-      try {
-        await track(ws, device);
-      } catch (error) {
-        // Revoked in the meantime: its row can no longer reference it.
-        if ((error as { code?: string }).code === FOREIGN_KEY_VIOLATION) return { ...base, device: null, deviceRefusal: 'invalid device token' };
-        throw error;
-      }
+      // Revoked in the meantime: it has no online row, and no channel.
+      if (!(await track(ws, device))) return { ...base, device: null, deviceRefusal: 'invalid device token' };
       return { ...base, device, deviceRefusal: null };
     },
     onError: ({ error, path }) => {

@@ -6,30 +6,102 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Database } from '../db/client.ts';
-import { announceSql } from './signals.ts';
+import { GroupCommit, type JobOutcome } from '../db/groupCommit.ts';
+import { ACTIVITY_CHANNEL, announceSql } from './signals.ts';
 
 export const HEARTBEAT_INTERVAL_MS = 10_000;
 /** A connection whose heartbeat is older than this is not online. */
 export const HEARTBEAT_FRESH_MS = 3 * HEARTBEAT_INTERVAL_MS;
 
-export async function openConnection(db: Database, deviceId: string, nodeId: string): Promise<string> {
-  const id = randomUUID();
-  await db.pool.query(
-    `WITH c AS (INSERT INTO connections (id, device_id, node_id) VALUES ($1, $2, $3)),
-          d AS (UPDATE devices SET last_seen_at = now() WHERE id = $2)
-     ${announceSql('devices')}`,
-    [id, deviceId, nodeId],
-  );
-  return id;
+/** Opens and closes in one statement: at most this many (a reconnect storm opens thousands at once). */
+const CHANGES_PER_STATEMENT = 1_000;
+const FOREIGN_KEY_VIOLATION = '23503';
+
+interface Opening {
+  id: string;
+  deviceId: string;
+  nodeId: string;
 }
 
+/** $1 connection ids, $2 their devices, $3 their nodes: inserts the rows of devices that exist, returns their ids. */
+const OPEN_CONNECTIONS_SQL = `
+  WITH c AS (
+    INSERT INTO connections (id, device_id, node_id)
+    SELECT o.id, o.device_id, o.node_id
+      FROM unnest($1::uuid[], $2::uuid[], $3::text[]) AS o(id, device_id, node_id)
+      JOIN devices d ON d.id = o.device_id
+    RETURNING id, device_id
+  ), d AS (UPDATE devices SET last_seen_at = now() WHERE id IN (SELECT device_id FROM c))
+  SELECT c.id::text, pg_notify('${ACTIVITY_CHANNEL}', 'devices') FROM c`;
+
+/** $1 connection ids. */
+const CLOSE_CONNECTIONS_SQL = `
+  WITH c AS (DELETE FROM connections WHERE id = ANY($1::uuid[]) RETURNING device_id),
+       d AS (UPDATE devices SET last_seen_at = now() WHERE id IN (SELECT device_id FROM c))
+  ${announceSql('devices')}`;
+
+const openers = new WeakMap<Database, GroupCommit<Opening, boolean>>();
+const closers = new WeakMap<Database, GroupCommit<string, void>>();
+
+function openerOf(db: Database): GroupCommit<Opening, boolean> {
+  let opener = openers.get(db);
+  if (!opener) {
+    const insert = async (openings: readonly Opening[]): Promise<JobOutcome<boolean>[]> => {
+      const { rows } = await db.pool.query<{ id: string }>(OPEN_CONNECTIONS_SQL, [
+        openings.map((o) => o.id),
+        openings.map((o) => o.deviceId),
+        openings.map((o) => o.nodeId),
+      ]);
+      const opened = new Set(rows.map((r) => r.id));
+      return openings.map((o) => ({ ok: true, value: opened.has(o.id) }));
+    };
+    opener = new GroupCommit(
+      async (openings) => {
+        try {
+          return await insert(openings);
+        } catch (error) {
+          // A device revoked while its row was being written fails the statement: one by one, to find it.
+          if ((error as { code?: string }).code !== FOREIGN_KEY_VIOLATION || openings.length === 1) throw error;
+          const outcomes: JobOutcome<boolean>[] = [];
+          for (const opening of openings) outcomes.push(...(await insert([opening]).catch(() => [{ ok: true as const, value: false }])));
+          return outcomes;
+        }
+      },
+      { concurrency: 2, maxWeight: CHANGES_PER_STATEMENT, weight: () => 1 },
+    );
+    openers.set(db, opener);
+  }
+  return opener;
+}
+
+function closerOf(db: Database): GroupCommit<string, void> {
+  let closer = closers.get(db);
+  if (!closer) {
+    closer = new GroupCommit(
+      async (ids) => {
+        await db.pool.query(CLOSE_CONNECTIONS_SQL, [ids]);
+        return ids.map(() => ({ ok: true, value: undefined }));
+      },
+      { concurrency: 2, maxWeight: CHANGES_PER_STATEMENT, weight: () => 1 },
+    );
+    closers.set(db, closer);
+  }
+  return closer;
+}
+
+/**
+ * Writes the online row of a new connection (grouped with the others opening
+ * now: one statement and one announcement for a reconnect storm's worth).
+ * Returns its id, or null when the device no longer exists.
+ */
+export async function openConnection(db: Database, deviceId: string, nodeId: string): Promise<string | null> {
+  const id = randomUUID();
+  return (await openerOf(db).submit({ id, deviceId, nodeId })) ? id : null;
+}
+
+/** Deletes the online row of a closed connection (grouped like the openings). */
 export async function closeConnection(db: Database, connectionId: string): Promise<void> {
-  await db.pool.query(
-    `WITH c AS (DELETE FROM connections WHERE id = $1 RETURNING device_id),
-          d AS (UPDATE devices SET last_seen_at = now() WHERE id IN (SELECT device_id FROM c))
-     ${announceSql('devices')}`,
-    [connectionId],
-  );
+  await closerOf(db).submit(connectionId);
 }
 
 /**

@@ -2,7 +2,9 @@
  * What a daemon receives and acknowledges: the pending items of all its
  * user's queues.
  */
-import type { Database } from '../db/client.ts';
+import type pg from 'pg';
+import { inTransaction, type Database } from '../db/client.ts';
+import { GroupCommit, type JobOutcome } from '../db/groupCommit.ts';
 import { lockQueues, recountQueues } from '../queues.ts';
 import { announceSql } from './signals.ts';
 
@@ -56,34 +58,71 @@ export async function pendingItems(db: Database, userId: string, skip: ReadonlyS
   }));
 }
 
-// Prisma's defaults (2 s to get a connection) fail acks in a reconnect storm,
-// and a failed ack means the items come again: wait as long as a push does.
-const ACK_TRANSACTION_LIMITS = { maxWait: 5_000, timeout: 10_000 };
+interface AckRequest {
+  userId: string;
+  ids: readonly string[];
+}
+
+/** Acks in one transaction: at most this many ids (a larger single ack goes alone). */
+const ACK_GROUP_MAX_IDS = 5_000;
+/** Ack transactions in flight per process. */
+const ACK_GROUPS_IN_FLIGHT = 2;
+/** A failed ack means the items come again; wait as long as a push does before giving up. */
+const ACK_TIMEOUT_MS = 10_000;
+
+const ackCommitters = new WeakMap<Database, GroupCommit<AckRequest, number>>();
+
+function ackCommitterOf(db: Database): GroupCommit<AckRequest, number> {
+  let committer = ackCommitters.get(db);
+  if (!committer) {
+    committer = new GroupCommit((requests) => inTransaction(db.pool, (client) => deleteAcked(client, requests), { timeoutMs: ACK_TIMEOUT_MS }), {
+      concurrency: ACK_GROUPS_IN_FLIGHT,
+      maxWeight: ACK_GROUP_MAX_IDS,
+      weight: (request) => request.ids.length,
+    });
+    ackCommitters.set(db, committer);
+  }
+  return committer;
+}
 
 /**
  * Deletes the listed items from the queues of `userId` ("purge after
  * receipt"), through the queue lock, and keeps the sizes exact. Ids that are
  * gone already or belong to someone else are ignored: acks are idempotent.
- * Returns how many items this call removed.
+ * Acks of many daemons share a transaction (group commit). Returns how many
+ * items this call removed.
  */
 export async function ackItems(db: Database, userId: string, ids: readonly string[]): Promise<number> {
   if (ids.length === 0) return 0;
-  return db.prisma.$transaction(async (tx) => {
-    const owned = await tx.$queryRawUnsafe<{ uid: string }[]>(
-      `SELECT DISTINCT i.uid FROM queue_items i JOIN uids u ON u.uid = i.uid
-        WHERE i.id = ANY($1::bigint[]) AND u.user_id = $2::uuid`,
-      [...ids],
-      userId,
+  return ackCommitterOf(db).submit({ userId, ids });
+}
+
+/** $1 item ids, $2 the user acking each: the pairs where the item is in a queue of that user. */
+const OWNED_ITEMS = `
+  FROM unnest($1::bigint[], $2::uuid[]) AS a(id, user_id)
+  JOIN queue_items i ON i.id = a.id
+  JOIN uids u ON u.uid = i.uid AND u.user_id = a.user_id`;
+
+/** One transaction for a group of acks: each request's count of items it removed, in order. */
+async function deleteAcked(client: pg.ClientBase, requests: readonly AckRequest[]): Promise<JobOutcome<number>[]> {
+  const ids = requests.flatMap((r) => r.ids);
+  const users = requests.flatMap((r) => r.ids.map(() => r.userId));
+  const { rows: owned } = await client.query<{ uid: string }>(`SELECT DISTINCT i.uid ${OWNED_ITEMS}`, [ids, users]);
+  const locked = [...(await lockQueues(client, owned.map((r) => r.uid))).keys()];
+  let deleted = new Set<string>();
+  if (locked.length > 0) {
+    const { rows } = await client.query<{ id: string }>(
+      `DELETE FROM queue_items WHERE uid = ANY($3::text[]) AND id IN (SELECT i.id ${OWNED_ITEMS}) RETURNING id::text`,
+      [ids, users, locked],
     );
-    if (owned.length === 0) return 0;
-    const locked = [...(await lockQueues(tx, owned.map((r) => r.uid))).keys()];
-    const deleted = await tx.$executeRawUnsafe(
-      `DELETE FROM queue_items WHERE id = ANY($1::bigint[]) AND uid = ANY($2::text[])`,
-      [...ids],
-      locked,
-    );
-    await recountQueues(tx, locked);
-    await tx.$executeRawUnsafe(announceSql('queues'));
-    return deleted;
-  }, ACK_TRANSACTION_LIMITS);
+    deleted = new Set(rows.map((r) => r.id));
+    await recountQueues(client, locked);
+    await client.query(announceSql('queues'));
+  }
+  // An id listed by two requests of the group counts for the first.
+  return requests.map((request) => {
+    let removed = 0;
+    for (const id of request.ids) if (deleted.delete(id)) removed++;
+    return { ok: true, value: removed };
+  });
 }

@@ -73,8 +73,9 @@ export const PRUNE_AND_COUNT_SQL = `
      WHERE uid = ANY($1::text[])
        AND (expires_at <= now() OR id IN (SELECT id FROM live WHERE newer > $2))
   ), counts AS (
-    SELECT u.uid, (SELECT count(*) FROM live WHERE live.uid = u.uid)::int AS live
-      FROM unnest($1::text[]) AS u(uid)
+    SELECT u.uid, count(live.id)::int AS live
+      FROM unnest($1::text[]) AS u(uid) LEFT JOIN live ON live.uid = u.uid
+     GROUP BY u.uid
   )
   UPDATE queues q
      SET size = LEAST(counts.live, $2)
