@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Database } from '../db/client.ts';
-import { GroupCommit, type JobOutcome } from '../db/groupCommit.ts';
+import { Coalescer, type JobOutcome } from '../db/coalescer.ts';
 import { ACTIVITY_CHANNEL, announceSql } from './signals.ts';
 
 export const HEARTBEAT_INTERVAL_MS = 10_000;
@@ -40,10 +40,10 @@ const CLOSE_CONNECTIONS_SQL = `
        d AS (UPDATE devices SET last_seen_at = now() WHERE id IN (SELECT device_id FROM c))
   ${announceSql('devices')}`;
 
-const openers = new WeakMap<Database, GroupCommit<Opening, boolean>>();
-const closers = new WeakMap<Database, GroupCommit<string, void>>();
+const openers = new WeakMap<Database, Coalescer<Opening, boolean>>();
+const closers = new WeakMap<Database, Coalescer<string, void>>();
 
-function openerOf(db: Database): GroupCommit<Opening, boolean> {
+function openerOf(db: Database): Coalescer<Opening, boolean> {
   let opener = openers.get(db);
   if (!opener) {
     const insert = async (openings: readonly Opening[]): Promise<JobOutcome<boolean>[]> => {
@@ -55,7 +55,7 @@ function openerOf(db: Database): GroupCommit<Opening, boolean> {
       const opened = new Set(rows.map((r) => r.id));
       return openings.map((o) => ({ ok: true, value: opened.has(o.id) }));
     };
-    opener = new GroupCommit(
+    opener = new Coalescer(
       async (openings) => {
         try {
           return await insert(openings);
@@ -74,10 +74,10 @@ function openerOf(db: Database): GroupCommit<Opening, boolean> {
   return opener;
 }
 
-function closerOf(db: Database): GroupCommit<string, void> {
+function closerOf(db: Database): Coalescer<string, void> {
   let closer = closers.get(db);
   if (!closer) {
-    closer = new GroupCommit(
+    closer = new Coalescer(
       async (ids) => {
         await db.pool.query(CLOSE_CONNECTIONS_SQL, [ids]);
         return ids.map(() => ({ ok: true, value: undefined }));

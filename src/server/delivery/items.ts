@@ -4,7 +4,7 @@
  */
 import type pg from 'pg';
 import { inTransaction, type Database } from '../db/client.ts';
-import { GroupCommit, type JobOutcome } from '../db/groupCommit.ts';
+import { Coalescer, type JobOutcome } from '../db/coalescer.ts';
 import { lockQueues, recountQueues } from '../queues.ts';
 import { announceSql } from './signals.ts';
 
@@ -31,23 +31,38 @@ interface ItemRow {
   expires_at: Date | null;
 }
 
-/**
- * Every unexpired item in the queues of `userId`, oldest first, except those
- * in `skip`. Ids of different queues can commit out of order, so callers keep
- * the set of ids they sent instead of a "greater than" bookmark.
- */
-export async function pendingItems(db: Database, userId: string, skip: ReadonlySet<string> = new Set()): Promise<DeliveredItem[]> {
-  const { rows } = await db.pool.query<ItemRow>(
-    `SELECT i.id::text, i.app_id AS appid, a.name AS app_name, i.message, i.action, i.created_at, i.expires_at
-       FROM uids u
-       JOIN queue_items i ON i.uid = u.uid
-       JOIN apps a ON a.id = i.app_id
-      WHERE u.user_id = $1::uuid AND (i.expires_at IS NULL OR i.expires_at > now())
-        AND NOT (i.id = ANY($2::bigint[]))
-      ORDER BY i.created_at, i.id`,
-    [userId, [...skip]],
-  );
-  return rows.map((r) => ({
+/** Users whose pending items one query reads, at most (a reconnect storm asks for thousands at once). */
+const USERS_PER_READ = 200;
+
+const readers = new WeakMap<Database, Coalescer<string, DeliveredItem[]>>();
+
+function readerOf(db: Database): Coalescer<string, DeliveredItem[]> {
+  let reader = readers.get(db);
+  if (!reader) {
+    reader = new Coalescer(
+      async (userIds) => {
+        const { rows } = await db.pool.query<ItemRow & { user_id: string }>(
+          `SELECT u.user_id::text, i.id::text, i.app_id AS appid, a.name AS app_name, i.message, i.action, i.created_at, i.expires_at
+             FROM uids u
+             JOIN queue_items i ON i.uid = u.uid
+             JOIN apps a ON a.id = i.app_id
+            WHERE u.user_id = ANY($1::uuid[]) AND (i.expires_at IS NULL OR i.expires_at > now())
+            ORDER BY i.created_at, i.id`,
+          [[...new Set(userIds)]],
+        );
+        const byUser = new Map<string, DeliveredItem[]>(userIds.map((id) => [id, []]));
+        for (const row of rows) byUser.get(row.user_id)?.push(toDeliveredItem(row));
+        return userIds.map((id) => ({ ok: true, value: byUser.get(id) ?? [] }));
+      },
+      { concurrency: 2, maxWeight: USERS_PER_READ, weight: () => 1 },
+    );
+    readers.set(db, reader);
+  }
+  return reader;
+}
+
+function toDeliveredItem(r: ItemRow): DeliveredItem {
+  return {
     id: r.id,
     appid: r.appid,
     appName: r.app_name,
@@ -55,7 +70,18 @@ export async function pendingItems(db: Database, userId: string, skip: ReadonlyS
     action: r.action,
     createdAt: r.created_at.toISOString(),
     ...(r.expires_at ? { expiresAt: r.expires_at.toISOString() } : {}),
-  }));
+  };
+}
+
+/**
+ * Every unexpired item in the queues of `userId`, oldest first, except those
+ * in `skip`. Ids of different queues can commit out of order, so callers keep
+ * the set of ids they sent instead of a "greater than" bookmark. Reads for
+ * many users arriving together share one query.
+ */
+export async function pendingItems(db: Database, userId: string, skip: ReadonlySet<string> = new Set()): Promise<DeliveredItem[]> {
+  const items = await readerOf(db).submit(userId);
+  return skip.size === 0 ? items : items.filter((item) => !skip.has(item.id));
 }
 
 interface AckRequest {
@@ -70,12 +96,12 @@ const ACK_GROUPS_IN_FLIGHT = 2;
 /** A failed ack means the items come again; wait as long as a push does before giving up. */
 const ACK_TIMEOUT_MS = 10_000;
 
-const ackCommitters = new WeakMap<Database, GroupCommit<AckRequest, number>>();
+const ackCommitters = new WeakMap<Database, Coalescer<AckRequest, number>>();
 
-function ackCommitterOf(db: Database): GroupCommit<AckRequest, number> {
+function ackCommitterOf(db: Database): Coalescer<AckRequest, number> {
   let committer = ackCommitters.get(db);
   if (!committer) {
-    committer = new GroupCommit((requests) => inTransaction(db.pool, (client) => deleteAcked(client, requests), { timeoutMs: ACK_TIMEOUT_MS }), {
+    committer = new Coalescer((requests) => inTransaction(db.pool, (client) => deleteAcked(client, requests), { timeoutMs: ACK_TIMEOUT_MS }), {
       concurrency: ACK_GROUPS_IN_FLIGHT,
       maxWeight: ACK_GROUP_MAX_IDS,
       weight: (request) => request.ids.length,

@@ -1,7 +1,7 @@
 /**
  * The insert-then-prune transaction: the one place notifications are stored.
  *
- * Concurrent pushes share a transaction (group commit, see db/groupCommit.ts):
+ * Concurrent pushes share a transaction (group commit, see db/coalescer.ts):
  * one lock of all their queues in UID order, one insert in arrival order, one
  * prune, one wake-up, one commit; each push is answered only after that
  * commit. When a statement fails, the group is run again with a savepoint
@@ -9,7 +9,7 @@
  */
 import type pg from 'pg';
 import { inTransaction, isStorageUnavailable, type Database } from '../db/client.ts';
-import { GroupCommit, type JobOutcome } from '../db/groupCommit.ts';
+import { Coalescer, type JobOutcome } from '../db/coalescer.ts';
 import { AppError, Errno, type ItemError } from '../errors.ts';
 import { uidPattern } from '../secrets.ts';
 import { WAKE_USERS_SQL } from '../delivery/signals.ts';
@@ -99,12 +99,12 @@ interface GroupJob extends Push {
   timeoutMs: number;
 }
 
-const committers = new WeakMap<Database, GroupCommit<GroupJob, PushOutcome | IdempotencyKeyTaken>>();
+const committers = new WeakMap<Database, Coalescer<GroupJob, PushOutcome | IdempotencyKeyTaken>>();
 
-function committerOf(db: Database): GroupCommit<GroupJob, PushOutcome | IdempotencyKeyTaken> {
+function committerOf(db: Database): Coalescer<GroupJob, PushOutcome | IdempotencyKeyTaken> {
   let committer = committers.get(db);
   if (!committer) {
-    committer = new GroupCommit(
+    committer = new Coalescer(
       async (jobs) => {
         const timeoutMs = Math.min(...jobs.map((j) => j.timeoutMs));
         try {

@@ -1,14 +1,16 @@
 /**
- * Group commit: requests that arrive while a transaction is running wait and
- * go together in the next one, so a burst of small writes costs one commit
- * (one WAL flush, one NOTIFY) instead of one each. A lone request starts at
- * once: nothing waits for company.
+ * Coalescing: requests that arrive while the database is busy with earlier
+ * ones wait, and go together in the next round trip. For writes this is
+ * group commit: a burst of small pushes or acks costs one commit (one WAL
+ * flush, one NOTIFY) instead of one each; for reads, one query instead of
+ * thousands when a reconnect storm arrives. A lone request starts at once:
+ * nothing waits for company.
  */
 
 /** What one job of a group came to: its value, or its own refusal. */
 export type JobOutcome<R> = { ok: true; value: R } | { ok: false; error: unknown };
 
-export interface GroupCommitOptions<J> {
+export interface CoalescerOptions<J> {
   /** Groups running at once (each on its own connection). */
   concurrency: number;
   /** The most weight (e.g. notifications) one group takes; a heavier job goes alone. */
@@ -29,14 +31,14 @@ interface Waiting<J, R> {
  * order, or throws to fail the whole group. `submit` resolves or rejects
  * with its own job's outcome once its group is done.
  */
-export class GroupCommit<J, R> {
+export class Coalescer<J, R> {
   private waiting: Waiting<J, R>[] = [];
   private running = 0;
   private scheduled = false;
 
   constructor(
     private readonly run: (jobs: J[]) => Promise<JobOutcome<R>[]>,
-    private readonly options: GroupCommitOptions<J>,
+    private readonly options: CoalescerOptions<J>,
   ) {}
 
   submit(job: J): Promise<R> {
@@ -93,7 +95,7 @@ export class GroupCommit<J, R> {
       group.forEach((waiting, i) => {
         const outcome = outcomes[i];
         if (outcome?.ok) waiting.resolve(outcome.value);
-        else waiting.reject(outcome ? outcome.error : new Error('group commit: no outcome for a job'));
+        else waiting.reject(outcome ? outcome.error : new Error('coalescer: no outcome for a job'));
       });
     } catch (error) {
       for (const waiting of group) waiting.reject(error);
