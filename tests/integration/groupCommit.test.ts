@@ -53,6 +53,22 @@ describe('group commit', () => {
     expect(await queueSize(db, uid)).toBe(100);
   });
 
+  it('keeps the newest 100 when a group brings more than 100 to one queue', async () => {
+    const { appid, uid } = await makeRecipient(db);
+    await pushNotifications(db, appid, [note(uid, 'oldest')]);
+    const outcomes = await Promise.all([0, 1].map((p) => pushNotifications(db, appid, Array.from({ length: 80 }, (_, n) => note(uid, `p${p}.${n}`)))));
+
+    expect(outcomes.map((o) => [o.ack.queue_size, o.droppedByCap])).toEqual([
+      [81, 0],
+      [100, 61],
+    ]);
+    const messages = (await queueItems(db, uid)).map((i) => i.message);
+    expect(messages).toEqual([...Array.from({ length: 20 }, (_, n) => `p0.${n + 60}`), ...Array.from({ length: 80 }, (_, n) => `p1.${n}`)]);
+    expect(await queueSize(db, uid)).toBe(100);
+    const { rows } = await db.pool.query<{ queue_size: number }>(`SELECT queue_size FROM ack_log WHERE app_id = $1 ORDER BY id`, [appid]);
+    expect(rows.map((r) => r.queue_size)).toEqual([1, 81, 100]);
+  });
+
   it('refuses a push with an unknown UID (105) without failing the others of its group', async () => {
     const { appid, uid } = await makeRecipient(db);
     const other = await makeRecipient(db);

@@ -30,11 +30,16 @@ export function announceSql(topic: ActivityTopic): string {
 /** 150 UUIDs and their commas stay well under the 8,000-byte payload limit. */
 const USERS_PER_PAYLOAD = 150;
 
-/** $1 user ids: one NOTIFY per 150 of them. */
-export const WAKE_USERS_SQL = `
-  SELECT pg_notify('${WAKEUP_CHANNEL}', string_agg(id, ','))
-    FROM (SELECT id, (row_number() OVER () - 1) / ${USERS_PER_PAYLOAD} AS chunk FROM unnest($1::text[]) AS id) AS ids
-   GROUP BY chunk`;
+/**
+ * SQL that wakes the daemons of the user ids in the text-array parameter
+ * `param` (on commit): one NOTIFY per 150 users.
+ */
+export function wakeUsersSql(param: string): string {
+  return `
+    SELECT pg_notify('${WAKEUP_CHANNEL}', string_agg(id, ','))
+      FROM (SELECT id, (row_number() OVER () - 1) / ${USERS_PER_PAYLOAD} AS chunk FROM unnest(${param}::text[]) AS id) AS ids
+     GROUP BY chunk`;
+}
 
 export interface SignalEvents {
   wakeup: [userIds: string[]];
