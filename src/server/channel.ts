@@ -6,7 +6,6 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { applyWSSHandler } from '@trpc/server/adapters/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Database } from './db/client.ts';
 import { clearNodeConnections, closeConnection, heartbeat, HEARTBEAT_INTERVAL_MS, openConnection } from './delivery/connections.ts';
@@ -18,6 +17,7 @@ import { readCookie, SESSION_COOKIE } from './operators.ts';
 import type { Metrics } from './metrics.ts';
 import { appRouter } from './routers/_app.ts';
 import type { Context } from './trpc.ts';
+import { serveTrpcSockets } from './trpcSocket.ts';
 
 export const CHANNEL_PATH = '/presence';
 
@@ -42,7 +42,9 @@ const REVOKED = 4403;
 export async function openChannel(options: ChannelOptions): Promise<Channel> {
   const { db, nodeId, metrics, log } = options;
   const doorbells = new Doorbells();
-  const socketsByDevice = new Map<string, Set<WebSocket>>();
+  // The daemons' sockets on this node, with their online rows: one entry per
+  // socket, which also serves the heartbeat and revocations.
+  const daemons = new Map<WebSocket, { connectionId: string; deviceId: string }>();
 
   await clearNodeConnections(db, nodeId);
   const signals = new SignalListener(options.databaseUrl, `presence-listener ${nodeId}`);
@@ -62,46 +64,49 @@ export async function openChannel(options: ChannelOptions): Promise<Channel> {
     doorbells.ringAll();
   });
   signals.on('lost', (error) => log(`wake-up listener lost its connection: ${error.message}`));
-  signals.on('deviceRevoked', (deviceId) => socketsByDevice.get(deviceId)?.forEach((ws) => ws.close(REVOKED, 'device revoked')));
+  signals.on('deviceRevoked', (deviceId) => {
+    // Rare enough to look through every socket rather than keep an index by device.
+    for (const [ws, daemon] of daemons) if (daemon.deviceId === deviceId) ws.close(REVOKED, 'device revoked');
+  });
   await signals.start();
 
   // The online rows of this node's live sockets: the heartbeat refreshes
   // exactly these and deletes any other row of this node (one whose close
   // could not be written, say while the database was busy).
-  const liveConnections = new Set<string>();
-  const beat = setInterval(() => void heartbeat(db, nodeId, [...liveConnections]).catch(() => undefined), HEARTBEAT_INTERVAL_MS);
+  const liveConnectionIds = () => Array.from(daemons.values(), (daemon) => daemon.connectionId);
+  const beat = setInterval(() => void heartbeat(db, nodeId, liveConnectionIds()).catch(() => undefined), HEARTBEAT_INTERVAL_MS);
   beat.unref();
+
+  const forget = (connectionId: string) => void closeConnection(db, connectionId).catch(() => undefined);
+  // One listener for every daemon socket (`this` is the socket), not a closure each.
+  function onDaemonClose(this: WebSocket): void {
+    const daemon = daemons.get(this);
+    if (!daemon) return;
+    daemons.delete(this);
+    metrics.connectedDaemons.dec();
+    forget(daemon.connectionId);
+  }
 
   /** Writes the online row of a daemon's socket and forgets it when the socket closes; false if the device is gone. */
   async function track(ws: WebSocket, device: AuthenticatedDevice): Promise<boolean> {
     const connectionId = await openConnection(db, device.deviceId, nodeId);
     if (connectionId === null) return false;
-    const forget = () => void closeConnection(db, connectionId).catch(() => undefined);
     if (ws.readyState !== ws.OPEN) {
-      forget(); // closed while the row was being written
+      forget(connectionId); // closed while the row was being written
       return true;
     }
-    liveConnections.add(connectionId);
-    let set = socketsByDevice.get(device.deviceId);
-    if (!set) socketsByDevice.set(device.deviceId, (set = new Set()));
-    set.add(ws);
+    daemons.set(ws, { connectionId, deviceId: device.deviceId });
     metrics.connectedDaemons.inc();
-    ws.once('close', () => {
-      metrics.connectedDaemons.dec();
-      liveConnections.delete(connectionId);
-      set.delete(ws);
-      if (set.size === 0) socketsByDevice.delete(device.deviceId);
-      forget();
-    });
+    ws.on('close', onDaemonClose);
     return true;
   }
 
-  const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
-  const handler = applyWSSHandler({
-    wss,
+  // Compression stays off: it would cost every socket its own zlib state.
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024, perMessageDeflate: false });
+  const handler = serveTrpcSockets<Context>(wss, {
     router: appRouter,
-    keepAlive: { enabled: true, pingMs: 30_000, pongWaitMs: 10_000 },
-    createContext: async ({ req, info, res: ws }): Promise<Context> => {
+    keepAlive: { pingMs: 30_000, pongWaitMs: 10_000, sweepMs: 1_000 },
+    createContext: async (req, ws, connectionParams): Promise<Context> => {
       const base = {
         db,
         doorbells,
@@ -109,7 +114,7 @@ export async function openChannel(options: ChannelOptions): Promise<Channel> {
         closeConnection: () => ws.close(4401, 'unauthorized'),
         operatorSession: readCookie(req.headers.cookie, SESSION_COOKIE),
       };
-      const token = info.connectionParams?.token;
+      const token = connectionParams?.token;
       if (typeof token !== 'string' || token === '') return { ...base, device: null, deviceRefusal: 'missing device token' };
       // A database failure here is thrown, not refused: the daemon retries
       // (a refusal would make it give up for good).
@@ -119,7 +124,7 @@ export async function openChannel(options: ChannelOptions): Promise<Channel> {
       if (!(await track(ws, device))) return { ...base, device: null, deviceRefusal: 'invalid device token' };
       return { ...base, device, deviceRefusal: null };
     },
-    onError: ({ error, path }) => {
+    onError: (error, path) => {
       if (error.code === 'INTERNAL_SERVER_ERROR') log(`channel error in ${path ?? '(connection)'}: ${error.message}`);
     },
   });
@@ -138,6 +143,7 @@ export async function openChannel(options: ChannelOptions): Promise<Channel> {
     async close() {
       handler.broadcastReconnectNotification();
       clearInterval(beat);
+      handler.stop();
       await signals.stop();
       // Give the reconnect notice a moment to leave before the sockets go.
       await new Promise((resolve) => setTimeout(resolve, 100));

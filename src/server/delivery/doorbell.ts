@@ -9,25 +9,30 @@ export class Doorbell {
   private rung = false;
   private waiter: (() => void) | null = null;
 
+  constructor(readonly key: string) {}
+
   ring(): void {
     this.rung = true;
     this.waiter?.();
   }
 
   /** Resolves at the next ring (at once if rung since the last wait), or when `signal` aborts. */
-  async wait(signal: AbortSignal): Promise<void> {
-    if (!this.rung && !signal.aborted) {
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          this.waiter = null;
-          signal.removeEventListener('abort', done);
-          resolve();
-        };
-        this.waiter = done;
-        signal.addEventListener('abort', done, { once: true });
-      });
+  wait(signal: AbortSignal): Promise<void> {
+    // Not an async function: an idle connection waits here, and a plain promise is the smaller thing to keep.
+    if (this.rung || signal.aborted) {
+      this.rung = false;
+      return Promise.resolve();
     }
-    this.rung = false;
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        this.waiter = null;
+        this.rung = false;
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      this.waiter = done;
+      signal.addEventListener('abort', done);
+    });
   }
 }
 
@@ -42,25 +47,30 @@ export function topicKey(topic: string): string {
  * dashboard waits for "queues", "acks" or "devices").
  */
 export class Doorbells {
-  private readonly byKey = new Map<string, Set<Doorbell>>();
+  /** One doorbell or, when several subscriptions wait for the same key, a set (most keys have one). */
+  private readonly byKey = new Map<string, Doorbell | Set<Doorbell>>();
 
-  /** A doorbell for one subscription to `key`; call the returned function when it ends. */
-  add(key: string): { doorbell: Doorbell; remove: () => void } {
-    const doorbell = new Doorbell();
-    let set = this.byKey.get(key);
-    if (!set) this.byKey.set(key, (set = new Set()));
-    set.add(doorbell);
-    return {
-      doorbell,
-      remove: () => {
-        set.delete(doorbell);
-        if (set.size === 0 && this.byKey.get(key) === set) this.byKey.delete(key);
-      },
-    };
+  /** A doorbell for one subscription to `key`; pass it to `remove` when the subscription ends. */
+  add(key: string): Doorbell {
+    const doorbell = new Doorbell(key);
+    const present = this.byKey.get(key);
+    if (present === undefined) this.byKey.set(key, doorbell);
+    else if (present instanceof Set) present.add(doorbell);
+    else this.byKey.set(key, new Set([present, doorbell]));
+    return doorbell;
+  }
+
+  remove(doorbell: Doorbell): void {
+    const present = this.byKey.get(doorbell.key);
+    if (present === doorbell) this.byKey.delete(doorbell.key);
+    else if (present instanceof Set) {
+      present.delete(doorbell);
+      if (present.size === 0) this.byKey.delete(doorbell.key);
+    }
   }
 
   ring(keys: Iterable<string>): void {
-    for (const key of keys) this.byKey.get(key)?.forEach((doorbell) => doorbell.ring());
+    for (const key of keys) ringEach(this.byKey.get(key));
   }
 
   /** Rings the subscriptions waiting for activity on `topic`. */
@@ -69,6 +79,11 @@ export class Doorbells {
   }
 
   ringAll(): void {
-    for (const set of this.byKey.values()) set.forEach((doorbell) => doorbell.ring());
+    for (const present of this.byKey.values()) ringEach(present);
   }
+}
+
+function ringEach(present: Doorbell | Set<Doorbell> | undefined): void {
+  if (present instanceof Set) present.forEach((doorbell) => doorbell.ring());
+  else present?.ring();
 }

@@ -33,7 +33,7 @@ const SESSION_RECHECK_MS = 30_000;
  * an expired session). Ends with UNAUTHORIZED once the session is gone.
  */
 async function* watch<T>(ctx: Context, topic: ActivityTopic, load: () => Promise<T>, signal: AbortSignal | undefined, refreshMs = SESSION_RECHECK_MS): AsyncGenerator<T> {
-  const { doorbell, remove } = ctx.doorbells.add(topicKey(topic));
+  const doorbell = ctx.doorbells.add(topicKey(topic));
   const stop = signal ?? new AbortController().signal;
   const refresh = setInterval(() => doorbell.ring(), Math.min(refreshMs, SESSION_RECHECK_MS));
   try {
@@ -49,7 +49,7 @@ async function* watch<T>(ctx: Context, topic: ActivityTopic, load: () => Promise
     }
   } finally {
     clearInterval(refresh);
-    remove();
+    ctx.doorbells.remove(doorbell);
   }
 }
 

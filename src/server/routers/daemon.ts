@@ -15,6 +15,9 @@ export interface DeliveryEvent {
   items: DeliveredItem[];
 }
 
+/** Never added to: the sent ids of every connection that has sent nothing yet. */
+const NOTHING_SENT = new Set<string>();
+
 /** How soon a connection looks again after the database failed a look. */
 const STORAGE_RETRY_MS = 1_000;
 
@@ -31,14 +34,14 @@ export const daemonRouter = router({
 
   notifications: deviceProcedure.subscription(async function* ({ ctx, signal }): AsyncGenerator<DeliveryEvent> {
     // Listen before reading the backlog, so nothing committed in between is missed.
-    const { doorbell, remove } = ctx.doorbells.add(ctx.device.userId);
+    const doorbell = ctx.doorbells.add(ctx.device.userId);
     try {
-      let sent = new Set<string>();
       const backlog = await pendingItems(ctx.db, ctx.device.userId).catch((error: unknown) => {
         // Busy or away: say so (the daemon subscribes again later), not "internal error".
         throw isStorageUnavailable(error) ? new TRPCError({ code: 'SERVICE_UNAVAILABLE', message: 'storage unavailable, retry later', cause: error }) : error;
       });
-      backlog.forEach((item) => sent.add(item.id));
+      // Most connections are idle with nothing sent: they share the empty set until they send something.
+      let sent: Set<string> = backlog.length > 0 ? new Set(backlog.map((item) => item.id)) : NOTHING_SENT;
       yield { kind: 'backlog', items: backlog };
       const stop = signal ?? new AbortController().signal;
       while (!stop.aborted) {
@@ -59,6 +62,7 @@ export const daemonRouter = router({
         }
         if (fresh.length === 0) continue;
         const now = Date.now();
+        if (sent === NOTHING_SENT) sent = new Set();
         for (const item of fresh) {
           sent.add(item.id);
           ctx.metrics.deliveryLatency.observe((now - Date.parse(item.createdAt)) / 1000);
@@ -67,7 +71,7 @@ export const daemonRouter = router({
         if (sent.size > 1_000) sent = await stillPending(ctx.db, ctx.device.userId, sent);
       }
     } finally {
-      remove();
+      ctx.doorbells.remove(doorbell);
     }
   }),
 

@@ -1,0 +1,334 @@
+/**
+ * tRPC's WebSocket protocol, served with little state per socket. tRPC's own
+ * adapter builds dozens of closures, two abort controllers, two keep-alive
+ * timers and a chain of suspended async functions for every connection,
+ * which an idle daemon pays for as long as it stays connected. Here a
+ * connection is one object whose methods are shared, a subscription one
+ * suspended function, and one timer serves every socket's keep-alive.
+ *
+ * The frames are tRPC's, so @trpc/client (the daemon's and the dashboard's)
+ * works unchanged: connection params (`?connectionParams=1`), queries,
+ * mutations, batches, subscriptions (async iterables or observables, tracked
+ * events, `lastEventId`) and their stop, PING and PONG both ways (the
+ * keep-alive), and the reconnect notice. Not served: custom encoders,
+ * `maxBatchSize`, `prefix`.
+ */
+import type { IncomingMessage } from 'node:http';
+import { callTRPCProcedure, getErrorShape, getTRPCErrorFromUnknown, isTrackedEnvelope, transformTRPCResponse, TRPCError, type AnyRouter } from '@trpc/server';
+import { parseConnectionParamsFromUnknown } from '@trpc/server/http';
+import { isObservable, observableToAsyncIterable } from '@trpc/server/observable';
+import { parseTRPCMessage, TRPC_ERROR_CODES_BY_KEY, type TRPCClientOutgoingMessage, type TRPCErrorShape, type TRPCResponseMessage } from '@trpc/server/rpc';
+import type { RawData, WebSocket, WebSocketServer } from 'ws';
+
+export interface TrpcSocketOptions<TContext> {
+  router: AnyRouter;
+  /** Once per connection, with the client's connection params (null when it sends none). */
+  createContext(req: IncomingMessage, ws: WebSocket, connectionParams: ConnectionParams): Promise<TContext>;
+  onError(error: TRPCError, path: string | undefined): void;
+  /**
+   * A "PING" to a socket quiet for `pingMs`, which is dropped when nothing
+   * comes back within `pongWaitMs`; one timer looks at every socket each
+   * `sweepMs`, so either may come that much later than due.
+   */
+  keepAlive: { pingMs: number; pongWaitMs: number; sweepMs: number };
+}
+
+export interface TrpcSockets {
+  /** Tells every client to reconnect (before this node stops). */
+  broadcastReconnectNotification(): void;
+  /** Stops the keep-alive timer (the sockets are the caller's to close). */
+  stop(): void;
+}
+
+type CallType = 'query' | 'mutation' | 'subscription';
+/** As the client sent them (tRPC checks that each is a string). */
+export type ConnectionParams = Record<string, string | undefined> | null;
+type RequestId = number | string;
+
+const OPEN = 1;
+
+/** What a client gets when its error cannot be formatted: nothing the error formatter would have hidden. */
+const FALLBACK_ERROR: TRPCErrorShape = {
+  code: TRPC_ERROR_CODES_BY_KEY.INTERNAL_SERVER_ERROR,
+  message: 'Internal server error',
+  data: { code: 'INTERNAL_SERVER_ERROR', httpStatus: 500 },
+};
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
+  return typeof value === 'object' && value !== null && typeof (value as Record<symbol, unknown>)[Symbol.asyncIterator] === 'function';
+}
+
+function isAbortError(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { name?: unknown }).name === 'AbortError';
+}
+
+export function serveTrpcSockets<TContext>(wss: WebSocketServer, options: TrpcSocketOptions<TContext>): TrpcSockets {
+  const connections = new WeakMap<WebSocket, Connection<TContext>>();
+  // Shared listeners (`this` is the socket) instead of closures per socket.
+  function onMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
+    connections.get(this)?.message(data, isBinary);
+  }
+  function onClose(this: WebSocket): void {
+    connections.get(this)?.closed();
+    connections.delete(this);
+  }
+  function onError(this: WebSocket, cause: Error): void {
+    options.onError(getTRPCErrorFromUnknown(cause), undefined);
+  }
+
+  const { pingMs, pongWaitMs, sweepMs } = options.keepAlive;
+  const sweep = setInterval(() => {
+    const now = Date.now();
+    for (const ws of wss.clients) connections.get(ws)?.keepAlive(now, pingMs, pongWaitMs);
+  }, sweepMs);
+  sweep.unref();
+
+  wss.on('connection', (ws: WebSocket, req: IncomingMessage) => {
+    const connection = new Connection(ws, req, options);
+    connections.set(ws, connection);
+    ws.on('message', onMessage);
+    ws.on('close', onClose);
+    ws.on('error', onError);
+    const expectsParams = new URL(req.url ?? '/', 'http://localhost').searchParams.get('connectionParams') === '1';
+    if (!expectsParams) connection.context = connection.createContext(() => null);
+  });
+
+  return {
+    broadcastReconnectNotification() {
+      const notice = JSON.stringify({ id: null, method: 'reconnect' });
+      for (const ws of wss.clients) if (ws.readyState === OPEN) ws.send(notice);
+    },
+    stop: () => clearInterval(sweep),
+  };
+}
+
+class Connection<TContext> {
+  /** The context, or the error that refused it; null until the connection params arrive. */
+  context: Promise<TContext | TRPCError> | null = null;
+  private ctx: TContext | undefined = undefined;
+  /** The running subscriptions by request id (most connections have one). */
+  private subscriptions: Map<RequestId, AbortController> | null = null;
+  /** When the client was last heard from; once pinged, minus the time of the ping. */
+  private heard = Date.now();
+
+  constructor(
+    private readonly ws: WebSocket,
+    /** The upgrade request, until the context is made from it: then let go (it is large). */
+    private req: IncomingMessage | null,
+    private readonly options: TrpcSocketOptions<TContext>,
+  ) {}
+
+  async createContext(connectionParams: () => ConnectionParams): Promise<TContext | TRPCError> {
+    const req = this.req as IncomingMessage;
+    this.req = null;
+    try {
+      this.ctx = await this.options.createContext(req, this.ws, connectionParams());
+      return this.ctx;
+    } catch (cause) {
+      const error = getTRPCErrorFromUnknown(cause);
+      this.options.onError(error, undefined);
+      this.respond({ id: null, error: this.errorShape(error, 'unknown', undefined, undefined) });
+      setImmediate(() => this.ws.close());
+      return error;
+    }
+  }
+
+  keepAlive(now: number, pingMs: number, pongWaitMs: number): void {
+    if (this.heard > 0 && now - this.heard >= pingMs) {
+      if (this.ws.readyState !== OPEN) return;
+      this.ws.send('PING');
+      this.heard = -now;
+    } else if (this.heard < 0 && now + this.heard >= pongWaitMs) {
+      this.ws.terminate();
+    }
+  }
+
+  message(data: RawData, isBinary: boolean): void {
+    this.heard = Date.now();
+    const text = !isBinary && Buffer.isBuffer(data) ? data.toString('utf8') : null;
+    if (text === 'PONG') return;
+    if (text === 'PING') return void this.ws.send('PONG');
+    if (!this.context) {
+      // The first message of a client that announced connection params carries them.
+      this.context = this.createContext(() => {
+        let message: unknown;
+        try {
+          if (text === null) throw new Error('JSON uses text frames');
+          message = JSON.parse(text);
+          if (typeof message !== 'object' || message === null) throw new Error('Message was not an object');
+        } catch (cause) {
+          throw new TRPCError({ code: 'PARSE_ERROR', message: 'Malformed TRPCConnectionParamsMessage', cause });
+        }
+        return parseConnectionParamsFromUnknown((message as { data?: unknown }).data);
+      });
+      return;
+    }
+    let requests: TRPCClientOutgoingMessage[];
+    try {
+      if (text === null) throw new Error('JSON uses text frames');
+      const json: unknown = JSON.parse(text);
+      const transformer = this.options.router._def._config.transformer;
+      requests = (Array.isArray(json) ? json : [json]).map((raw) => parseTRPCMessage(raw, transformer));
+    } catch (cause) {
+      const error = new TRPCError({ code: 'PARSE_ERROR', cause });
+      this.respond({ id: null, error: this.errorShape(error, 'unknown', undefined, undefined) });
+      return;
+    }
+    const report = (cause: unknown) => this.options.onError(getTRPCErrorFromUnknown(cause), undefined);
+    for (const [batchIndex, request] of requests.entries()) {
+      // A throw must not escape a socket listener: that would end the process.
+      try {
+        this.handle(request, batchIndex).catch(report);
+      } catch (cause) {
+        report(cause);
+      }
+    }
+  }
+
+  closed(): void {
+    if (this.subscriptions) for (const subscription of this.subscriptions.values()) subscription.abort();
+  }
+
+  private handle(request: TRPCClientOutgoingMessage, batchIndex: number): Promise<void> {
+    const { id, jsonrpc } = request;
+    if (id === null) {
+      const error = new TRPCError({ code: 'PARSE_ERROR', message: '`id` is required' });
+      this.options.onError(error, undefined);
+      this.respond({ id, jsonrpc, error: this.errorShape(error, 'unknown', undefined, undefined) });
+      return Promise.resolve();
+    }
+    if (request.method === 'subscription.stop') {
+      this.subscriptions?.get(id)?.abort();
+      return Promise.resolve();
+    }
+    const { path, lastEventId } = request.params;
+    let { input } = request.params;
+    if (lastEventId !== undefined) {
+      input = typeof input === 'object' && input !== null && !Array.isArray(input) ? { ...input, lastEventId } : (input ?? { lastEventId });
+    }
+    const type = request.method;
+    return type === 'subscription' ? this.subscribe(id, jsonrpc, path, input, batchIndex) : this.call(id, jsonrpc, type, path, input, batchIndex);
+  }
+
+  private async call(id: RequestId, jsonrpc: '2.0' | undefined, type: 'query' | 'mutation', path: string, input: unknown, batchIndex: number): Promise<void> {
+    try {
+      const ctx = await this.context;
+      if (ctx instanceof TRPCError) throw ctx;
+      const result: unknown = await callTRPCProcedure({ router: this.options.router, path, getRawInput: async () => input, ctx, type, signal: undefined, batchIndex });
+      if (isAsyncIterable(result) || isObservable(result)) {
+        throw new TRPCError({ code: 'UNSUPPORTED_MEDIA_TYPE', message: `Cannot return an async iterable or observable from a ${type} procedure with WebSockets` });
+      }
+      this.respond({ id, jsonrpc, result: { type: 'data', data: result } });
+    } catch (cause) {
+      this.respondWithError(cause, id, jsonrpc, type, path, input);
+    }
+  }
+
+  /**
+   * Runs one subscription: `started`, its events, then `stopped`; or the
+   * error that kept it from starting. An idle subscription is this one
+   * function waiting in `iterator.next()`: a stop aborts the signal, which
+   * the iterator is expected to heed (the procedures of this service do).
+   */
+  private async subscribe(id: RequestId, jsonrpc: '2.0' | undefined, path: string, input: unknown, batchIndex: number): Promise<void> {
+    const subscriptions = (this.subscriptions ??= new Map());
+    if (subscriptions.has(id)) {
+      this.respondWithError(new TRPCError({ code: 'BAD_REQUEST', message: `Duplicate id ${id}` }), id, jsonrpc, 'subscription', path, input);
+      return;
+    }
+    const controller = new AbortController();
+    const signal = controller.signal;
+    subscriptions.set(id, controller);
+    let refused = false;
+    try {
+      const iterator = await this.start(controller, path, input, batchIndex);
+      if (iterator) {
+        this.respond({ id, jsonrpc, result: { type: 'started' } });
+        let completed = false;
+        let failure: { cause: unknown } | null = null;
+        try {
+          while (!signal.aborted) {
+            const next = await iterator.next();
+            if (next.done) {
+              completed = true;
+              break;
+            }
+            if (signal.aborted) break;
+            const value: unknown = next.value;
+            this.respond({ id, jsonrpc, result: isTrackedEnvelope(value) ? { type: 'data', data: { id: value[0], data: value[1] }, id: value[0] } : { type: 'data', data: value } });
+          }
+        } catch (cause) {
+          // After a stop a failure is only reported, and an AbortError is how a stop is expected to end.
+          if (!signal.aborted) failure = { cause };
+          else if (!isAbortError(cause)) this.options.onError(getTRPCErrorFromUnknown(cause), path);
+        }
+        if (!completed && !signal.aborted) controller.abort(); // wakes cleanup that waits for cancellation
+        try {
+          if (!completed) await iterator.return?.();
+        } catch (cause) {
+          // A failed cleanup is the server's to know; the client hears of the iteration's failure, if any.
+          this.options.onError(getTRPCErrorFromUnknown(cause), path);
+        }
+        if (failure) this.respondWithError(failure.cause, id, jsonrpc, 'subscription', path, input);
+      }
+    } catch (cause) {
+      const error = getTRPCErrorFromUnknown(cause);
+      // A setup that gave up because the subscription was stopped is no error.
+      if (!(signal.aborted && error.code === 'INTERNAL_SERVER_ERROR' && isAbortError(error.cause))) {
+        this.respondWithError(error, id, jsonrpc, 'subscription', path, input);
+        refused = true;
+      }
+    } finally {
+      // Released once cleanup settled, right before the client may reuse the id.
+      if (this.ws.readyState !== OPEN && !signal.aborted) controller.abort();
+      subscriptions.delete(id);
+    }
+    if (!refused) this.respond({ id, jsonrpc, result: { type: 'stopped' } });
+  }
+
+  /** Calls a subscription procedure: its iterator, or null when the subscription stopped first. */
+  private async start(controller: AbortController, path: string, input: unknown, batchIndex: number): Promise<AsyncIterator<unknown> | null> {
+    const signal = controller.signal;
+    const ctx = await this.context;
+    if (ctx instanceof TRPCError) throw ctx;
+    if (signal.aborted || this.ws.readyState !== OPEN) return null;
+    const result: unknown = await callTRPCProcedure({ router: this.options.router, path, getRawInput: async () => input, ctx, type: 'subscription', signal, batchIndex });
+    if (!isAsyncIterable(result) && !isObservable(result)) {
+      throw new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: `Subscription ${path} did not return an observable or a AsyncGenerator` });
+    }
+    if (signal.aborted || this.ws.readyState !== OPEN) {
+      controller.abort();
+      // Stopped before it started: let a generator clean up without running it.
+      if (isAsyncIterable(result)) await result[Symbol.asyncIterator]().return?.()?.catch((cause: unknown) => this.options.onError(getTRPCErrorFromUnknown(cause), path));
+      return null;
+    }
+    return (isObservable(result) ? observableToAsyncIterable(result, signal) : result)[Symbol.asyncIterator]();
+  }
+
+  private respond(message: TRPCResponseMessage): void {
+    // Replies to a socket that is closing are dropped.
+    if (this.ws.readyState !== OPEN) return;
+    this.ws.send(JSON.stringify(transformTRPCResponse(this.options.router._def._config, message)));
+  }
+
+  private respondWithError(cause: unknown, id: RequestId, jsonrpc: '2.0' | undefined, type: CallType, path: string, input: unknown): void {
+    const error = getTRPCErrorFromUnknown(cause);
+    this.options.onError(error, path);
+    try {
+      this.respond({ id, jsonrpc, error: this.errorShape(error, type, path, input) });
+    } catch (failure) {
+      // The error reply could not be encoded: the client still learns that the call failed.
+      this.options.onError(getTRPCErrorFromUnknown(failure), path);
+      this.respond({ id, jsonrpc, error: FALLBACK_ERROR });
+    }
+  }
+
+  private errorShape(error: TRPCError, type: CallType | 'unknown', path: string | undefined, input: unknown): TRPCErrorShape {
+    try {
+      return getErrorShape({ config: this.options.router._def._config, error, type, path, input, ctx: this.ctx });
+    } catch (cause) {
+      this.options.onError(getTRPCErrorFromUnknown(cause), path);
+      return FALLBACK_ERROR;
+    }
+  }
+}
