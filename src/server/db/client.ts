@@ -27,6 +27,10 @@ export function connectDatabase(options: DatabaseOptions): Database {
     max: options.poolSize ?? 20,
     connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
     idleTimeoutMillis: 30_000,
+    // Every query here is small and indexed; a parallel plan would start worker
+    // processes per query, which costs more than the query (a reconnect storm
+    // reads thousands of backlogs at once).
+    options: '-c max_parallel_workers_per_gather=0',
   });
   // Without a listener, a connection dropped while idle (a database restart)
   // is an uncaught 'error' event and kills the process.

@@ -32,7 +32,7 @@ interface ItemRow {
 }
 
 /** Users whose pending items one query reads, at most (a reconnect storm asks for thousands at once). */
-const USERS_PER_READ = 200;
+const USERS_PER_READ = 50;
 
 const readers = new WeakMap<Database, Coalescer<string, DeliveredItem[]>>();
 
