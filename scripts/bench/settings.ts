@@ -123,7 +123,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, argv: readonl
     settleSeconds: int('BENCH_SETTLE_SECONDS', 5, 2),
     capacityClient: client('BENCH_CAPACITY_CLIENT', 'raw'),
 
-    stormDaemons: int('BENCH_STORM_DAEMONS', 0),
+    stormDaemons: int('BENCH_STORM_DAEMONS', 10_000, 0),
     stormTimeoutSeconds: int('BENCH_STORM_TIMEOUT_SECONDS', 150, 90),
 
     output: raw('BENCH_OUTPUT') || 'docs/benchmarks.md',
