@@ -2,7 +2,7 @@
  * Apps ("AppServices"): who may post, for which appid, with which deep-link
  * schemes. Used by the REST route, the CLI and the dashboard alike.
  */
-import type { Database } from './db/client.ts';
+import { perDatabase, type Database } from './db/client.ts';
 import { AppError, Errno } from './errors.ts';
 import { isRegistrableScheme } from './notifications/action.ts';
 import { digestSecret, digestsMatch, newSecret } from './secrets.ts';
@@ -103,13 +103,7 @@ interface CheckedKey {
   until: number;
 }
 
-const checkedKeys = new WeakMap<Database, Map<string, CheckedKey>>();
-
-function checkedKeysOf(db: Database): Map<string, CheckedKey> {
-  let cache = checkedKeys.get(db);
-  if (!cache) checkedKeys.set(db, (cache = new Map()));
-  return cache;
-}
+const checkedKeysOf = perDatabase(() => new Map<string, CheckedKey>());
 
 /** An authenticated app, with how many requests it made in the current second (this one included). */
 export interface AuthenticatedApp extends AppIdentity {

@@ -47,6 +47,20 @@ export function connectDatabase(options: DatabaseOptions): Database {
 }
 
 /**
+ * One of something per database handle, made on first use: the coalescers
+ * and caches that belong to one pool (a process may open several handles,
+ * as the tests do).
+ */
+export function perDatabase<T>(make: (db: Database) => T): (db: Database) => T {
+  const made = new WeakMap<Database, T>();
+  return (db) => {
+    let value = made.get(db);
+    if (value === undefined) made.set(db, (value = make(db)));
+    return value;
+  };
+}
+
+/**
  * Runs `work` in a transaction on a connection of its own from the pool:
  * COMMIT when it resolves, ROLLBACK when it throws. Past `timeoutMs` the
  * connection is closed, which makes PostgreSQL roll the transaction back, and

@@ -5,7 +5,7 @@
  * node clears its own rows when it starts.
  */
 import { randomUUID } from 'node:crypto';
-import type { Database } from '../db/client.ts';
+import { perDatabase, type Database } from '../db/client.ts';
 import { Coalescer, type JobOutcome } from '../db/coalescer.ts';
 import { ACTIVITY_CHANNEL, announceSql } from './signals.ts';
 
@@ -40,54 +40,41 @@ const CLOSE_CONNECTIONS_SQL = `
        d AS (UPDATE devices SET last_seen_at = now() WHERE id IN (SELECT device_id FROM c))
   ${announceSql('devices')}`;
 
-const openers = new WeakMap<Database, Coalescer<Opening, boolean>>();
-const closers = new WeakMap<Database, Coalescer<string, void>>();
+const openerOf = perDatabase((db): Coalescer<Opening, boolean> => {
+  const insert = async (openings: readonly Opening[]): Promise<JobOutcome<boolean>[]> => {
+    const { rows } = await db.pool.query<{ id: string }>(OPEN_CONNECTIONS_SQL, [
+      openings.map((o) => o.id),
+      openings.map((o) => o.deviceId),
+      openings.map((o) => o.nodeId),
+    ]);
+    const opened = new Set(rows.map((r) => r.id));
+    return openings.map((o) => ({ ok: true, value: opened.has(o.id) }));
+  };
+  return new Coalescer(
+    async (openings) => {
+      try {
+        return await insert(openings);
+      } catch (error) {
+        // A device revoked while its row was being written fails the statement: one by one, to find it.
+        if ((error as { code?: string }).code !== FOREIGN_KEY_VIOLATION || openings.length === 1) throw error;
+        const outcomes: JobOutcome<boolean>[] = [];
+        for (const opening of openings) outcomes.push(...(await insert([opening]).catch(() => [{ ok: true as const, value: false }])));
+        return outcomes;
+      }
+    },
+    { concurrency: 2, maxWeight: CHANGES_PER_STATEMENT, weight: () => 1 },
+  );
+});
 
-function openerOf(db: Database): Coalescer<Opening, boolean> {
-  let opener = openers.get(db);
-  if (!opener) {
-    const insert = async (openings: readonly Opening[]): Promise<JobOutcome<boolean>[]> => {
-      const { rows } = await db.pool.query<{ id: string }>(OPEN_CONNECTIONS_SQL, [
-        openings.map((o) => o.id),
-        openings.map((o) => o.deviceId),
-        openings.map((o) => o.nodeId),
-      ]);
-      const opened = new Set(rows.map((r) => r.id));
-      return openings.map((o) => ({ ok: true, value: opened.has(o.id) }));
-    };
-    opener = new Coalescer(
-      async (openings) => {
-        try {
-          return await insert(openings);
-        } catch (error) {
-          // A device revoked while its row was being written fails the statement: one by one, to find it.
-          if ((error as { code?: string }).code !== FOREIGN_KEY_VIOLATION || openings.length === 1) throw error;
-          const outcomes: JobOutcome<boolean>[] = [];
-          for (const opening of openings) outcomes.push(...(await insert([opening]).catch(() => [{ ok: true as const, value: false }])));
-          return outcomes;
-        }
-      },
-      { concurrency: 2, maxWeight: CHANGES_PER_STATEMENT, weight: () => 1 },
-    );
-    openers.set(db, opener);
-  }
-  return opener;
-}
-
-function closerOf(db: Database): Coalescer<string, void> {
-  let closer = closers.get(db);
-  if (!closer) {
-    closer = new Coalescer(
-      async (ids) => {
-        await db.pool.query(CLOSE_CONNECTIONS_SQL, [ids]);
-        return ids.map(() => ({ ok: true, value: undefined }));
-      },
-      { concurrency: 2, maxWeight: CHANGES_PER_STATEMENT, weight: () => 1 },
-    );
-    closers.set(db, closer);
-  }
-  return closer;
-}
+const closerOf = perDatabase((db): Coalescer<string, void> => {
+  return new Coalescer(
+    async (ids) => {
+      await db.pool.query(CLOSE_CONNECTIONS_SQL, [ids]);
+      return ids.map(() => ({ ok: true, value: undefined }));
+    },
+    { concurrency: 2, maxWeight: CHANGES_PER_STATEMENT, weight: () => 1 },
+  );
+});
 
 /**
  * Writes the online row of a new connection (grouped with the others opening

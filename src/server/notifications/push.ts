@@ -8,7 +8,7 @@
  * fails, the group is run again with a savepoint per push, so one bad request
  * never fails its neighbours.
  */
-import { inTransaction, isStorageUnavailable, type Database } from '../db/client.ts';
+import { inTransaction, isStorageUnavailable, perDatabase, type Database } from '../db/client.ts';
 import { Coalescer } from '../db/coalescer.ts';
 import { AppError, Errno } from '../errors.ts';
 import { storeGroup, type Push, type PushOutcome } from './groupTransaction.ts';
@@ -33,34 +33,27 @@ interface GroupJob extends Push {
   timeoutMs: number;
 }
 
-const committers = new WeakMap<Database, Coalescer<GroupJob, PushOutcome | IdempotencyKeyTaken>>();
-
-function committerOf(db: Database): Coalescer<GroupJob, PushOutcome | IdempotencyKeyTaken> {
-  let committer = committers.get(db);
-  if (!committer) {
-    committer = new Coalescer(
-      async (jobs) => {
-        const timeoutMs = Math.min(...jobs.map((j) => j.timeoutMs));
-        try {
-          return await inTransaction(db.pool, (client) => storeGroup(client, jobs), { timeoutMs });
-        } catch (error) {
-          // One push's statement failed the group: run it again with a savepoint per push.
-          if (jobs.length === 1 || isStorageUnavailable(error)) throw error;
-          return inTransaction(db.pool, (client) => storeGroup(client, jobs, { isolate: true }), { timeoutMs });
-        }
-      },
-      {
-        concurrency: GROUPS_IN_FLIGHT,
-        maxWeight: GROUP_MAX_ITEMS,
-        weight: (job) => job.items.length,
-        // Two claims of one key in one statement would collide; the second waits for the first's answer.
-        exclusiveKey: (job) => (job.idempotency ? `${job.appId}\n${job.idempotency.key}` : null),
-      },
-    );
-    committers.set(db, committer);
-  }
-  return committer;
-}
+const committerOf = perDatabase((db): Coalescer<GroupJob, PushOutcome | IdempotencyKeyTaken> => {
+  return new Coalescer(
+    async (jobs) => {
+      const timeoutMs = Math.min(...jobs.map((j) => j.timeoutMs));
+      try {
+        return await inTransaction(db.pool, (client) => storeGroup(client, jobs), { timeoutMs });
+      } catch (error) {
+        // One push's statement failed the group: run it again with a savepoint per push.
+        if (jobs.length === 1 || isStorageUnavailable(error)) throw error;
+        return inTransaction(db.pool, (client) => storeGroup(client, jobs, { isolate: true }), { timeoutMs });
+      }
+    },
+    {
+      concurrency: GROUPS_IN_FLIGHT,
+      maxWeight: GROUP_MAX_ITEMS,
+      weight: (job) => job.items.length,
+      // Two claims of one key in one statement would collide; the second waits for the first's answer.
+      exclusiveKey: (job) => (job.idempotency ? `${job.appId}\n${job.idempotency.key}` : null),
+    },
+  );
+});
 
 /**
  * Stores a validated batch for `appId`, all or nothing: locks the affected
