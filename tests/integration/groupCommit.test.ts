@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/server/db/client.ts';
 import { AppError, Errno } from '../../src/server/errors.ts';
+import { ackItems } from '../../src/server/delivery/items.ts';
 import { pushNotifications } from '../../src/server/notifications/push.ts';
 import { makeApp, makeRecipient, makeUser, queueItems, queueSize, testDatabase } from '../support/factories.ts';
 import { grantUid } from '../../src/server/uids.ts';
@@ -118,5 +119,24 @@ describe('group commit', () => {
     expect(await queueSize(db, b as string)).toBe(1);
     const { rows } = await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM ack_log WHERE app_id = $1 AND result = 'OK'`, [app.appid]);
     expect(rows[0]?.n).toBe(2);
+  });
+
+  it('acks of several daemons in one transaction: each removes only its own user\'s items, each counted once', async () => {
+    const alice = await makeRecipient(db);
+    const bob = await makeRecipient(db);
+    await pushNotifications(db, alice.appid, [note(alice.uid, 'a1'), note(alice.uid, 'a2'), note(alice.uid, 'a3')]);
+    await pushNotifications(db, bob.appid, [note(bob.uid, 'b1')]);
+    const aliceIds = (await queueItems(db, alice.uid)).map((i) => i.id);
+    const bobIds = (await queueItems(db, bob.uid)).map((i) => i.id);
+
+    const removed = await Promise.all([
+      ackItems(db, alice.userId, aliceIds.slice(0, 2)),
+      ackItems(db, bob.userId, [...aliceIds, ...bobIds]), // Alice's ids are not Bob's to ack
+      ackItems(db, alice.userId, aliceIds.slice(1)), // the second id again: already counted by the first ack
+    ]);
+    expect(removed).toEqual([2, 1, 1]);
+    expect(await queueItems(db, alice.uid)).toEqual([]);
+    expect(await queueItems(db, bob.uid)).toEqual([]);
+    expect([await queueSize(db, alice.uid), await queueSize(db, bob.uid)]).toEqual([0, 0]);
   });
 });

@@ -5,7 +5,7 @@
 import type pg from 'pg';
 import { inTransaction, perDatabase, type Database } from '../db/client.ts';
 import { Coalescer, type JobOutcome } from '../db/coalescer.ts';
-import { lockQueues, recountQueues } from '../queues.ts';
+import { lockQueues, recountQueues, type LockedQueue } from '../queues.ts';
 import { announceSql } from './signals.ts';
 
 /** One notification as the daemon channel sends it. */
@@ -120,21 +120,27 @@ async function deleteAcked(client: pg.ClientBase, requests: readonly AckRequest[
   const ids = requests.flatMap((r) => r.ids);
   const users = requests.flatMap((r) => r.ids.map(() => r.userId));
   const { rows: owned } = await client.query<{ uid: string }>(`SELECT DISTINCT i.uid ${OWNED_ITEMS}`, [ids, users]);
-  const locked = [...(await lockQueues(client, owned.map((r) => r.uid))).keys()];
-  let deleted = new Set<string>();
-  if (locked.length > 0) {
-    const { rows } = await client.query<{ id: string }>(
-      `DELETE FROM queue_items WHERE uid = ANY($3::text[]) AND id IN (SELECT i.id ${OWNED_ITEMS}) RETURNING id::text`,
-      [ids, users, locked],
+  const locked = await lockQueues(client, owned.map((r) => r.uid));
+  // Each removed item, with the user whose queue held it.
+  const removedFor = new Map<string, string>();
+  if (locked.size > 0) {
+    const uids = [...locked.keys()];
+    const { rows } = await client.query<{ id: string; uid: string }>(
+      `DELETE FROM queue_items WHERE uid = ANY($3::text[]) AND id IN (SELECT i.id ${OWNED_ITEMS}) RETURNING id::text, uid`,
+      [ids, users, uids],
     );
-    deleted = new Set(rows.map((r) => r.id));
-    await recountQueues(client, locked);
+    for (const row of rows) removedFor.set(row.id, (locked.get(row.uid) as LockedQueue).userId);
+    await recountQueues(client, uids);
     await client.query(announceSql('queues'));
   }
-  // An id listed by two requests of the group counts for the first.
+  // An item counts for the first request of its own user that listed it.
   return requests.map((request) => {
     let removed = 0;
-    for (const id of request.ids) if (deleted.delete(id)) removed++;
+    for (const id of request.ids) {
+      if (removedFor.get(id) !== request.userId) continue;
+      removedFor.delete(id);
+      removed++;
+    }
     return { ok: true, value: removed };
   });
 }
