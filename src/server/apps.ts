@@ -2,6 +2,7 @@
  * Apps ("AppServices"): who may post, for which appid, with which deep-link
  * schemes. Used by the REST route, the CLI and the dashboard alike.
  */
+import { Coalescer, type JobOutcome } from './db/coalescer.ts';
 import { perDatabase, type Database } from './db/client.ts';
 import { AppError, Errno } from './errors.ts';
 import { isRegistrableScheme } from './notifications/action.ts';
@@ -79,16 +80,83 @@ export async function listApps(db: Database) {
 // as long as "wrong key".
 const absentAppDigest = digestSecret(newSecret('app'));
 
-const LOOKUP_APP_SQL = `SELECT id, name, schemes, key_digest, NULL::int AS count FROM apps WHERE id = $1 AND $2::bytea IS NOT NULL`;
+/**
+ * Key checks arriving together, in one statement: $1 appids, $2 presented
+ * digests (hex), $3 whether to count each, aligned. Returns each check (by
+ * its position n) whose app exists, with the app and, for the apps whose
+ * right-key requests were counted, the window's count after this statement.
+ * Only requests with the right key are counted (the digest comparison here
+ * decides what to count; the answer is decided in constant time below).
+ */
+const CHECK_KEYS_SQL = `
+  WITH asked AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::bool[]) WITH ORDINALITY AS a(app_id, digest, counted, n)
+  ), known AS (
+    SELECT a.n, a.counted, p.id, p.name, p.schemes, p.key_digest, p.key_digest = decode(a.digest, 'hex') AS right_key
+      FROM asked a JOIN apps p ON p.id = a.app_id
+  ), windows AS (
+    INSERT INTO rate_windows (app_id, window_start, count)
+    SELECT id, date_trunc('second', clock_timestamp()), count(*) FROM known WHERE right_key AND counted GROUP BY id
+    ON CONFLICT (app_id, window_start) DO UPDATE SET count = rate_windows.count + EXCLUDED.count
+    RETURNING app_id, count
+  )
+  SELECT k.n::int, k.id, k.name, k.schemes, k.key_digest, w.count AS window_count
+    FROM known k LEFT JOIN windows w ON w.app_id = k.id
+   ORDER BY k.n`;
 
-const LOOKUP_AND_COUNT_SQL = `
-  WITH app AS (SELECT id, name, schemes, key_digest FROM apps WHERE id = $1),
-       counted AS (
-         INSERT INTO rate_windows (app_id, window_start, count)
-         SELECT id, date_trunc('second', clock_timestamp()), 1 FROM app WHERE key_digest = $2
-         ON CONFLICT (app_id, window_start) DO UPDATE SET count = rate_windows.count + 1
-         RETURNING count)
-  SELECT app.id, app.name, app.schemes, app.key_digest, (SELECT count FROM counted) AS count FROM app`;
+/** Key checks in one statement: at most this many. */
+const KEY_CHECKS_PER_QUERY = 1_000;
+
+interface KeyCheck {
+  appid: string;
+  digest: Uint8Array;
+  countRequest: boolean;
+}
+
+interface AppRow {
+  id: string;
+  name: string;
+  schemes: string[];
+  key_digest: Buffer;
+}
+
+/** What the database said of one key check: the app (if it exists) and, if counted, this request's place in the window. */
+interface KeyCheckRow {
+  app: AppRow | null;
+  requestsThisSecond: number | null;
+}
+
+const keyCheckerOf = perDatabase(
+  (db): Coalescer<KeyCheck, KeyCheckRow> =>
+    new Coalescer(
+      async (checks) => {
+        const { rows } = await db.pool.query<AppRow & { n: number; window_count: number | null }>(CHECK_KEYS_SQL, [
+          checks.map((c) => c.appid),
+          checks.map((c) => Buffer.from(c.digest).toString('hex')),
+          checks.map((c) => c.countRequest),
+        ]);
+        const byPosition = new Map(rows.map((r) => [r.n - 1, r]));
+        const counted = checks.map((check, i) => {
+          const row = byPosition.get(i);
+          return row !== undefined && check.countRequest && row.window_count !== null && digestsMatch(check.digest, row.key_digest);
+        });
+        // The counted requests of an app, numbered in arrival order, end at the window's count after this statement.
+        const stillToCome = new Map<string, number>();
+        counted.forEach((isCounted, i) => {
+          const id = byPosition.get(i)?.id as string;
+          if (isCounted) stillToCome.set(id, (stillToCome.get(id) ?? 0) + 1);
+        });
+        return checks.map((_, i): JobOutcome<KeyCheckRow> => {
+          const row = byPosition.get(i);
+          if (!row || !counted[i]) return { ok: true, value: { app: row ?? null, requestsThisSecond: null } };
+          const after = (stillToCome.get(row.id) as number) - 1;
+          stillToCome.set(row.id, after);
+          return { ok: true, value: { app: row, requestsThisSecond: (row.window_count as number) - after } };
+        });
+      },
+      { concurrency: 2, maxWeight: KEY_CHECKS_PER_QUERY, weight: () => 1 },
+    ),
+);
 
 /**
  * How long a node trusts a key it checked without asking the database again
@@ -115,24 +183,21 @@ export interface AuthenticatedApp extends AppIdentity {
  * refusal for wrong key, another app's key and no such app (111). In the same
  * round trip, counts the request against the app's per-second rate window
  * (shared by every node); only requests with the right key are counted, so
- * nobody can spend an app's quota without its key. With `countRequest: false`
- * (no rate limit configured) nothing is written.
+ * nobody can spend an app's quota without its key. Checks arriving together
+ * share one statement. With `countRequest: false` (no rate limit configured)
+ * nothing is written.
  */
 export async function authenticateApp(db: Database, appid: string, key: string, options: { countRequest?: boolean } = {}): Promise<AuthenticatedApp> {
   const presented = digestSecret(key);
   const countRequest = options.countRequest !== false;
   const checked = countRequest ? undefined : checkedKeysOf(db).get(appid);
   if (checked && checked.until > performance.now() && digestsMatch(presented, checked.digest)) return { ...checked.app, requestsThisSecond: 1 };
-  const { rows } = appidSyntax.test(appid)
-    ? await db.pool.query<{ id: string; name: string; schemes: string[]; key_digest: Buffer; count: number | null }>(
-        countRequest ? LOOKUP_AND_COUNT_SQL : LOOKUP_APP_SQL,
-        [appid, presented],
-      )
-    : { rows: [] };
-  const app = rows[0];
+  const { app, requestsThisSecond } = appidSyntax.test(appid)
+    ? await keyCheckerOf(db).submit({ appid, digest: presented, countRequest })
+    : { app: null, requestsThisSecond: null };
   const matches = digestsMatch(presented, app?.key_digest ?? absentAppDigest);
   if (!app || !matches) throw new AppError(Errno.InvalidKey, 'key not valid for this appid');
   const identity = { id: app.id, name: app.name, schemes: app.schemes };
   if (!countRequest) checkedKeysOf(db).set(app.id, { app: identity, digest: app.key_digest, until: performance.now() + CHECKED_KEY_MS });
-  return { ...identity, requestsThisSecond: app.count ?? 1 };
+  return { ...identity, requestsThisSecond: requestsThisSecond ?? 1 };
 }
