@@ -61,7 +61,6 @@ export async function rotateAppKey(db: Database, appid: string): Promise<{ appid
   const key = newSecret('app');
   const updated = await db.prisma.app.updateMany({ where: { id: appid }, data: { keyDigest: digestSecret(key) } });
   if (updated.count === 0) throw new AppError(Errno.NotFound, `no app "${appid}"`);
-  checkedKeysOf(db).delete(appid);
   return { appid, key };
 }
 
@@ -127,8 +126,8 @@ interface KeyCheckRow {
 }
 
 const keyCheckerOf = perDatabase(
-  (db): Coalescer<KeyCheck, KeyCheckRow> =>
-    new Coalescer(
+  (db) =>
+    new Coalescer<KeyCheck, KeyCheckRow>(
       async (checks) => {
         const { rows } = await db.pool.query<AppRow & { n: number; window_count: number | null }>(CHECK_KEYS_SQL, [
           checks.map((c) => c.appid),
@@ -154,24 +153,9 @@ const keyCheckerOf = perDatabase(
           return { ok: true, value: { app: row, requestsThisSecond: (row.window_count as number) - after } };
         });
       },
-      { concurrency: 2, maxWeight: KEY_CHECKS_PER_QUERY, weight: () => 1 },
+      { maxWeight: KEY_CHECKS_PER_QUERY },
     ),
 );
-
-/**
- * How long a node trusts a key it checked without asking the database again
- * (requests without a rate limit only): a rotated key stops working at once
- * on the node that rotated it, and within this time on the others.
- */
-const CHECKED_KEY_MS = 1_000;
-
-interface CheckedKey {
-  app: AppIdentity;
-  digest: Buffer;
-  until: number;
-}
-
-const checkedKeysOf = perDatabase(() => new Map<string, CheckedKey>());
 
 /** An authenticated app, with how many requests it made in the current second (this one included). */
 export interface AuthenticatedApp extends AppIdentity {
@@ -189,15 +173,10 @@ export interface AuthenticatedApp extends AppIdentity {
  */
 export async function authenticateApp(db: Database, appid: string, key: string, options: { countRequest?: boolean } = {}): Promise<AuthenticatedApp> {
   const presented = digestSecret(key);
-  const countRequest = options.countRequest !== false;
-  const checked = countRequest ? undefined : checkedKeysOf(db).get(appid);
-  if (checked && checked.until > performance.now() && digestsMatch(presented, checked.digest)) return { ...checked.app, requestsThisSecond: 1 };
   const { app, requestsThisSecond } = appidSyntax.test(appid)
-    ? await keyCheckerOf(db).submit({ appid, digest: presented, countRequest })
+    ? await keyCheckerOf(db).submit({ appid, digest: presented, countRequest: options.countRequest !== false })
     : { app: null, requestsThisSecond: null };
   const matches = digestsMatch(presented, app?.key_digest ?? absentAppDigest);
   if (!app || !matches) throw new AppError(Errno.InvalidKey, 'key not valid for this appid');
-  const identity = { id: app.id, name: app.name, schemes: app.schemes };
-  if (!countRequest) checkedKeysOf(db).set(app.id, { app: identity, digest: app.key_digest, until: performance.now() + CHECKED_KEY_MS });
-  return { ...identity, requestsThisSecond: requestsThisSecond ?? 1 };
+  return { id: app.id, name: app.name, schemes: app.schemes, requestsThisSecond: requestsThisSecond ?? 1 };
 }

@@ -54,22 +54,22 @@ const DEVICES_BY_DIGEST_SQL = `
   SELECT id::text, name, user_id::text, token_digest FROM devices
    WHERE token_digest IN (SELECT decode(d, 'hex') FROM unnest($1::text[]) AS d)`;
 
-const tokenCheckerOf = perDatabase((db): Coalescer<Uint8Array, AuthenticatedDevice | null> => {
-  return new Coalescer(
-    async (digests) => {
-      const { rows } = await db.pool.query<{ id: string; name: string; user_id: string; token_digest: Buffer }>(DEVICES_BY_DIGEST_SQL, [
-        digests.map((d) => Buffer.from(d).toString('hex')),
-      ]);
-      const byDigest = new Map(rows.map((r) => [r.token_digest.toString('hex'), r]));
-      return digests.map((digest) => {
-        const device = byDigest.get(Buffer.from(digest).toString('hex'));
-        const opens = device !== undefined && digestsMatch(digest, device.token_digest);
-        return { ok: true, value: opens ? { deviceId: device.id, deviceName: device.name, userId: device.user_id } : null };
-      });
-    },
-    { concurrency: 2, maxWeight: TOKENS_PER_QUERY, weight: () => 1 },
-  );
-});
+const tokenCheckerOf = perDatabase(
+  (db) =>
+    new Coalescer<Uint8Array, AuthenticatedDevice | null>(
+      async (digests) => {
+        const hex = digests.map((d) => Buffer.from(d).toString('hex'));
+        const { rows } = await db.pool.query<{ id: string; name: string; user_id: string; token_digest: Buffer }>(DEVICES_BY_DIGEST_SQL, [hex]);
+        const byDigest = new Map(rows.map((r) => [r.token_digest.toString('hex'), r]));
+        return digests.map((digest, i) => {
+          const device = byDigest.get(hex[i] as string);
+          const opens = device !== undefined && digestsMatch(digest, device.token_digest);
+          return { ok: true, value: opens ? { deviceId: device.id, deviceName: device.name, userId: device.user_id } : null };
+        });
+      },
+      { maxWeight: TOKENS_PER_QUERY },
+    ),
+);
 
 /** The device this token opens, or null. Checks arriving together share one query. */
 export async function authenticateDevice(db: Database, token: string): Promise<AuthenticatedDevice | null> {

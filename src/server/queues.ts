@@ -5,8 +5,8 @@
  * under any number of concurrent writers, and batches that touch several
  * queues never deadlock.
  */
-import type { Database } from './db/client.ts';
 import type pg from 'pg';
+import type { Database } from './db/client.ts';
 import type { Prisma } from './db/generated/client.ts';
 import { announceSql } from './delivery/signals.ts';
 import { AppError, Errno } from './errors.ts';

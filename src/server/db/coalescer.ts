@@ -11,11 +11,12 @@
 export type JobOutcome<R> = { ok: true; value: R } | { ok: false; error: unknown };
 
 export interface CoalescerOptions<J> {
-  /** Groups running at once (each on its own connection). */
-  concurrency: number;
-  /** The most weight (e.g. notifications) one group takes; a heavier job goes alone. */
+  /** Groups running at once (each on its own connection); 2 by default: one runs while the next gathers. */
+  concurrency?: number;
+  /** The most weight one group takes; a heavier job goes alone. */
   maxWeight: number;
-  weight(job: J): number;
+  /** A job's weight (e.g. its notifications); 1 by default. */
+  weight?(job: J): number;
   /** Jobs with the same key never share a group (the later one goes in a later group). */
   exclusiveKey?(job: J): string | null;
 }
@@ -56,7 +57,7 @@ export class Coalescer<J, R> {
   }
 
   private start(): void {
-    while (this.running < this.options.concurrency && this.waiting.length > 0) {
+    while (this.running < (this.options.concurrency ?? 2) && this.waiting.length > 0) {
       const group = this.takeGroup();
       this.running++;
       void this.runGroup(group).finally(() => {
@@ -74,7 +75,7 @@ export class Coalescer<J, R> {
     const keys = new Set<string>();
     let total = 0;
     for (const waiting of this.waiting) {
-      const w = weight(waiting.job);
+      const w = weight?.(waiting.job) ?? 1;
       const key = exclusiveKey?.(waiting.job) ?? null;
       const fits = group.length === 0 || total + w <= maxWeight;
       if (fits && (key === null || !keys.has(key))) {

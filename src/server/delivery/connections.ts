@@ -40,6 +40,8 @@ const CLOSE_CONNECTIONS_SQL = `
        d AS (UPDATE devices SET last_seen_at = now() WHERE id IN (SELECT device_id FROM c))
   ${announceSql('devices')}`;
 
+const isForeignKeyViolation = (error: unknown) => (error as { code?: string }).code === FOREIGN_KEY_VIOLATION;
+
 const openerOf = perDatabase((db): Coalescer<Opening, boolean> => {
   const insert = async (openings: readonly Opening[]): Promise<JobOutcome<boolean>[]> => {
     const { rows } = await db.pool.query<{ id: string }>(OPEN_CONNECTIONS_SQL, [
@@ -56,25 +58,32 @@ const openerOf = perDatabase((db): Coalescer<Opening, boolean> => {
         return await insert(openings);
       } catch (error) {
         // A device revoked while its row was being written fails the statement: one by one, to find it.
-        if ((error as { code?: string }).code !== FOREIGN_KEY_VIOLATION || openings.length === 1) throw error;
+        if (!isForeignKeyViolation(error) || openings.length === 1) throw error;
         const outcomes: JobOutcome<boolean>[] = [];
-        for (const opening of openings) outcomes.push(...(await insert([opening]).catch(() => [{ ok: true as const, value: false }])));
+        for (const opening of openings) {
+          const gone = (failure: unknown) => {
+            if (!isForeignKeyViolation(failure)) throw failure;
+            return [{ ok: true as const, value: false }];
+          };
+          outcomes.push(...(await insert([opening]).catch(gone)));
+        }
         return outcomes;
       }
     },
-    { concurrency: 2, maxWeight: CHANGES_PER_STATEMENT, weight: () => 1 },
+    { maxWeight: CHANGES_PER_STATEMENT },
   );
 });
 
-const closerOf = perDatabase((db): Coalescer<string, void> => {
-  return new Coalescer(
-    async (ids) => {
-      await db.pool.query(CLOSE_CONNECTIONS_SQL, [ids]);
-      return ids.map(() => ({ ok: true, value: undefined }));
-    },
-    { concurrency: 2, maxWeight: CHANGES_PER_STATEMENT, weight: () => 1 },
-  );
-});
+const closerOf = perDatabase(
+  (db) =>
+    new Coalescer<string, void>(
+      async (ids) => {
+        await db.pool.query(CLOSE_CONNECTIONS_SQL, [ids]);
+        return ids.map(() => ({ ok: true, value: undefined }));
+      },
+      { maxWeight: CHANGES_PER_STATEMENT },
+    ),
+);
 
 /**
  * Writes the online row of a new connection (grouped with the others opening

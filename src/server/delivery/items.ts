@@ -34,25 +34,26 @@ interface ItemRow {
 /** Users whose pending items one query reads, at most (a reconnect storm asks for thousands at once). */
 const USERS_PER_READ = 50;
 
-const readerOf = perDatabase((db): Coalescer<string, DeliveredItem[]> => {
-  return new Coalescer(
-    async (userIds) => {
-      const { rows } = await db.pool.query<ItemRow & { user_id: string }>(
-        `SELECT u.user_id::text, i.id::text, i.app_id AS appid, a.name AS app_name, i.message, i.action, i.created_at, i.expires_at
-           FROM uids u
-           JOIN queue_items i ON i.uid = u.uid
-           JOIN apps a ON a.id = i.app_id
-          WHERE u.user_id = ANY($1::uuid[]) AND (i.expires_at IS NULL OR i.expires_at > now())
-          ORDER BY i.created_at, i.id`,
-        [[...new Set(userIds)]],
-      );
-      const byUser = new Map<string, DeliveredItem[]>(userIds.map((id) => [id, []]));
-      for (const row of rows) byUser.get(row.user_id)?.push(toDeliveredItem(row));
-      return userIds.map((id) => ({ ok: true, value: byUser.get(id) ?? [] }));
-    },
-    { concurrency: 2, maxWeight: USERS_PER_READ, weight: () => 1 },
-  );
-});
+const readerOf = perDatabase(
+  (db) =>
+    new Coalescer<string, DeliveredItem[]>(
+      async (userIds) => {
+        const { rows } = await db.pool.query<ItemRow & { user_id: string }>(
+          `SELECT u.user_id::text, i.id::text, i.app_id AS appid, a.name AS app_name, i.message, i.action, i.created_at, i.expires_at
+             FROM uids u
+             JOIN queue_items i ON i.uid = u.uid
+             JOIN apps a ON a.id = i.app_id
+            WHERE u.user_id = ANY($1::uuid[]) AND (i.expires_at IS NULL OR i.expires_at > now())
+            ORDER BY i.created_at, i.id`,
+          [[...new Set(userIds)]],
+        );
+        const byUser = new Map<string, DeliveredItem[]>(userIds.map((id) => [id, []]));
+        for (const row of rows) byUser.get(row.user_id)?.push(toDeliveredItem(row));
+        return userIds.map((id) => ({ ok: true, value: byUser.get(id) ?? [] }));
+      },
+      { maxWeight: USERS_PER_READ },
+    ),
+);
 
 function toDeliveredItem(r: ItemRow): DeliveredItem {
   return {
@@ -84,18 +85,16 @@ interface AckRequest {
 
 /** Acks in one transaction: at most this many ids (a larger single ack goes alone). */
 const ACK_GROUP_MAX_IDS = 5_000;
-/** Ack transactions in flight per process. */
-const ACK_GROUPS_IN_FLIGHT = 2;
 /** A failed ack means the items come again; wait as long as a push does before giving up. */
 const ACK_TIMEOUT_MS = 10_000;
 
-const ackCommitterOf = perDatabase((db): Coalescer<AckRequest, number> => {
-  return new Coalescer((requests) => inTransaction(db.pool, (client) => deleteAcked(client, requests), { timeoutMs: ACK_TIMEOUT_MS }), {
-    concurrency: ACK_GROUPS_IN_FLIGHT,
-    maxWeight: ACK_GROUP_MAX_IDS,
-    weight: (request) => request.ids.length,
-  });
-});
+const ackCommitterOf = perDatabase(
+  (db) =>
+    new Coalescer<AckRequest, number>((requests) => inTransaction(db.pool, (client) => deleteAcked(client, requests), { timeoutMs: ACK_TIMEOUT_MS }), {
+      maxWeight: ACK_GROUP_MAX_IDS,
+      weight: (request) => request.ids.length,
+    }),
+);
 
 /**
  * Deletes the listed items from the queues of `userId` ("purge after

@@ -84,6 +84,7 @@ export const STORE_SQL = `
       LEFT JOIN counts c ON c.uid = e.last_uid
      ORDER BY e.n
   ), woken AS (${wakeUsersSql('$7')})
+  -- A SELECT in WITH runs only if it is read: counting woken sends its NOTIFYs.
   SELECT uid, before, (SELECT count(*) FROM woken) AS notified FROM counts`;
 
 /**

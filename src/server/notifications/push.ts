@@ -25,35 +25,33 @@ export interface PushOptions {
 
 /** The most notifications one group transaction takes (a single larger request goes alone). */
 const GROUP_MAX_ITEMS = 2_000;
-/** Group transactions in flight per process: one commits while the next one gathers. */
-const GROUPS_IN_FLIGHT = 2;
 const DEFAULT_TIMEOUT_MS = 10_000;
 
 interface GroupJob extends Push {
   timeoutMs: number;
 }
 
-const committerOf = perDatabase((db): Coalescer<GroupJob, PushOutcome | IdempotencyKeyTaken> => {
-  return new Coalescer(
-    async (jobs) => {
-      const timeoutMs = Math.min(...jobs.map((j) => j.timeoutMs));
-      try {
-        return await inTransaction(db.pool, (client) => storeGroup(client, jobs), { timeoutMs });
-      } catch (error) {
-        // One push's statement failed the group: run it again with a savepoint per push.
-        if (jobs.length === 1 || isStorageUnavailable(error)) throw error;
-        return inTransaction(db.pool, (client) => storeGroup(client, jobs, { isolate: true }), { timeoutMs });
-      }
-    },
-    {
-      concurrency: GROUPS_IN_FLIGHT,
-      maxWeight: GROUP_MAX_ITEMS,
-      weight: (job) => job.items.length,
-      // Two claims of one key in one statement would collide; the second waits for the first's answer.
-      exclusiveKey: (job) => (job.idempotency ? `${job.appId}\n${job.idempotency.key}` : null),
-    },
-  );
-});
+const committerOf = perDatabase(
+  (db) =>
+    new Coalescer<GroupJob, PushOutcome | IdempotencyKeyTaken>(
+      async (jobs) => {
+        const timeoutMs = Math.min(...jobs.map((j) => j.timeoutMs));
+        try {
+          return await inTransaction(db.pool, (client) => storeGroup(client, jobs), { timeoutMs });
+        } catch (error) {
+          // One push's statement failed the group: run it again with a savepoint per push.
+          if (jobs.length === 1 || isStorageUnavailable(error)) throw error;
+          return inTransaction(db.pool, (client) => storeGroup(client, jobs, { isolate: true }), { timeoutMs });
+        }
+      },
+      {
+        maxWeight: GROUP_MAX_ITEMS,
+        weight: (job) => job.items.length,
+        // Two claims of one key in one statement would collide; the second waits for the first's answer.
+        exclusiveKey: (job) => (job.idempotency ? `${job.appId}\n${job.idempotency.key}` : null),
+      },
+    ),
+);
 
 /**
  * Stores a validated batch for `appId`, all or nothing: locks the affected
