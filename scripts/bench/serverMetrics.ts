@@ -5,7 +5,7 @@
  */
 
 export interface ServerMetrics {
-  /** V8 heap in use (presence_process_nodejs_heap_size_used_bytes). */
+  /** V8 heap in use (presence_nodejs_heap_size_used_bytes). */
   heapUsed: number;
   /** Daemon sockets open on this node (presence_connected_daemons). */
   connected: number;
@@ -32,14 +32,14 @@ export async function scrapeMetrics(server: string): Promise<ServerMetrics> {
     delivery.set(m[1] === '+Inf' ? Number.POSITIVE_INFINITY : Number(m[1]), Number(m[2]));
   }
   const gcSeconds: Record<string, number> = {};
-  for (const m of text.matchAll(/^presence_process_nodejs_gc_duration_seconds_sum\{kind="([^"]+)"\} (\S+)/gm)) gcSeconds[m[1] as string] = Number(m[2]);
+  for (const m of text.matchAll(/^presence_nodejs_gc_duration_seconds_sum\{kind="([^"]+)"\} (\S+)/gm)) gcSeconds[m[1] as string] = Number(m[2]);
   return {
-    heapUsed: value('presence_process_nodejs_heap_size_used_bytes'),
+    heapUsed: value('presence_nodejs_heap_size_used_bytes'),
     connected: value('presence_connected_daemons'),
     delivery,
     gcSeconds,
-    loopLagMax: value('presence_process_nodejs_eventloop_lag_max_seconds'),
-    loopLagP99: value('presence_process_nodejs_eventloop_lag_p99_seconds'),
+    loopLagMax: value('presence_nodejs_eventloop_lag_max_seconds'),
+    loopLagP99: value('presence_nodejs_eventloop_lag_p99_seconds'),
   };
 }
 

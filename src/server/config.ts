@@ -32,6 +32,8 @@ const schema = z.object({
   DATABASE_TRANSACTION_TIMEOUT_MS: positive.default(10_000),
   /** The operator token for the dashboard; on the embedded default one is generated when unset. */
   ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** When set, `GET /metrics` answers only `Authorization: Bearer <this>` (app names and traffic are not for everyone). */
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   /** This node's name in the online-connections table; default "<hostname>:<port>". */
   NODE_ID: z.string().min(1).max(200).optional(),
   /** Requests per second each app may make (all nodes together); 0 turns the limit off. */

@@ -50,7 +50,13 @@ export class Metrics {
   });
 
   constructor(db: Database) {
-    collectDefaultMetrics({ register: this.registry, prefix: 'presence_process_' });
+    // prom-client already names these process_* and nodejs_*: one prefix of ours is enough.
+    collectDefaultMetrics({ register: this.registry, prefix: 'presence_' });
+    // These three are gauges named like counters (promtool refuses them); each is the
+    // sum of its labelled twin (`presence_nodejs_active_handles` and so on).
+    for (const name of ['active_handles_total', 'active_requests_total', 'active_resources_total']) {
+      this.registry.removeSingleMetric(`presence_nodejs_${name}`);
+    }
     // One query per scrape, shared by the three gauges.
     let reading: Promise<QueueTotals> | null = null;
     const read = () =>

@@ -66,6 +66,7 @@ export async function startPresence(config: Config, options: StartOptions = {}):
       createRequestHandler({
         db,
         metrics,
+        metricsToken: config.METRICS_TOKEN ?? null,
         logger,
         web: web?.getRequestHandler() ?? null,
         operators: { db, operatorToken },

@@ -7,6 +7,7 @@ import type { Database } from '../db/client.ts';
 import { checkHealth } from '../health.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
+import { digestSecret, secretMatches } from '../secrets.ts';
 import { handleNotificationRequest, matchNotificationRoute, type NotificationRouteDeps } from './notificationRoute.ts';
 import { handleOperatorRequest, type OperatorRouteDeps } from './operatorRoutes.ts';
 
@@ -15,6 +16,8 @@ export interface RequestHandlerDeps {
   notifications: NotificationRouteDeps;
   operators: OperatorRouteDeps;
   metrics: Metrics;
+  /** When set, `/metrics` answers only this bearer token. */
+  metricsToken?: string | null;
   logger: Logger;
   /** Next.js, or null for an API-only node. */
   web: ((req: IncomingMessage, res: ServerResponse) => Promise<void>) | null;
@@ -22,6 +25,13 @@ export interface RequestHandlerDeps {
 
 function sendText(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
   res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store', ...headers }).end(text);
+}
+
+/** No token configured: open; otherwise `Bearer <token>`, compared in constant time. */
+function metricsReaderAllowed(token: string | null, authorization: string | undefined): boolean {
+  if (token === null) return true;
+  const presented = /^Bearer (\S+)$/.exec(authorization ?? '')?.[1];
+  return presented !== undefined && secretMatches(presented, digestSecret(token));
 }
 
 async function route(deps: RequestHandlerDeps, req: IncomingMessage, res: ServerResponse, pathname: string): Promise<void> {
@@ -32,6 +42,10 @@ async function route(deps: RequestHandlerDeps, req: IncomingMessage, res: Server
     return;
   }
   if (pathname === '/metrics') {
+    if (!metricsReaderAllowed(deps.metricsToken ?? null, req.headers.authorization)) {
+      sendText(res, 401, 'Unauthorized: /metrics needs Authorization: Bearer <METRICS_TOKEN>\n', { 'WWW-Authenticate': 'Bearer realm="metrics"' });
+      return;
+    }
     const text = await deps.metrics.registry.metrics();
     sendText(res, 200, text, { 'Content-Type': deps.metrics.registry.contentType });
     return;
