@@ -10,6 +10,7 @@ import type { DeliveryEvent } from '../server/routers/daemon.ts';
 import type { AppRouter } from '../server/routers/_app.ts';
 import type { Opener } from './actions.ts';
 import type { Notifier } from './notifier.ts';
+import { forTerminal } from './terminal.ts';
 
 export interface DaemonOptions {
   /** http(s) URL of the server; the channel is its `/presence`. */
@@ -18,12 +19,14 @@ export interface DaemonOptions {
   /** Native notifications, or null to print only. */
   notifier: Notifier | null;
   opener: Opener;
-  /** Where lines for the user go (stdout). */
+  /** Where lines for the user go (stdout); they get no terminal control characters. */
   print: (line: string) => void;
-  /** Where status and errors go (stderr). */
+  /** Where status and errors go (stderr); no terminal control characters either. */
   report: (line: string) => void;
   json?: boolean;
   once?: boolean;
+  /** With `once`: how long to wait for the backlog to be received and acknowledged before giving up (exit 3). */
+  onceTimeoutMs?: number;
   /** Stops the daemon (exit code 0). */
   signal?: AbortSignal;
 }
@@ -41,6 +44,11 @@ class DaemonWebSocket extends WebSocket {
 /** Exit codes. */
 export const EXIT_OK = 0;
 export const EXIT_REFUSED = 2;
+/** `--once` could not reach the server (or have the backlog acknowledged) in time. */
+export const EXIT_UNREACHABLE = 3;
+
+/** Closing a client that never connected may wait for a connect attempt; the exit does not. */
+const CLOSE_GRACE_MS = 2_000;
 
 /** Backoff with jitter: 0.5 s doubling to 30 s, each delay between half and all of it. */
 export function reconnectDelay(attempt: number): number {
@@ -72,9 +80,12 @@ function describe(item: DeliveredItem): string {
   return `[${item.appName}] ${item.message}  → ${item.action}`;
 }
 
-/** Runs until stopped (0), or until the server refuses the token (2). */
+/** Runs until stopped (0), until the server refuses the token (2), or until `once` gives up (3). */
 export function runDaemon(options: DaemonOptions): Promise<number> {
-  const { notifier, opener, print, report } = options;
+  const { notifier, opener } = options;
+  // Everything printed may carry text from apps and operators.
+  const print = (line: string) => options.print(forTerminal(line));
+  const report = (line: string) => options.report(forTerminal(line));
   const seen = new SeenIds();
   let connectedOnce = false;
 
@@ -107,9 +118,22 @@ export function runDaemon(options: DaemonOptions): Promise<number> {
     const finish = (code: number) => {
       if (finished) return;
       finished = true;
+      clearTimeout(onceTimer);
       subscription.unsubscribe();
-      void wsClient.close().finally(() => resolve(code));
+      const grace = setTimeout(() => resolve(code), CLOSE_GRACE_MS);
+      void wsClient.close().finally(() => {
+        clearTimeout(grace);
+        resolve(code);
+      });
     };
+    const onceTimeoutMs = options.once ? options.onceTimeoutMs : undefined;
+    const onceTimer =
+      onceTimeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            report(`no answer from ${options.server} within ${onceTimeoutMs / 1000} s; giving up`);
+            finish(EXIT_UNREACHABLE);
+          }, onceTimeoutMs);
 
     const handle = async (event: DeliveryEvent) => {
       for (const item of event.items) if (seen.add(item.id)) dispatch(item);

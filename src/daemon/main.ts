@@ -3,20 +3,22 @@ import { SystemOpener } from './actions.ts';
 import { ConfigError, loadDaemonConfig, usage } from './config.ts';
 import { runDaemon } from './daemon.ts';
 import { systemNotifier } from './notifier.ts';
+import { forTerminal } from './terminal.ts';
 
-function main(): Promise<number> {
+async function main(): Promise<number> {
   let config;
   try {
     config = loadDaemonConfig(process.argv.slice(2), process.env);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     console.error(`presence-daemon: ${error.message}`);
-    return Promise.resolve(1);
+    return 1;
   }
   if (config === 'help') {
     console.log(usage);
-    return Promise.resolve(0);
+    return 0;
   }
+  for (const warning of config.warnings) console.error(`presence-daemon: ${warning}`);
   const notifier = config.once ? null : systemNotifier(process.env);
   if (!config.once && !notifier) console.error('no notification server with clickable actions here: printing notifications instead');
   const stop = new AbortController();
@@ -31,6 +33,7 @@ function main(): Promise<number> {
     report: (line) => console.error(line),
     json: config.json,
     once: config.once,
+    onceTimeoutMs: config.onceTimeoutMs,
     signal: stop.signal,
   });
 }
@@ -38,7 +41,7 @@ function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (error: unknown) => {
-    console.error(`presence-daemon: ${error instanceof Error ? error.message : String(error)}`);
+    console.error(`presence-daemon: ${forTerminal(error instanceof Error ? error.message : String(error))}`);
     process.exit(1);
   },
 );

@@ -12,10 +12,28 @@ export interface Notifier {
   show(item: DeliveredItem, onClick: () => void): void;
 }
 
-/** libnotify's notify-send, kept waiting for a click. */
+/**
+ * The body as the freedesktop Notifications spec's body markup wants plain
+ * text: `&`, `<` and `>` as entities, so a server that renders markup shows
+ * `<b>` as written and never sees a link it did not get from us.
+ */
+export function bodyMarkup(text: string): string {
+  return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
+}
+
+/**
+ * notify-send reads backslash escapes in the body (`\n`, `\033`: GLib's
+ * g_strcompress), so a literal backslash is passed doubled.
+ */
+function notifySendBody(text: string): string {
+  return bodyMarkup(text).replaceAll('\\', '\\\\');
+}
+
+/** libnotify's notify-send, kept waiting for a click. The summary is plain text to the server, passed as it is. */
 export class NotifySend implements Notifier {
   show(item: DeliveredItem, onClick: () => void): void {
-    const child = spawn('notify-send', ['--app-name=Presence', '--action=default=Open', '--wait', '--', item.appName, item.message], {
+    const args = ['--app-name=Presence', '--action=default=Open', '--wait', '--', item.appName, notifySendBody(item.message)];
+    const child = spawn('notify-send', args, {
       stdio: ['ignore', 'pipe', 'ignore'],
       shell: false,
     });
