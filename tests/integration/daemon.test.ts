@@ -1,9 +1,9 @@
 /**
  * The desktop daemon end to end against a real server: what it shows, what a
  * click opens, what it acknowledges, and how it exits. The native notifier
- * and the opener are replaced by doubles that record what they were asked.
+ * and the opener are replaced by doubles that record what they were asked
+ * (desktopNotifications.test.ts uses a real notification server).
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,9 +14,10 @@ import type { Notifier } from '../../src/daemon/notifier.ts';
 import type { Database } from '../../src/server/db/client.ts';
 import type { DeliveredItem } from '../../src/server/delivery/items.ts';
 import type { PresenceNode } from '../../src/server/server.ts';
+import { runDaemonProcess as runBin } from '../support/daemonProcess.ts';
 import { makeDaemonUser, queueSize } from '../support/factories.ts';
 import { postNotifications, useTestNode } from '../support/node.ts';
-import { killServerProcesses, projectRoot, startServerProcess } from '../support/serverProcess.ts';
+import { killServerProcesses, startServerProcess } from '../support/serverProcess.ts';
 
 let node: PresenceNode;
 let db: Database;
@@ -40,21 +41,6 @@ class RecordingOpener implements Opener {
   async open(action: string): Promise<void> {
     this.opened.push(action);
   }
-}
-
-function runBin(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['bin/presence-daemon.mjs', ...args], {
-      cwd: projectRoot,
-      env: { ...process.env, PRESENCE_DEVICE_TOKEN: '', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
 }
 
 describe('presence-daemon', () => {
@@ -114,7 +100,7 @@ describe('presence-daemon', () => {
   it('--once --json prints what is pending as JSON lines, acks it and exits 0', async () => {
     const user = await makeDaemonUser(db);
     await postNotifications(node.url, user.appid, user.key, [1, 2].map((n) => ({ UID: user.uid, message: `m${n}`, action: 'https://e.com/' })));
-    const result = await runBin(['--server', node.url, '--token', user.token, '--once', '--json']);
+    const result = await runBin(['--server', node.url, '--once', '--json'], { PRESENCE_DEVICE_TOKEN: user.token });
     expect(result.code).toBe(0);
     const lines = result.stdout.trim().split('\n').map((line) => JSON.parse(line) as DeliveredItem);
     expect(lines.map((i) => i.message)).toEqual(['m1', 'm2']);
@@ -122,7 +108,7 @@ describe('presence-daemon', () => {
   });
 
   it('reports a refused token and exits non-zero instead of retrying', async () => {
-    const result = await runBin(['--server', node.url, '--token', 'prs_dev_not-a-real-token']);
+    const result = await runBin(['--server', node.url], { PRESENCE_DEVICE_TOKEN: 'prs_dev_not-a-real-token' });
     expect(result.code).toBe(EXIT_REFUSED);
     expect(result.stderr).toContain('refused this device');
   });
