@@ -32,11 +32,11 @@ export function operatorTokenMatches(expected: string | null, presented: string)
   return expected !== null && secretMatches(presented, digestSecret(expected));
 }
 
-/** Starts a session; returns the secret for the cookie. */
-export async function openOperatorSession(db: Database, now = new Date()): Promise<string> {
+/** Starts a session opened with `operatorToken`; returns the secret for the cookie. */
+export async function openOperatorSession(db: Database, operatorToken: string, now = new Date()): Promise<string> {
   const secret = newSecret('adm');
   await db.prisma.operatorSession.create({
-    data: { idDigest: digestSecret(secret), expiresAt: new Date(now.getTime() + SESSION_LIFETIME_MS) },
+    data: { idDigest: digestSecret(secret), tokenDigest: digestSecret(operatorToken), expiresAt: new Date(now.getTime() + SESSION_LIFETIME_MS) },
   });
   // Expired sessions are dead weight: clear them while we are here.
   await db.prisma.operatorSession.deleteMany({ where: { expiresAt: { lt: now } } });
@@ -54,6 +54,24 @@ export async function closeOperatorSession(db: Database, secret: string | undefi
   if (!secret) return;
   await db.prisma.operatorSession.deleteMany({ where: { idDigest: digestSecret(secret) } });
   await db.pool.query(announceSql('sessions'));
+}
+
+/**
+ * Ends every session opened with another operator token: a node that starts
+ * with a changed token closes the sessions of the old one on every node.
+ * Returns how many ended.
+ */
+export async function endSessionsOfOtherTokens(db: Database, operatorToken: string): Promise<number> {
+  const { count } = await db.prisma.operatorSession.deleteMany({ where: { tokenDigest: { not: digestSecret(operatorToken) } } });
+  if (count > 0) await db.pool.query(announceSql('sessions'));
+  return count;
+}
+
+/** Ends every session ("sign out everywhere"); open dashboards on every node notice at once. */
+export async function closeAllOperatorSessions(db: Database): Promise<number> {
+  const { count } = await db.prisma.operatorSession.deleteMany({});
+  await db.pool.query(announceSql('sessions'));
+  return count;
 }
 
 /** The value of one cookie in a Cookie header. */

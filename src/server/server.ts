@@ -15,10 +15,11 @@ import type { EmbeddedPostgres } from './db/embeddedPostgres.ts';
 import { openDatabase } from './db/open.ts';
 import { ensureDemoData, type DemoCredentials } from './demo.ts';
 import { createRequestHandler } from './http/requestHandler.ts';
+import { SignInThrottle } from './http/signInThrottle.ts';
 import { createLogger, type Logger } from './log.ts';
 import { startMaintenance } from './maintenance.ts';
 import { Metrics } from './metrics.ts';
-import { ensureOperatorToken } from './operators.ts';
+import { endSessionsOfOtherTokens, ensureOperatorToken } from './operators.ts';
 
 export interface StartOptions {
   /** Serve the web app through Next.js (default true); off for an API-only node. */
@@ -56,6 +57,8 @@ export async function startPresence(config: Config, options: StartOptions = {}):
     const demo = embedded ? await ensureDemoData(db, config.PRESENCE_DATA_DIR) : null;
     const operatorToken = config.ADMIN_TOKEN ?? (embedded ? await ensureOperatorToken(config.PRESENCE_DATA_DIR) : null);
     if (operatorToken === null) logger.warn('ADMIN_TOKEN is not set: nobody can sign in to the dashboard');
+    // A changed operator token ends the sessions the old one opened, on every node.
+    else if ((await endSessionsOfOtherTokens(db, operatorToken)) > 0) logger.info('operator token changed: earlier dashboard sessions ended');
 
     const web = options.web === false ? null : next({ dev: options.dev ?? false, dir: projectRoot, hostname: config.HOST, port: config.PORT });
     await web?.prepare();
@@ -69,7 +72,8 @@ export async function startPresence(config: Config, options: StartOptions = {}):
         metricsToken: config.METRICS_TOKEN ?? null,
         logger,
         web: web?.getRequestHandler() ?? null,
-        operators: { db, operatorToken },
+        dev: options.dev ?? false,
+        operators: { db, operatorToken, signInThrottle: new SignInThrottle() },
         notifications: {
           db,
           metrics,

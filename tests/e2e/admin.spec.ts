@@ -304,10 +304,29 @@ test('an operator revokes a connected device and signs out', async ({ page, base
   // tab to the sign-in page by itself (a click here would race that navigation).
   const other = await page.context().newPage();
   await other.goto('/admin');
-  await other.getByRole('button', { name: 'Sign out' }).click();
+  await other.getByRole('button', { name: 'Sign out', exact: true }).click();
   await expect(other).toHaveURL(/\/admin\/login$/);
   await expect(page).toHaveURL(/\/admin\/login$/);
   await page.goto('/admin/devices');
   await expect(page).toHaveURL(/\/admin\/login$/);
   await other.close();
+});
+
+test('"Sign out everywhere" ends every operator session: another browser\'s open dashboard goes to sign-in by itself', async ({ page, browser }) => {
+  await signIn(page);
+  // Another browser (its own cookie jar, so its own session), watching the queues.
+  const elsewhere = await browser.newContext();
+  const other = await elsewhere.newPage();
+  try {
+    await signIn(other);
+    await page.getByRole('button', { name: 'Sign out everywhere' }).click();
+    await expect(page).toHaveURL(/\/admin\/login$/);
+    await expect(other).toHaveURL(/\/admin\/login$/);
+    for (const tab of [page, other]) {
+      await tab.goto('/admin/apps');
+      await expect(tab).toHaveURL(/\/admin\/login$/);
+    }
+  } finally {
+    await elsewhere.close();
+  }
 });

@@ -3,6 +3,7 @@
  * HTTP server and WebSocket: sign-in, cookie flags, the page guard, the
  * Origin check on a cookie-carrying WebSocket, and live queue updates.
  */
+import http from 'node:http';
 import { createTRPCClient, createWSClient, wsLink } from '@trpc/client';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -10,7 +11,7 @@ import type { Database } from '../../src/server/db/client.ts';
 import type { AppRouter } from '../../src/server/routers/_app.ts';
 import type { PresenceNode } from '../../src/server/server.ts';
 import { makeRecipient, queueSize } from '../support/factories.ts';
-import { postNotifications, useTestNode } from '../support/node.ts';
+import { postNotifications, startTestNode, useTestNode } from '../support/node.ts';
 
 const operatorToken = 'prs_adm_operator-test-token-0123456789';
 let node: PresenceNode;
@@ -198,6 +199,139 @@ describe('dashboard API', () => {
       watching.unsubscribe();
     } finally {
       await dashboard.close();
+    }
+  });
+});
+
+/** A sign-in POST sent from a given local address (the loopback has all of 127.0.0.0/8), so tests do not share a throttle. */
+function signInFrom(localAddress: string, token: string): Promise<{ status: number; headers: http.IncomingHttpHeaders }> {
+  const { hostname, port } = new URL(node.url);
+  const body = new URLSearchParams({ token }).toString();
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { host: hostname, port, localAddress, path: '/admin/login', method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': Buffer.byteLength(body) } },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers }));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+describe('sign-in throttle', () => {
+  it('answers 429 with Retry-After once an address has failed 10 times, even for the right token, and only for that address', async () => {
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const refused = await signInFrom('127.0.0.3', `prs_adm_wrong-guess-${attempt}`);
+      expect(refused.status).toBe(303);
+      expect(refused.headers.location).toBe('/admin/login?error=invalid');
+    }
+    const throttled = await signInFrom('127.0.0.3', 'prs_adm_wrong-guess-10');
+    expect(throttled.status).toBe(429);
+    expect(Number(throttled.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    // While it waits, not even the right token gets in: guessing on is pointless.
+    const right = await signInFrom('127.0.0.3', operatorToken);
+    expect(right.status).toBe(429);
+    expect(right.headers['set-cookie']).toBeUndefined();
+    const elsewhere = await signInFrom('127.0.0.4', operatorToken);
+    expect(elsewhere.status).toBe(303);
+    expect(elsewhere.headers['set-cookie']?.[0]).toMatch(/^presence_operator=prs_adm_/);
+  });
+});
+
+describe('ending every session', () => {
+  it('"sign out everywhere" ends every operator session, and open watches on them end', async () => {
+    const mine = await sessionCookie();
+    const theirs = await sessionCookie();
+    const dashboard = dashboardClient({ Cookie: theirs });
+    const errors: unknown[] = [];
+    let events = 0;
+    try {
+      dashboard.client.admin.queues.watch.subscribe(undefined, { onData: () => events++, onError: (error) => errors.push(error) });
+      await expect.poll(() => events).toBeGreaterThan(0);
+
+      const crossSite = await fetch(`${node.url}/admin/logout-everywhere`, { method: 'POST', redirect: 'manual', headers: { Cookie: mine, Origin: 'https://evil.example' } });
+      expect(crossSite.status).toBe(403);
+      const anonymous = await fetch(`${node.url}/admin/logout-everywhere`, { method: 'POST', redirect: 'manual' });
+      expect(anonymous.status).toBe(303);
+      expect((await fetch(`${node.url}/admin`, { redirect: 'manual', headers: { Cookie: theirs } })).status).not.toBe(303);
+
+      const out = await fetch(`${node.url}/admin/logout-everywhere`, { method: 'POST', redirect: 'manual', headers: { Cookie: mine } });
+      expect(out.status).toBe(303);
+      expect(out.headers.get('location')).toBe('/admin/login');
+      expect(out.headers.get('set-cookie')).toContain('Max-Age=0');
+      for (const cookie of [mine, theirs]) {
+        const after = await fetch(`${node.url}/admin`, { redirect: 'manual', headers: { Cookie: cookie } });
+        expect(after.headers.get('location')).toBe('/admin/login');
+      }
+      await expect.poll(() => errors).toEqual([expect.objectContaining({ data: expect.objectContaining({ code: 'UNAUTHORIZED' }) })]);
+    } finally {
+      await dashboard.close();
+    }
+  });
+
+  it('a node that starts with a changed ADMIN_TOKEN ends the sessions of the old token on every node', async () => {
+    const old = await sessionCookie();
+    const dashboard = dashboardClient({ Cookie: old });
+    const errors: unknown[] = [];
+    let events = 0;
+    const newToken = 'prs_adm_operator-test-token-changed-9876';
+    try {
+      dashboard.client.admin.queues.watch.subscribe(undefined, { onData: () => events++, onError: (error) => errors.push(error) });
+      await expect.poll(() => events).toBeGreaterThan(0);
+      const changed = await startTestNode({ ADMIN_TOKEN: newToken });
+      try {
+        // The dashboard open on the node that still runs the old token is told, and its session is gone there too.
+        await expect.poll(() => errors).toEqual([expect.objectContaining({ data: expect.objectContaining({ code: 'UNAUTHORIZED' }) })]);
+        for (const url of [node.url, changed.url]) {
+          const after = await fetch(`${url}/admin`, { redirect: 'manual', headers: { Cookie: old } });
+          expect(after.headers.get('location')).toBe('/admin/login');
+        }
+        const signedIn = await fetch(`${changed.url}/admin/login`, {
+          method: 'POST',
+          redirect: 'manual',
+          headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ token: newToken }),
+        });
+        expect(signedIn.headers.get('location')).toBe('/admin');
+      } finally {
+        await changed.close();
+      }
+    } finally {
+      await dashboard.close();
+    }
+  });
+});
+
+describe('request paths and headers', () => {
+  it('redirects a path that is not in normal form to its normal form before the guard decides, and refuses encoded slashes', async () => {
+    const raw = (path: string) =>
+      new Promise<{ status: number; location: string | undefined }>((resolve, reject) => {
+        const { hostname, port } = new URL(node.url);
+        http
+          .get({ host: hostname, port, path }, (res) => {
+            res.resume();
+            resolve({ status: res.statusCode ?? 0, location: res.headers.location });
+          })
+          .on('error', reject);
+      });
+    expect(await raw('/x/../admin')).toEqual({ status: 308, location: '/admin' });
+    expect(await raw('/%2e%2e/admin?a=1')).toEqual({ status: 308, location: '/admin?a=1' });
+    expect(await raw('//admin/./apps')).toEqual({ status: 308, location: '/admin/apps' });
+    expect(await raw('/%61dmin')).toEqual({ status: 308, location: '/admin' });
+    expect((await raw('/admin%2Fapps')).status).toBe(400);
+    expect((await raw('/\\admin')).status).toBe(400);
+    expect(await raw('/admin')).toEqual({ status: 303, location: '/admin/login' });
+  });
+
+  it('sends nosniff, DENY framing and a deny-all policy on answers that are not pages', async () => {
+    for (const path of ['/healthz', '/nope/notification']) {
+      const res = await fetch(`${node.url}${path}`);
+      expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(res.headers.get('x-frame-options')).toBe('DENY');
+      expect(res.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+      expect(res.headers.get('referrer-policy')).toBe('no-referrer');
     }
   });
 });

@@ -9,7 +9,9 @@ import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { digestSecret, secretMatches } from '../secrets.ts';
 import { handleNotificationRequest, matchNotificationRoute, type NotificationRouteDeps } from './notificationRoute.ts';
-import { handleOperatorRequest, type OperatorRouteDeps } from './operatorRoutes.ts';
+import { handleOperatorRequest, isDashboardPath, type OperatorRouteDeps } from './operatorRoutes.ts';
+import { normaliseRequestPath } from './requestPath.ts';
+import { forbidCaching, preparePageRequest, setSecurityHeaders } from './securityHeaders.ts';
 
 export interface RequestHandlerDeps {
   db: Database;
@@ -21,6 +23,8 @@ export interface RequestHandlerDeps {
   logger: Logger;
   /** Next.js, or null for an API-only node. */
   web: ((req: IncomingMessage, res: ServerResponse) => Promise<void>) | null;
+  /** Next.js in development mode (hot reload), whose pages need a looser policy. */
+  dev?: boolean;
 }
 
 function sendText(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
@@ -51,13 +55,28 @@ async function route(deps: RequestHandlerDeps, req: IncomingMessage, res: Server
     return;
   }
   if (await handleOperatorRequest(deps.operators, req, res, pathname)) return;
-  if (deps.web) return deps.web(req, res);
+  if (deps.web) {
+    preparePageRequest(req, res, deps.dev ?? false);
+    if (isDashboardPath(pathname)) forbidCaching(res);
+    return deps.web(req, res);
+  }
   sendText(res, 404, 'Not found\n');
 }
 
 export function createRequestHandler(deps: RequestHandlerDeps) {
   return (req: IncomingMessage, res: ServerResponse): void => {
-    const pathname = (req.url ?? '/').split('?', 1)[0] as string;
+    setSecurityHeaders(res);
+    // Every decision below is taken on the normal form of the path, the one Next.js would route.
+    const target = normaliseRequestPath(req.url ?? '/');
+    if (target.kind === 'invalid') {
+      sendText(res, 400, 'Bad request: malformed path\n');
+      return;
+    }
+    if (target.kind === 'redirect') {
+      res.writeHead(308, { Location: target.location, 'Cache-Control': 'no-store' }).end();
+      return;
+    }
+    const { pathname } = target;
     const appid = matchNotificationRoute(pathname);
     if (appid !== null) {
       void handleNotificationRequest(deps.notifications, req, res, appid);
