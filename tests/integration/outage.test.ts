@@ -2,6 +2,7 @@
  * A database outage inside the test: a real PostgreSQL is stopped and started
  * again under a running node with a connected daemon.
  */
+import { spawn } from 'node:child_process';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -14,6 +15,7 @@ import { startPresence, type PresenceNode } from '../../src/server/server.ts';
 import { connectChannel } from '../support/daemonClient.ts';
 import { makeDaemonUser, queueItems } from '../support/factories.ts';
 import { postNotifications } from '../support/node.ts';
+import { postmasterPid, projectRoot } from '../support/serverProcess.ts';
 
 let dataDir: string;
 let port: number;
@@ -87,4 +89,49 @@ describe('while PostgreSQL is down', () => {
       await daemon.close();
     }
   });
+});
+
+describe('when PostgreSQL dies under load', () => {
+  it('leaves no pg error uncaught: a node without any uncaughtException handler lives on and recovers', async () => {
+    const user = await makeDaemonUser(db);
+    // Its own process, without Next.js (whose handler would swallow an uncaught error): one crashes it.
+    const child = spawn(process.execPath, ['--import', 'tsx', 'tests/fixtures/apiNodeChild.ts', postgres.url], { cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+    const exited = new Promise<string>((resolve) => child.once('exit', (code, signal) => resolve(`${signal ?? code}`)));
+    let load = true;
+    try {
+      await expect.poll(() => output, { timeout: 60_000 }).toMatch(/Presence is running at \S+\n/);
+      const url = (output.match(/Presence is running at (\S+)\n/) as RegExpMatchArray)[1] as string;
+      const daemon = connectChannel(url, user.token);
+      await daemon.event(0);
+      // Many requests in flight, so pooled connections are checked out (not idle) when the database dies.
+      let stored = 0;
+      const post = (message: string) => postNotifications(url, user.appid, user.key, { UID: user.uid, message, action: 'https://e.com/' }).then((r) => r.status, () => 0);
+      const posters = Array.from({ length: 30 }, async () => {
+        while (load) if ((await post('load')) === 200) stored++;
+      });
+      await expect.poll(() => stored).toBeGreaterThan(20);
+      process.kill((await postmasterPid(postgres.clusterDir)) as number, 'SIGKILL');
+      await expect.poll(() => post('down'), { timeout: 20_000 }).not.toBe(200);
+
+      postgres = await startEmbeddedPostgres({ dataDir, port });
+      expect(output).not.toMatch(/Unhandled 'error' event|uncaught/i);
+      expect(child.exitCode ?? child.signalCode).toBeNull();
+      await expect.poll(() => post('after'), { timeout: 30_000, interval: 500 }).toBe(200);
+      load = false;
+      await Promise.all(posters);
+      expect(child.exitCode ?? child.signalCode).toBeNull();
+      expect(output).not.toMatch(/Unhandled 'error' event|uncaught/i);
+      // The daemon, still connected, gets what is posted after the restart.
+      await expect.poll(() => daemon.events.flatMap((e) => e.items.map((i) => i.message)), { timeout: 20_000 }).toContain('after');
+      await daemon.close();
+      child.kill('SIGTERM');
+      expect(await exited).toBe('0');
+    } finally {
+      load = false;
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+  }, 120_000);
 });

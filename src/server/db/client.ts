@@ -32,9 +32,13 @@ export function connectDatabase(options: DatabaseOptions): Database {
     // reads thousands of backlogs at once).
     options: '-c max_parallel_workers_per_gather=0',
   });
-  // Without a listener, a connection dropped while idle (a database restart)
-  // is an uncaught 'error' event and kills the process.
-  pool.on('error', options.onError ?? (() => {}));
+  // A pg client emits 'error' when its connection drops (a database restart),
+  // also while checked out, when the pool's own listener is detached: without
+  // a listener of its own, that is an uncaught exception. The query in flight
+  // still fails, and the pool discards the broken client on release.
+  const onError = options.onError ?? (() => {});
+  pool.on('connect', (client) => client.on('error', onError));
+  pool.on('error', () => {}); // an idle client's error: already reported by its own listener
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
   return {
     pool,

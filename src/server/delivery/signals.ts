@@ -90,10 +90,20 @@ export class SignalListener extends EventEmitter<SignalEvents> {
     client.on('error', (error) => this.handleLoss(client, error));
     client.on('end', () => this.handleLoss(client, new Error('listening connection ended')));
     client.on('notification', (message) => this.dispatch(message.channel, message.payload ?? ''));
-    await client.connect();
-    await client.query(`LISTEN ${WAKEUP_CHANNEL}`);
-    await client.query(`LISTEN ${DEVICE_REVOKED_CHANNEL}`);
-    await client.query(`LISTEN ${ACTIVITY_CHANNEL}`);
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${WAKEUP_CHANNEL}`);
+      await client.query(`LISTEN ${DEVICE_REVOKED_CHANNEL}`);
+      await client.query(`LISTEN ${ACTIVITY_CHANNEL}`);
+    } catch (error) {
+      await client.end().catch(() => undefined); // not half-open: a retry makes a new one
+      throw error;
+    }
+    // Stopped while connecting: an open connection would keep the process alive.
+    if (this.stopped) {
+      await client.end().catch(() => undefined);
+      return;
+    }
     const resumed = this.failures > 0;
     this.client = client;
     this.failures = 0;
