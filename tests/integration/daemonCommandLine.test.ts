@@ -77,6 +77,20 @@ describe('the device token', () => {
     expect(fromFlag.stderr).not.toContain(user.token);
   });
 
+  it('warns when the config file that holds the token can be read by other users, and still runs', async () => {
+    const user = await makeDaemonUser(db);
+    const config = path.join(dir, 'shared-config.json');
+    await writeFile(config, JSON.stringify({ server: node.url, token: user.token }));
+    await chmod(config, 0o644);
+    const result = await runDaemonProcess(['--config', config, '--once']);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain(`warning: ${config} holds the device token and other users can read it`);
+    await chmod(config, 0o600);
+    const owned = await runDaemonProcess(['--config', config, '--once']);
+    expect(owned.code).toBe(0);
+    expect(owned.stderr).not.toContain('warning');
+  });
+
   it('refuses --token together with --token-file', async () => {
     const file = await tokenFile('token-both', 'prs_dev_x', 0o600);
     const result = await runDaemonProcess(['--server', node.url, '--token', 'prs_dev_x', '--token-file', file]);
