@@ -7,6 +7,8 @@
  *
  * `schemes` maps a deep-link scheme to the command a click runs (no shell;
  * `{action}` is replaced by the whole link). Unmapped schemes go to the OS.
+ * The token comes from `--token-file`, `PRESENCE_DEVICE_TOKEN` or the file:
+ * a command line (`--token`) is visible to every user of the machine.
  */
 import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import os from 'node:os';
