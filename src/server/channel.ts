@@ -2,10 +2,12 @@
  * The daemon channel's transport: tRPC over WebSocket at `/presence`, on the
  * HTTP server's port. Each node listens for wake-ups from every node through
  * PostgreSQL, keeps its connections' online rows fresh, and closes the
- * sockets of revoked devices.
+ * sockets of revoked devices. A socket is served only with valid
+ * credentials: a device token, or the dashboard's operator session.
  */
-import type { IncomingMessage } from 'node:http';
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { TRPCError } from '@trpc/server';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Database } from './db/client.ts';
 import { clearNodeConnections, closeConnection, heartbeat, HEARTBEAT_INTERVAL_MS, openConnection } from './delivery/connections.ts';
@@ -13,11 +15,11 @@ import { Doorbells } from './delivery/doorbell.ts';
 import { SignalListener } from './delivery/signals.ts';
 import { authenticateDevice, type AuthenticatedDevice } from './devices.ts';
 import { isSameOrigin } from './http/origin.ts';
-import { readCookie, SESSION_COOKIE } from './operators.ts';
+import { operatorSessionValid, readCookie, SESSION_COOKIE } from './operators.ts';
 import type { Metrics } from './metrics.ts';
 import { appRouter } from './routers/_app.ts';
-import type { Context } from './trpc.ts';
-import { serveTrpcSockets } from './trpcSocket.ts';
+import type { Context, DaemonSocketState } from './trpc.ts';
+import { serveTrpcSockets, SOCKET_LIMITS } from './trpcSocket.ts';
 
 export const CHANNEL_PATH = '/presence';
 
@@ -28,6 +30,12 @@ export interface ChannelOptions {
   nodeId: string;
   metrics: Metrics;
   log: (line: string) => void;
+  /** Development mode (`npm run dev`): error frames carry stacks. */
+  dev?: boolean;
+  /** For tests: how long a socket may take to present credentials (default {@link AUTHENTICATE_WITHIN_MS}). */
+  authenticateMs?: number;
+  /** For tests: how often online rows are refreshed and checked (default HEARTBEAT_INTERVAL_MS). */
+  heartbeatMs?: number;
 }
 
 export interface Channel {
@@ -36,15 +44,43 @@ export interface Channel {
   close(): Promise<void>;
 }
 
+/** A socket without valid credentials by then is closed (4401). */
+export const AUTHENTICATE_WITHIN_MS = 10_000;
+/** Live sockets of one device on one node; a newer one closes the oldest (4409). */
+export const SOCKETS_PER_DEVICE = 10;
+
 /** WebSocket close code sent to a revoked device. */
 const REVOKED = 4403;
+/** WebSocket close code of a device's oldest socket, past SOCKETS_PER_DEVICE. */
+const REPLACED = 4409;
+
+/** A daemon socket on this node: its online row, and what the daemon procedures keep for it. */
+interface DaemonSocket extends DaemonSocketState {
+  connectionId: string;
+  deviceId: string;
+}
+
+/**
+ * Answers an upgrade that is not served with an HTTP status, and lets the
+ * socket go once that is written (Node's HTTP server keeps half-open sockets).
+ */
+export function refuseUpgrade(socket: Duplex, status: 403 | 404 | 503): void {
+  socket.on('error', () => socket.destroy());
+  const retry = status === 503 ? 'Retry-After: 1\r\n' : '';
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${retry}Connection: close\r\nContent-Length: 0\r\n\r\n`, () => socket.destroy());
+}
 
 export async function openChannel(options: ChannelOptions): Promise<Channel> {
   const { db, nodeId, metrics, log } = options;
   const doorbells = new Doorbells();
   // The daemons' sockets on this node, with their online rows: one entry per
   // socket, which also serves the heartbeat and revocations.
-  const daemons = new Map<WebSocket, { connectionId: string; deviceId: string }>();
+  const daemons = new Map<WebSocket, DaemonSocket>();
+  // The live sockets of each device on this node, oldest first (for the cap and revocations).
+  const socketsByDevice = new Map<string, WebSocket[]>();
+  const closeDeviceSockets = (deviceId: string) => {
+    for (const ws of socketsByDevice.get(deviceId) ?? []) ws.close(REVOKED, 'device revoked');
+  };
 
   await clearNodeConnections(db, nodeId);
   const signals = new SignalListener(options.databaseUrl, `presence-listener ${nodeId}`);
@@ -60,22 +96,28 @@ export async function openChannel(options: ChannelOptions): Promise<Channel> {
     for (const watched of ['queues', 'acks', 'devices']) doorbells.ringTopic(watched);
   });
   signals.on('resumed', () => {
-    log('listening again for wake-ups; every connection re-checks its queues');
+    log('listening again for wake-ups; every connection re-checks its queues and its device');
     doorbells.ringAll();
+    // A revocation signalled while nobody listened was missed: the rows tell.
+    void beat().catch(() => undefined);
   });
   signals.on('lost', (error) => log(`wake-up listener lost its connection: ${error.message}`));
-  signals.on('deviceRevoked', (deviceId) => {
-    // Rare enough to look through every socket rather than keep an index by device.
-    for (const [ws, daemon] of daemons) if (daemon.deviceId === deviceId) ws.close(REVOKED, 'device revoked');
-  });
-  await signals.start();
+  signals.on('deviceRevoked', closeDeviceSockets);
 
   // The online rows of this node's live sockets: the heartbeat refreshes
   // exactly these and deletes any other row of this node (one whose close
-  // could not be written, say while the database was busy).
-  const liveConnectionIds = () => Array.from(daemons.values(), (daemon) => daemon.connectionId);
-  const beat = setInterval(() => void heartbeat(db, nodeId, liveConnectionIds()).catch(() => undefined), HEARTBEAT_INTERVAL_MS);
-  beat.unref();
+  // could not be written, say while the database was busy). A socket whose
+  // row is gone belongs to a revoked device: it closes, also when the
+  // revocation's signal never reached this node.
+  async function beat(): Promise<void> {
+    const gone = await heartbeat(db, nodeId, Array.from(daemons.values(), (daemon) => daemon.connectionId));
+    if (gone.length === 0) return;
+    const goneIds = new Set(gone);
+    for (const [ws, daemon] of daemons) if (goneIds.has(daemon.connectionId)) ws.close(REVOKED, 'device revoked');
+  }
+  await signals.start();
+  const beatTimer = setInterval(() => void beat().catch(() => undefined), options.heartbeatMs ?? HEARTBEAT_INTERVAL_MS);
+  beatTimer.unref();
 
   const forget = (connectionId: string) => void closeConnection(db, connectionId).catch(() => undefined);
   // One listener for every daemon socket (`this` is the socket), not a closure each.
@@ -83,22 +125,34 @@ export async function openChannel(options: ChannelOptions): Promise<Channel> {
     const daemon = daemons.get(this);
     if (!daemon) return;
     daemons.delete(this);
+    const siblings = socketsByDevice.get(daemon.deviceId);
+    const index = siblings?.indexOf(this) ?? -1;
+    if (siblings && index >= 0) siblings.splice(index, 1);
+    if (siblings?.length === 0) socketsByDevice.delete(daemon.deviceId);
     metrics.connectedDaemons.dec();
     forget(daemon.connectionId);
   }
 
-  /** Writes the online row of a daemon's socket and forgets it when the socket closes; false if the device is gone. */
-  async function track(ws: WebSocket, device: AuthenticatedDevice): Promise<boolean> {
+  /**
+   * Writes the online row of a daemon's socket and forgets it when the socket
+   * closes; closes the device's oldest socket past the cap. Null if the
+   * device is gone.
+   */
+  async function track(ws: WebSocket, device: AuthenticatedDevice): Promise<DaemonSocket | null> {
     const connectionId = await openConnection(db, device.deviceId, nodeId);
-    if (connectionId === null) return false;
+    if (connectionId === null) return null;
+    const daemon: DaemonSocket = { connectionId, deviceId: device.deviceId, notifications: null };
     if (ws.readyState !== ws.OPEN) {
       forget(connectionId); // closed while the row was being written
-      return true;
+      return daemon;
     }
-    daemons.set(ws, { connectionId, deviceId: device.deviceId });
+    daemons.set(ws, daemon);
+    const siblings = socketsByDevice.get(device.deviceId);
+    if (!siblings) socketsByDevice.set(device.deviceId, [ws]);
+    else if (siblings.push(ws) > SOCKETS_PER_DEVICE) siblings.shift()?.close(REPLACED, 'replaced by a newer connection of this device');
     metrics.connectedDaemons.inc();
     ws.on('close', onDaemonClose);
-    return true;
+    return daemon;
   }
 
   // Compression stays off: it would cost every socket its own zlib state.
@@ -106,23 +160,24 @@ export async function openChannel(options: ChannelOptions): Promise<Channel> {
   const handler = serveTrpcSockets<Context>(wss, {
     router: appRouter,
     keepAlive: { pingMs: 30_000, pongWaitMs: 10_000, sweepMs: 1_000 },
+    limits: { ...SOCKET_LIMITS, authenticateMs: options.authenticateMs ?? AUTHENTICATE_WITHIN_MS },
+    dev: options.dev ?? false,
+    // A refusal (UNAUTHORIZED) closes the socket with 4401, after answering
+    // the calls made; a database failure is thrown as it is, so the daemon
+    // retries instead of giving up for good.
     createContext: async (req, ws, connectionParams): Promise<Context> => {
-      const base = {
-        db,
-        doorbells,
-        metrics,
-        closeConnection: () => ws.close(4401, 'unauthorized'),
-        operatorSession: readCookie(req.headers.cookie, SESSION_COOKIE),
-      };
+      const operatorSession = readCookie(req.headers.cookie, SESSION_COOKIE);
+      const base = { db, doorbells, metrics, operatorSession };
       const token = connectionParams?.token;
-      if (typeof token !== 'string' || token === '') return { ...base, device: null, deviceRefusal: 'missing device token' };
-      // A database failure here is thrown, not refused: the daemon retries
-      // (a refusal would make it give up for good).
-      const device = await authenticateDevice(db, token);
-      if (!device) return { ...base, device: null, deviceRefusal: 'invalid device token' };
-      // Revoked in the meantime: it has no online row, and no channel.
-      if (!(await track(ws, device))) return { ...base, device: null, deviceRefusal: 'invalid device token' };
-      return { ...base, device, deviceRefusal: null };
+      if (typeof token === 'string' && token !== '') {
+        const device = await authenticateDevice(db, token);
+        // Revoked in the meantime: it has no online row, and no channel.
+        const daemonSocket = device && (await track(ws, device));
+        if (!device || !daemonSocket) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'invalid device token' });
+        return { ...base, device, daemonSocket };
+      }
+      if (await operatorSessionValid(db, operatorSession)) return { ...base, device: null, daemonSocket: null };
+      throw new TRPCError({ code: 'UNAUTHORIZED', message: operatorSession === undefined ? 'missing device token' : 'sign in at /admin/login' });
     },
     onError: (error, path) => {
       if (error.code === 'INTERNAL_SERVER_ERROR') log(`channel error in ${path ?? '(connection)'}: ${error.message}`);
@@ -134,15 +189,12 @@ export async function openChannel(options: ChannelOptions): Promise<Channel> {
       // A browser sends cookies with a WebSocket from any page, and SameSite
       // does not tell other ports of the same host apart: a connection that
       // carries the operator cookie must come from this origin.
-      if (readCookie(req.headers.cookie, SESSION_COOKIE) !== undefined && !isSameOrigin(req)) {
-        socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-        return;
-      }
+      if (readCookie(req.headers.cookie, SESSION_COOKIE) !== undefined && !isSameOrigin(req)) return refuseUpgrade(socket, 403);
       wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
     },
     async close() {
       handler.broadcastReconnectNotification();
-      clearInterval(beat);
+      clearInterval(beatTimer);
       handler.stop();
       await signals.stop();
       // Give the reconnect notice a moment to leave before the sockets go.

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import type { Duplex } from 'node:stream';
 import next from 'next';
-import { CHANNEL_PATH, openChannel, type Channel } from './channel.ts';
+import { CHANNEL_PATH, openChannel, refuseUpgrade, type Channel } from './channel.ts';
 import { projectRoot, type Config } from './config.ts';
 import type { Database } from './db/client.ts';
 import type { EmbeddedPostgres } from './db/embeddedPostgres.ts';
@@ -84,18 +84,20 @@ export async function startPresence(config: Config, options: StartOptions = {}):
         },
       }),
     );
-    // Upgrades can arrive as soon as the port is open, before the channel is
-    // ready (it waits on the database). Refuse those at once, so the daemon
-    // retries: unhandled, Node would pass them to Next as plain requests,
-    // which never answers them.
+    // Every upgrade gets an answer and its socket is let go, or it would hold
+    // a file descriptor for good: 503 before the channel is ready (it waits
+    // on the database), so the daemon retries; 404 for any other path. Only
+    // in development does Next.js take its own (hot reload); in production
+    // it would never answer.
     let channel: Channel | null = null;
-    const handleWebUpgrade = web?.getUpgradeHandler();
+    const handleWebUpgrade = options.dev ? web?.getUpgradeHandler() : undefined;
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-      if ((req.url ?? '').split('?', 1)[0] !== CHANNEL_PATH) {
-        if (handleWebUpgrade) void handleWebUpgrade(req, socket, head);
-        else socket.destroy();
-      } else if (channel) channel.handleUpgrade(req, socket, head);
-      else socket.end('HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      const path = (req.url ?? '').split('?', 1)[0] ?? '';
+      if (path === CHANNEL_PATH) {
+        if (channel) channel.handleUpgrade(req, socket, head);
+        else refuseUpgrade(socket, 503);
+      } else if (handleWebUpgrade && path.startsWith('/_next/')) void handleWebUpgrade(req, socket, head);
+      else refuseUpgrade(socket, 404);
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -109,7 +111,7 @@ export async function startPresence(config: Config, options: StartOptions = {}):
     });
     const { port } = server.address() as AddressInfo;
     const nodeId = config.NODE_ID ?? `${os.hostname()}:${port}`;
-    const openedChannel = await openChannel({ db, databaseUrl, nodeId, metrics, log });
+    const openedChannel = await openChannel({ db, databaseUrl, nodeId, metrics, log, dev: options.dev ?? false });
     channel = openedChannel;
     cleanups.push(() => openedChannel.close());
     const maintenance = startMaintenance(db, { ackLogSize: config.ACK_LOG_SIZE, logger });

@@ -16,17 +16,23 @@ export interface Context {
   db: Database;
   doorbells: Doorbells;
   metrics: Metrics;
-  /** The daemon's device, when its token checked out. */
+  /** The daemon's device, when the connection came with a valid device token. */
   device: AuthenticatedDevice | null;
-  /** Why `device` is null ("missing device token", "invalid device token"). */
-  deviceRefusal: string | null;
-  /** Ends the connection; used after refusing a daemon so it does not linger. */
-  closeConnection: () => void;
+  /** What the daemon procedures keep for this socket; set with `device`. */
+  daemonSocket: DaemonSocketState | null;
   /** The operator session secret from the cookie of the upgrade request (checked on each call). */
   operatorSession: string | undefined;
 }
 
+/** Per daemon socket: its one `daemon.notifications` subscription, while it runs. */
+export interface DaemonSocketState {
+  notifications: AbortSignal | null;
+}
+
 const t = initTRPC.context<Context>().create({
+  // tRPC would otherwise decide from NODE_ENV, which nothing sets for `npm start`;
+  // the channel adds stacks in development (see trpcSocket.ts).
+  isDev: false,
   errorFormatter({ shape, error }) {
     const errno = error.cause instanceof AppError ? error.cause.errno : undefined;
     // Input that fails its schema: one readable sentence instead of zod's JSON.
@@ -50,16 +56,13 @@ const domainErrors = t.middleware(async ({ next }) => {
 export const publicProcedure = t.procedure.use(domainErrors);
 
 /**
- * For daemons: refuses a connection without a valid device token with
- * UNAUTHORIZED (which the daemon treats as fatal) and closes it.
+ * For daemons: a connection without a device (the dashboard's) is refused
+ * with UNAUTHORIZED. (A connection without valid credentials at all never
+ * gets this far: the channel refuses and closes it.)
  */
 export const deviceProcedure = publicProcedure.use(({ ctx, next }) => {
-  if (!ctx.device) {
-    // Let the error frame go out first.
-    setTimeout(ctx.closeConnection, 50).unref();
-    throw new TRPCError({ code: 'UNAUTHORIZED', message: ctx.deviceRefusal ?? 'invalid device token' });
-  }
-  return next({ ctx: { ...ctx, device: ctx.device } });
+  if (!ctx.device || !ctx.daemonSocket) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'this connection has no device token' });
+  return next({ ctx: { ...ctx, device: ctx.device, daemonSocket: ctx.daemonSocket } });
 });
 
 /** For the dashboard: refuses a connection without a live operator session. */

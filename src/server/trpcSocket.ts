@@ -12,6 +12,11 @@
  * events, `lastEventId`) and their stop, PING and PONG both ways (the
  * keep-alive), and the reconnect notice. Not served: custom encoders,
  * `maxBatchSize`, `prefix`.
+ *
+ * A socket is served only once its context is made (the client's
+ * credentials checked); before that, nothing but its connection params is
+ * read. What one socket can make the node hold is bounded (see
+ * {@link SocketLimits}).
  */
 import type { IncomingMessage } from 'node:http';
 import { callTRPCProcedure, getErrorShape, getTRPCErrorFromUnknown, isTrackedEnvelope, transformTRPCResponse, TRPCError, type AnyRouter } from '@trpc/server';
@@ -31,7 +36,42 @@ export interface TrpcSocketOptions<TContext> {
    * `sweepMs`, so either may come that much later than due.
    */
   keepAlive: { pingMs: number; pongWaitMs: number; sweepMs: number };
+  /** Defaults: {@link SOCKET_LIMITS}. */
+  limits?: Partial<SocketLimits>;
+  /**
+   * Development: error frames carry the stack and the message of internal
+   * errors. Otherwise never (those can name files, versions and SQL), which
+   * holds whatever the router's `isDev` says.
+   */
+  dev?: boolean;
 }
+
+/** What one socket may make this node hold. */
+export interface SocketLimits {
+  /** Calls in one frame: a larger batch closes the socket with {@link CLOSE_POLICY}. */
+  callsPerBatch: number;
+  /** Calls and subscriptions running at once (those waiting for the context too); more are refused with TOO_MANY_REQUESTS. */
+  callsInFlight: number;
+  /** Bytes waiting to be sent: a socket past this when more is due is dropped, as a client that stopped reading. */
+  unsentBytes: number;
+  /** A socket whose context is not made by then (checked by the keep-alive sweep) is closed with {@link CLOSE_UNAUTHORIZED}. */
+  authenticateMs: number;
+}
+
+/** Far above what @trpc/client sends: it batches the calls made in one tick, and a dashboard makes a handful. */
+export const SOCKET_LIMITS: SocketLimits = { callsPerBatch: 100, callsInFlight: 100, unsentBytes: 1024 * 1024, authenticateMs: 10_000 };
+
+/** Close code of a socket without valid credentials: none in time, or refused ones (the context failed with UNAUTHORIZED or unreadable params). */
+export const CLOSE_UNAUTHORIZED = 4401;
+/** Close code of a socket that sent a batch of more than `callsPerBatch` calls. */
+export const CLOSE_POLICY = 1008;
+/** Close code of a socket whose context could not be made for a passing reason (the database was away): retry. */
+export const CLOSE_TRY_AGAIN = 1013;
+
+/** A refused client gets this long to make a call and read why, before its socket is closed anyway. */
+const REFUSAL_GRACE_MS = 1_000;
+/** A socket told to close that has not closed after this long is dropped. */
+const CLOSE_WAIT_MS = 2_000;
 
 export interface TrpcSockets {
   /** Tells every client to reconnect (before this node stops). */
@@ -46,6 +86,12 @@ export type ConnectionParams = Record<string, string | undefined> | null;
 type RequestId = number | string;
 
 const OPEN = 1;
+
+const CLOSE_REASONS: Record<number, string> = {
+  [CLOSE_UNAUTHORIZED]: 'unauthorized',
+  [CLOSE_POLICY]: 'too many calls in one frame',
+  [CLOSE_TRY_AGAIN]: 'try again later',
+};
 
 /** What a client gets when its error cannot be formatted: nothing the error formatter would have hidden. */
 const FALLBACK_ERROR: TRPCErrorShape = {
@@ -62,7 +108,11 @@ function isAbortError(error: unknown): boolean {
   return typeof error === 'object' && error !== null && (error as { name?: unknown }).name === 'AbortError';
 }
 
-export function serveTrpcSockets<TContext>(wss: WebSocketServer, options: TrpcSocketOptions<TContext>): TrpcSockets {
+/** The options with every limit set: shared by all connections. */
+type Settings<TContext> = TrpcSocketOptions<TContext> & { limits: SocketLimits };
+
+export function serveTrpcSockets<TContext>(wss: WebSocketServer, socketOptions: TrpcSocketOptions<TContext>): TrpcSockets {
+  const options: Settings<TContext> = { ...socketOptions, limits: { ...SOCKET_LIMITS, ...socketOptions.limits } };
   const connections = new WeakMap<WebSocket, Connection<TContext>>();
   // Shared listeners (`this` is the socket) instead of closures per socket.
   function onMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
@@ -102,41 +152,75 @@ export function serveTrpcSockets<TContext>(wss: WebSocketServer, options: TrpcSo
   };
 }
 
+/** Whether a refused context means the client's credentials (close 4401) rather than a passing failure. */
+function isRefusal(error: TRPCError): boolean {
+  return error.code === 'UNAUTHORIZED' || error.code === 'FORBIDDEN' || error.code === 'PARSE_ERROR';
+}
+
+/** Closes a connection's socket once the replies of this turn are out (a shared function, not a closure per socket). */
+function shutLater<TContext>(connection: Connection<TContext>, code: number): void {
+  connection.shut(code);
+}
+
 class Connection<TContext> {
   /** The context, or the error that refused it; null until the connection params arrive. */
   context: Promise<TContext | TRPCError> | null = null;
+  /** Set once the context is made: the client is authenticated. */
   private ctx: TContext | undefined = undefined;
   /** The running subscriptions by request id (most connections have one). */
   private subscriptions: Map<RequestId, AbortController> | null = null;
   /** When the client was last heard from; once pinged, minus the time of the ping. */
   private heard = Date.now();
+  /** By when the socket must be authenticated, or closed once told to close; 0 for an authenticated socket. */
+  private deadline: number;
+  /** Calls and subscriptions running, those waiting for the context included. */
+  private inFlight = 0;
 
   constructor(
     private readonly ws: WebSocket,
     /** The upgrade request, until the context is made from it: then let go (it is large). */
     private req: IncomingMessage | null,
-    private readonly options: TrpcSocketOptions<TContext>,
-  ) {}
+    private readonly options: Settings<TContext>,
+  ) {
+    this.deadline = this.heard + options.limits.authenticateMs;
+  }
 
   async createContext(connectionParams: () => ConnectionParams): Promise<TContext | TRPCError> {
     const req = this.req as IncomingMessage;
     this.req = null;
     try {
       this.ctx = await this.options.createContext(req, this.ws, connectionParams());
+      if (this.ws.readyState === OPEN) this.deadline = 0;
+      this.heard = Date.now();
       return this.ctx;
     } catch (cause) {
       const error = getTRPCErrorFromUnknown(cause);
       this.options.onError(error, undefined);
       this.respond({ id: null, error: this.errorShape(error, 'unknown', undefined, undefined) });
-      setImmediate(() => this.ws.close());
+      if (!isRefusal(error)) setImmediate(shutLater, this, CLOSE_TRY_AGAIN);
+      // Calls already waiting are answered, then the socket closes; a client
+      // that has not called yet gets a moment to call and read why.
+      else this.deadline = Math.min(this.deadline, Date.now() + REFUSAL_GRACE_MS);
       return error;
     }
   }
 
+  /** Tells the client to close, and drops the socket if it has not closed by the next sweeps. */
+  shut(code: number): void {
+    if (this.ws.readyState !== OPEN) return;
+    this.ws.close(code, CLOSE_REASONS[code]);
+    this.deadline = Date.now() + CLOSE_WAIT_MS;
+  }
+
   keepAlive(now: number, pingMs: number, pongWaitMs: number): void {
-    if (this.heard > 0 && now - this.heard >= pingMs) {
+    if (this.deadline !== 0) {
+      // Not authenticated in time, refused, or told to close: nothing else to look at.
+      if (now < this.deadline) return;
+      if (this.ws.readyState === OPEN) this.shut(CLOSE_UNAUTHORIZED);
+      else this.ws.terminate();
+    } else if (this.heard > 0 && now - this.heard >= pingMs) {
       if (this.ws.readyState !== OPEN) return;
-      this.ws.send('PING');
+      this.send('PING');
       this.heard = -now;
     } else if (this.heard < 0 && now + this.heard >= pongWaitMs) {
       this.ws.terminate();
@@ -144,10 +228,17 @@ class Connection<TContext> {
   }
 
   message(data: RawData, isBinary: boolean): void {
-    this.heard = Date.now();
+    // Frames that arrive while the socket closes are not served.
+    if (this.ws.readyState !== OPEN) return;
     const text = !isBinary && Buffer.isBuffer(data) ? data.toString('utf8') : null;
-    if (text === 'PONG') return;
-    if (text === 'PING') return void this.ws.send('PONG');
+    if (this.ctx !== undefined) {
+      this.heard = Date.now();
+      if (text === 'PONG') return;
+      if (text === 'PING') return void this.send('PONG');
+    } else if (text === 'PING' || text === 'PONG') {
+      // Nothing but the connection params is answered before authentication.
+      return;
+    }
     if (!this.context) {
       // The first message of a client that announced connection params carries them.
       this.context = this.createContext(() => {
@@ -167,6 +258,7 @@ class Connection<TContext> {
     try {
       if (text === null) throw new Error('JSON uses text frames');
       const json: unknown = JSON.parse(text);
+      if (Array.isArray(json) && json.length > this.options.limits.callsPerBatch) return this.shut(CLOSE_POLICY);
       const transformer = this.options.router._def._config.transformer;
       requests = (Array.isArray(json) ? json : [json]).map((raw) => parseTRPCMessage(raw, transformer));
     } catch (cause) {
@@ -207,13 +299,21 @@ class Connection<TContext> {
       input = typeof input === 'object' && input !== null && !Array.isArray(input) ? { ...input, lastEventId } : (input ?? { lastEventId });
     }
     const type = request.method;
+    const { callsInFlight } = this.options.limits;
+    if (this.inFlight >= callsInFlight) {
+      const error = new TRPCError({ code: 'TOO_MANY_REQUESTS', message: `at most ${callsInFlight} calls and subscriptions at once on one connection` });
+      this.respond({ id, jsonrpc, error: this.errorShape(error, type, path, input) });
+      return Promise.resolve();
+    }
+    // Released by call() and subscribe() when they end.
+    this.inFlight++;
     return type === 'subscription' ? this.subscribe(id, jsonrpc, path, input, batchIndex) : this.call(id, jsonrpc, type, path, input, batchIndex);
   }
 
   private async call(id: RequestId, jsonrpc: '2.0' | undefined, type: 'query' | 'mutation', path: string, input: unknown, batchIndex: number): Promise<void> {
     try {
       const ctx = await this.context;
-      if (ctx instanceof TRPCError) throw ctx;
+      if (ctx instanceof TRPCError) return this.refuse(ctx, id, jsonrpc, type, path, input);
       const result: unknown = await callTRPCProcedure({ router: this.options.router, path, getRawInput: async () => input, ctx, type, signal: undefined, batchIndex });
       if (isAsyncIterable(result) || isObservable(result)) {
         throw new TRPCError({ code: 'UNSUPPORTED_MEDIA_TYPE', message: `Cannot return an async iterable or observable from a ${type} procedure with WebSockets` });
@@ -221,7 +321,16 @@ class Connection<TContext> {
       this.respond({ id, jsonrpc, result: { type: 'data', data: result } });
     } catch (cause) {
       this.respondWithError(cause, id, jsonrpc, type, path, input);
+    } finally {
+      this.inFlight--;
     }
+  }
+
+  /** Answers a call of a refused connection with the refusal, then closes the socket. */
+  private refuse(error: TRPCError, id: RequestId, jsonrpc: '2.0' | undefined, type: CallType, path: string, input: unknown): void {
+    this.respond({ id, jsonrpc, error: this.errorShape(error, type, path, input) });
+    // After this turn: the other calls of the batch are answered too.
+    setImmediate(shutLater, this, isRefusal(error) ? CLOSE_UNAUTHORIZED : CLOSE_TRY_AGAIN);
   }
 
   /**
@@ -231,6 +340,14 @@ class Connection<TContext> {
    * the iterator is expected to heed (the procedures of this service do).
    */
   private async subscribe(id: RequestId, jsonrpc: '2.0' | undefined, path: string, input: unknown, batchIndex: number): Promise<void> {
+    try {
+      await this.runSubscription(id, jsonrpc, path, input, batchIndex);
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  private async runSubscription(id: RequestId, jsonrpc: '2.0' | undefined, path: string, input: unknown, batchIndex: number): Promise<void> {
     const subscriptions = (this.subscriptions ??= new Map());
     if (subscriptions.has(id)) {
       this.respondWithError(new TRPCError({ code: 'BAD_REQUEST', message: `Duplicate id ${id}` }), id, jsonrpc, 'subscription', path, input);
@@ -273,8 +390,12 @@ class Connection<TContext> {
       }
     } catch (cause) {
       const error = getTRPCErrorFromUnknown(cause);
-      // A setup that gave up because the subscription was stopped is no error.
-      if (!(signal.aborted && error.code === 'INTERNAL_SERVER_ERROR' && isAbortError(error.cause))) {
+      if (this.ctx === undefined) {
+        // The connection was refused.
+        this.refuse(error, id, jsonrpc, 'subscription', path, input);
+        refused = true;
+      } else if (!(signal.aborted && error.code === 'INTERNAL_SERVER_ERROR' && isAbortError(error.cause))) {
+        // (A setup that gave up because the subscription was stopped is no error.)
         this.respondWithError(error, id, jsonrpc, 'subscription', path, input);
         refused = true;
       }
@@ -308,7 +429,13 @@ class Connection<TContext> {
   private respond(message: TRPCResponseMessage): void {
     // Replies to a socket that is closing are dropped.
     if (this.ws.readyState !== OPEN) return;
-    this.ws.send(JSON.stringify(transformTRPCResponse(this.options.router._def._config, message)));
+    this.send(JSON.stringify(transformTRPCResponse(this.options.router._def._config, message)));
+  }
+
+  private send(text: string): void {
+    // A client that stopped reading costs at most the bound and one frame.
+    if (this.ws.bufferedAmount > this.options.limits.unsentBytes) return void this.ws.terminate();
+    this.ws.send(text);
   }
 
   private respondWithError(cause: unknown, id: RequestId, jsonrpc: '2.0' | undefined, type: CallType, path: string, input: unknown): void {
@@ -325,7 +452,10 @@ class Connection<TContext> {
 
   private errorShape(error: TRPCError, type: CallType | 'unknown', path: string | undefined, input: unknown): TRPCErrorShape {
     try {
-      return getErrorShape({ config: this.options.router._def._config, error, type, path, input, ctx: this.ctx });
+      const shape = getErrorShape({ config: this.options.router._def._config, error, type, path, input, ctx: this.ctx });
+      if (this.options.dev) return { ...shape, data: { ...shape.data, stack: error.stack } };
+      const { stack: _stack, ...data } = shape.data as Record<string, unknown>;
+      return { ...shape, data, ...(error.code === 'INTERNAL_SERVER_ERROR' ? { message: FALLBACK_ERROR.message } : {}) };
     } catch (cause) {
       this.options.onError(getTRPCErrorFromUnknown(cause), path);
       return FALLBACK_ERROR;

@@ -103,15 +103,20 @@ export async function closeConnection(db: Database, connectionId: string): Promi
 /**
  * Refreshes the heartbeat of this node's live connections (and their devices'
  * last seen), and deletes any other row of this node: a socket whose closing
- * could not be written must not look online.
+ * could not be written must not look online. Returns the live connections
+ * whose row is gone (their device was revoked, maybe while no signal could
+ * reach this node): their sockets must close.
  */
-export async function heartbeat(db: Database, nodeId: string, liveConnectionIds: readonly string[]): Promise<void> {
-  await db.pool.query(
-    `WITH ghosts AS (DELETE FROM connections WHERE node_id = $1 AND NOT (id = ANY($2::uuid[]))),
-          c AS (UPDATE connections SET heartbeat_at = now() WHERE id = ANY($2::uuid[]) RETURNING device_id)
-     UPDATE devices SET last_seen_at = now() WHERE id IN (SELECT device_id FROM c)`,
+export async function heartbeat(db: Database, nodeId: string, liveConnectionIds: readonly string[]): Promise<string[]> {
+  const { rows } = await db.pool.query<{ id: string }>(
+    // A row written after the caller listed its sockets is young, and no ghost.
+    `WITH ghosts AS (DELETE FROM connections WHERE node_id = $1 AND NOT (id = ANY($2::uuid[])) AND heartbeat_at < now() - interval '5 seconds'),
+          c AS (UPDATE connections SET heartbeat_at = now() WHERE id = ANY($2::uuid[]) RETURNING id, device_id),
+          d AS (UPDATE devices SET last_seen_at = now() WHERE id IN (SELECT device_id FROM c))
+     SELECT live.id::text FROM unnest($2::uuid[]) AS live(id) WHERE NOT EXISTS (SELECT 1 FROM c WHERE c.id = live.id)`,
     [nodeId, liveConnectionIds],
   );
+  return rows.map((row) => row.id);
 }
 
 /** At start-up: rows this node left when it stopped or crashed are ghosts. */

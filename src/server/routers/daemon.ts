@@ -7,7 +7,8 @@ import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import { isStorageUnavailable } from '../db/client.ts';
 import { ackItems, pendingItems, type DeliveredItem } from '../delivery/items.ts';
-import { deviceProcedure, router } from '../trpc.ts';
+import { deviceProcedure, router, type Context, type DaemonSocketState } from '../trpc.ts';
+import type { AuthenticatedDevice } from '../devices.ts';
 
 /** One message on the channel. The first is always the whole backlog (possibly empty). */
 export interface DeliveryEvent {
@@ -32,47 +33,16 @@ export const daemonRouter = router({
   /** Who this connection is: for the daemon's "connected as" line. */
   whoami: deviceProcedure.query(({ ctx }) => ctx.device),
 
-  notifications: deviceProcedure.subscription(async function* ({ ctx, signal }): AsyncGenerator<DeliveryEvent> {
-    // Listen before reading the backlog, so nothing committed in between is missed.
-    const doorbell = ctx.doorbells.add(ctx.device.userId);
-    try {
-      const backlog = await pendingItems(ctx.db, ctx.device.userId).catch((error: unknown) => {
-        // Busy or away: say so (the daemon subscribes again later), not "internal error".
-        throw isStorageUnavailable(error) ? new TRPCError({ code: 'SERVICE_UNAVAILABLE', message: 'storage unavailable, retry later', cause: error }) : error;
-      });
-      // Most connections are idle with nothing sent: they share the empty set until they send something.
-      let sent: Set<string> = backlog.length > 0 ? new Set(backlog.map((item) => item.id)) : NOTHING_SENT;
-      yield { kind: 'backlog', items: backlog };
-      const stop = signal ?? new AbortController().signal;
-      while (!stop.aborted) {
-        await doorbell.wait(stop);
-        if (stop.aborted) break;
-        // Everything pending not sent yet: never "ids greater than the last one",
-        // because ids of different queues commit out of order.
-        let fresh: DeliveredItem[];
-        try {
-          fresh = await pendingItems(ctx.db, ctx.device.userId, sent);
-        } catch (error) {
-          // The database is away: keep the daemon connected and look again soon
-          // (the listener's reconnect rings every doorbell as well).
-          if (!isStorageUnavailable(error)) throw error;
-          await sleep(STORAGE_RETRY_MS, undefined, { signal: stop }).catch(() => undefined);
-          doorbell.ring();
-          continue;
-        }
-        if (fresh.length === 0) continue;
-        const now = Date.now();
-        if (sent === NOTHING_SENT) sent = new Set();
-        for (const item of fresh) {
-          sent.add(item.id);
-          ctx.metrics.deliveryLatency.observe((now - Date.parse(item.createdAt)) / 1000);
-        }
-        yield { kind: 'live', items: fresh };
-        if (sent.size > 1_000) sent = await stillPending(ctx.db, ctx.device.userId, sent);
-      }
-    } finally {
-      ctx.doorbells.remove(doorbell);
+  notifications: deviceProcedure.subscription(({ ctx, signal }) => {
+    const stop = signal ?? new AbortController().signal;
+    const socket = ctx.daemonSocket;
+    // One per socket: each would read and send the whole backlog again. A
+    // stopped one no longer counts, although its last steps may still run.
+    if (socket.notifications && !socket.notifications.aborted) {
+      throw new TRPCError({ code: 'CONFLICT', message: 'this connection already has a daemon.notifications subscription (one per connection)' });
     }
+    socket.notifications = stop;
+    return deliver(ctx, socket, stop);
   }),
 
   /** Purge after receipt: deletes the listed items of this user's queues. Idempotent. */
@@ -80,6 +50,50 @@ export const daemonRouter = router({
     .input(z.object({ ids: z.array(itemId).min(1).max(1_000) }))
     .mutation(async ({ ctx, input }) => ({ acked: await ackItems(ctx.db, ctx.device.userId, input.ids) })),
 });
+
+/** The backlog, then every new item, until `stop` aborts. */
+async function* deliver(ctx: Context & { device: AuthenticatedDevice }, socket: DaemonSocketState, stop: AbortSignal): AsyncGenerator<DeliveryEvent> {
+  // Listen before reading the backlog, so nothing committed in between is missed.
+  const doorbell = ctx.doorbells.add(ctx.device.userId);
+  try {
+    const backlog = await pendingItems(ctx.db, ctx.device.userId).catch((error: unknown) => {
+      // Busy or away: say so (the daemon subscribes again later), not "internal error".
+      throw isStorageUnavailable(error) ? new TRPCError({ code: 'SERVICE_UNAVAILABLE', message: 'storage unavailable, retry later', cause: error }) : error;
+    });
+    // Most connections are idle with nothing sent: they share the empty set until they send something.
+    let sent: Set<string> = backlog.length > 0 ? new Set(backlog.map((item) => item.id)) : NOTHING_SENT;
+    yield { kind: 'backlog', items: backlog };
+    while (!stop.aborted) {
+      await doorbell.wait(stop);
+      if (stop.aborted) break;
+      // Everything pending not sent yet: never "ids greater than the last one",
+      // because ids of different queues commit out of order.
+      let fresh: DeliveredItem[];
+      try {
+        fresh = await pendingItems(ctx.db, ctx.device.userId, sent);
+      } catch (error) {
+        // The database is away: keep the daemon connected and look again soon
+        // (the listener's reconnect rings every doorbell as well).
+        if (!isStorageUnavailable(error)) throw error;
+        await sleep(STORAGE_RETRY_MS, undefined, { signal: stop }).catch(() => undefined);
+        doorbell.ring();
+        continue;
+      }
+      if (fresh.length === 0) continue;
+      const now = Date.now();
+      if (sent === NOTHING_SENT) sent = new Set();
+      for (const item of fresh) {
+        sent.add(item.id);
+        ctx.metrics.deliveryLatency.observe((now - Date.parse(item.createdAt)) / 1000);
+      }
+      yield { kind: 'live', items: fresh };
+      if (sent.size > 1_000) sent = await stillPending(ctx.db, ctx.device.userId, sent);
+    }
+  } finally {
+    ctx.doorbells.remove(doorbell);
+    if (socket.notifications === stop) socket.notifications = null;
+  }
+}
 
 /** Forgets sent ids that are no longer pending (acked or dropped), so the set stays small. */
 async function stillPending(db: Parameters<typeof pendingItems>[0], userId: string, sent: Set<string>): Promise<Set<string>> {
