@@ -122,9 +122,13 @@ describe.skipIf(missing.length > 0)('native notifications (dunst)', () => {
       expect(daemon.stderr).not.toContain('printing notifications instead');
       await postNotifications(node.url, user.appid, user.key, { UID: user.uid, message, action: 'https://e.com/' });
       await expect.poll(() => queueSize(db, user.uid)).toBe(0);
-      await expect.poll(async () => (await dunstctl(desktop.env, ['count', 'displayed'])).trim()).toBe('1');
-      const shown = (await shownNotifications(desktop.env)).filter((entry) => entry.appname === 'Presence');
-      expect(shown).toHaveLength(1);
+      let shown: HistoryEntry[] = [];
+      await expect
+        .poll(async () => {
+          shown = (await shownNotifications(desktop.env)).filter((entry) => entry.appname === 'Presence');
+          return shown.length;
+        })
+        .toBe(1);
       // The spec's body markup: the text exactly, with &, < and > as entities (backslashes untouched).
       expect(shown[0]?.body).toBe(markupEscaped(message));
       expect(shown[0]?.message).not.toContain('<b>bold');
