@@ -4,7 +4,7 @@
  * Never through a shell, and the daemon re-checks what the server allowed.
  */
 import { spawn } from 'node:child_process';
-import { FORBIDDEN_SCHEMES } from '../server/notifications/action.ts';
+import { isForbiddenScheme } from '../server/notifications/action.ts';
 
 export interface Opener {
   open(action: string): Promise<void>;
@@ -37,7 +37,7 @@ function run(argv: string[]): Promise<void> {
 /** The argv a click on `action` runs, or null if the daemon refuses it. */
 export function commandFor(action: string, schemes: Record<string, string[]>): string[] | null {
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(action)?.[1]?.toLowerCase();
-  if (!scheme || FORBIDDEN_SCHEMES.has(scheme)) return null;
+  if (!scheme || isForbiddenScheme(scheme)) return null;
   if (scheme === 'http' || scheme === 'https') return /^https?:\/\/[^/?#\s]/i.test(action) ? [...osHandler(), action] : null;
   const mapped = schemes[scheme];
   return mapped ? mapped.map((arg) => arg.replaceAll('{action}', action)) : [...osHandler(), action];

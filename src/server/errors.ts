@@ -59,25 +59,33 @@ export interface ItemError {
   error: string;
 }
 
+/** At most this many item errors are listed in a refusal; the rest are only counted. */
+export const MAX_LISTED_ERRORS = 100;
+
 /** The refusal body of the REST API. */
 export interface KoBody {
   result: 'KO';
   errno: Errno;
   error: string;
   errors?: ItemError[];
+  /** How many item errors there were beyond the listed ones. */
+  errors_omitted?: number;
 }
 
 /** A refusal: carries its errno, the offending items if any, and extra response headers. */
 export class AppError extends Error {
   readonly errno: Errno;
   readonly items: ItemError[] | undefined;
+  /** Item errors found beyond those in `items`. */
+  readonly itemsOmitted: number;
   readonly headers: Record<string, string>;
 
-  constructor(errno: Errno, message: string, options: { items?: ItemError[]; headers?: Record<string, string>; cause?: unknown } = {}) {
+  constructor(errno: Errno, message: string, options: { items?: ItemError[]; itemsOmitted?: number; headers?: Record<string, string>; cause?: unknown } = {}) {
     super(message, { cause: options.cause });
     this.name = 'AppError';
     this.errno = errno;
     this.items = options.items;
+    this.itemsOmitted = options.itemsOmitted ?? 0;
     this.headers = options.headers ?? {};
   }
 
@@ -86,16 +94,28 @@ export class AppError extends Error {
   }
 
   toBody(): KoBody {
-    return { result: 'KO', errno: this.errno, error: this.message, ...(this.items ? { errors: this.items } : {}) };
+    return {
+      result: 'KO',
+      errno: this.errno,
+      error: this.message,
+      ...(this.items ? { errors: this.items } : {}),
+      ...(this.itemsOmitted > 0 ? { errors_omitted: this.itemsOmitted } : {}),
+    };
   }
 
-  /** Item-level refusal: the top-level errno and text are those of the lowest index. */
-  static forItems(items: ItemError[]): AppError {
+  /**
+   * Item-level refusal: the top-level errno and text are those of the lowest
+   * index. Lists the {@link MAX_LISTED_ERRORS} lowest-indexed errors and counts
+   * the rest, with `omitted` more that the caller counted without building them.
+   */
+  static forItems(items: ItemError[], omitted = 0): AppError {
     const sorted = [...items].sort((a, b) => a.index - b.index);
     const first = sorted[0];
     if (!first) throw new Error('AppError.forItems needs at least one item error');
-    const more = sorted.length > 1 ? ` (and ${sorted.length - 1} more)` : '';
-    return new AppError(first.errno, `item ${first.index}: ${first.error}${more}`, { items: sorted });
+    const listed = sorted.slice(0, MAX_LISTED_ERRORS);
+    const itemsOmitted = sorted.length - listed.length + omitted;
+    const more = listed.length + itemsOmitted > 1 ? ` (and ${listed.length + itemsOmitted - 1} more)` : '';
+    return new AppError(first.errno, `item ${first.index}: ${first.error}${more}`, { items: listed, itemsOmitted });
   }
 }
 

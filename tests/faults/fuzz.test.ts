@@ -466,8 +466,43 @@ function expectation(request: RestRequest): Expectation {
   return typeVerdict === 'either' ? { stage: 'either', errno: 107, otherwise: rest } : rest;
 }
 
+/**
+ * The deepest nesting and the number of list elements and object fields in a
+ * body, counted outside strings (README "Sending notifications": at most 16
+ * and 10,000, checked before the JSON is parsed, malformed or not).
+ */
+function structureOf(bytes: Buffer): { depth: number; values: number } {
+  let depth = 0;
+  let deepest = 0;
+  let values = 0;
+  let inString = false;
+  let escaped = false;
+  let afterOpen = false;
+  for (const byte of bytes) {
+    const c = String.fromCharCode(byte);
+    if (inString) {
+      if (escaped) escaped = false;
+      else if (c === '\\') escaped = true;
+      else if (c === '"') inString = false;
+      continue;
+    }
+    if (' \t\r\n'.includes(c)) continue;
+    if (afterOpen && c !== ']' && c !== '}') values++;
+    afterOpen = false;
+    if (c === '"') inString = true;
+    else if (c === ',') values++;
+    else if (c === '[' || c === '{') {
+      deepest = Math.max(deepest, ++depth);
+      afterOpen = true;
+    } else if (c === ']' || c === '}') depth--;
+  }
+  return { depth: deepest, values };
+}
+
 function afterContentType(bytes: Buffer): Expectation {
   if (bytes.length > MAX_BYTES) return { stage: 'refused', errno: 106 };
+  const structure = structureOf(bytes);
+  if (structure.depth > 16 || structure.values > 10_000) return { stage: 'refused', errno: 106 };
   let parsed: unknown;
   try {
     // UTF-8, strictly; a byte order mark is not JSON.

@@ -1,6 +1,7 @@
 /** What a notification's action may be (DESIGN.md "Actions"): pure checks, no database. */
 import { describe, it, expect } from 'vitest';
-import { FORBIDDEN_SCHEMES, actionRefusal, isRegistrableScheme } from '../../src/server/notifications/action.ts';
+import { commandFor } from '../../src/daemon/actions.ts';
+import { FORBIDDEN_SCHEMES, actionRefusal, isForbiddenScheme, isRegistrableScheme } from '../../src/server/notifications/action.ts';
 
 describe('actionRefusal: web URLs', () => {
   it.each([
@@ -11,7 +12,8 @@ describe('actionRefusal: web URLs', () => {
     'http://localhost:3000/path',
     'https://127.0.0.1:8443/',
     'https://[::1]/',
-    'https://user@example.com/',
+    'https://example.com/@user',
+    'https://example.com/?to=a@b.example',
     'https://xn--bcher-kva.example/',
     'HTTPS://EXAMPLE.COM/UPPER',
     'Http://Example.com/',
@@ -102,5 +104,56 @@ describe('isRegistrableScheme', () => {
     'a'.repeat(33), '', '1chat', '-chat', '+chat', 'Chat', 'CHAT', 'ch_at', 'ch at', 'chat:', 'ch/at', 'çhat',
   ])('refuses %j', (scheme) => {
     expect(isRegistrableScheme(scheme)).toBe(false);
+  });
+});
+
+/** Schemes whose handlers run local code, open local or remote files, or reach browser internals. */
+const dangerousSchemes = [
+  // Windows handlers behind known remote code execution and credential leaks
+  'ms-msdt', 'search-ms', 'search', 'ms-officecmd', 'ms-excel', 'ms-word', 'ms-powerpoint', 'ms-visio', 'ms-access', 'ms-settings',
+  'ms-appinstaller', 'ms-cxh', 'ms-its', 'ms-anything-new', 'microsoft-edge', 'shell', 'hcp', 'res', 'its', 'mk', 'mhtml',
+  // local and network files
+  'file', 'smb', 'cifs', 'nfs', 'afp', 'dav', 'davs', 'webdav', 'sftp',
+  // browser internals and code
+  'chrome', 'chrome-extension', 'chrome-untrusted', 'edge', 'opera', 'brave', 'vivaldi', 'about', 'view-source', 'javascript', 'vbscript',
+  'livescript', 'data', 'blob', 'filesystem', 'jar', 'resource', 'moz-extension', 'moz-icon', 'wyciwyg', 'safari-extension',
+  // mobile and desktop OS handlers, Java
+  'intent', 'android-app', 'content', 'itms-services', 'applescript', 'help', 'ghelp', 'x-man-page', 'jnlp', 'jnlps', 'telnet',
+];
+
+describe('refused schemes: OS and browser handlers that run local code', () => {
+  it.each(dangerousSchemes)('refuses to register %s: and refuses it in an action even if it was registered', (scheme) => {
+    expect(isForbiddenScheme(scheme)).toBe(true);
+    expect(isRegistrableScheme(scheme)).toBe(false);
+    expect(actionRefusal(`${scheme}:/id%20PCWDiagnostic`, [scheme])).toBe(`scheme "${scheme}:" is never allowed`);
+    expect(actionRefusal(`${scheme.toUpperCase()}://x`, [scheme])).toBe(`scheme "${scheme}:" is never allowed`);
+  });
+
+  it('keeps the set of named schemes and the ms- family in one rule the daemon and the device page share', () => {
+    for (const scheme of FORBIDDEN_SCHEMES) expect(isForbiddenScheme(scheme)).toBe(true);
+    expect(isForbiddenScheme('ms-brand-new-handler')).toBe(true);
+    expect(isForbiddenScheme('chat')).toBe(false);
+    expect(isForbiddenScheme('msteams')).toBe(false);
+    expect(isForbiddenScheme('mailto')).toBe(false);
+  });
+
+  it('is the rule the daemon applies too: it opens none of them, not even with a command configured', () => {
+    for (const scheme of dangerousSchemes) expect(commandFor(`${scheme}:x`, { [scheme]: ['handler', '{action}'] }), scheme).toBeNull();
+    expect(commandFor('chat:x', { chat: ['handler', '{action}'] })).toEqual(['handler', 'chat:x']);
+  });
+});
+
+describe('actionRefusal: no user name or password in web links', () => {
+  it.each([
+    'https://user:pass@evil.example@good.example/',
+    'https://user@example.com/',
+    'https://user:pass@example.com/',
+    'https://good.example@evil.example/',
+    'http://@example.com/',
+    'https://:@example.com/',
+    'HTTPS://a@example.com',
+    'https://evil.example%40good.example@good.example/',
+  ])('refuses %s', (action) => {
+    expect(actionRefusal(action, [])).toBe('http(s) action must not carry a user name or password (user@host)');
   });
 });

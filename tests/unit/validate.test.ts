@@ -1,6 +1,6 @@
 /** The checks of a POSTed batch (DESIGN.md "Sending"): shape, then every field of every item. Pure, no database. */
 import { describe, it, expect } from 'vitest';
-import { AppError, Errno } from '../../src/server/errors.ts';
+import { AppError, Errno, MAX_LISTED_ERRORS } from '../../src/server/errors.ts';
 import { MAX_ITEMS, MAX_TEXT_CODE_POINTS, MAX_TTL_SECONDS, validateBatch } from '../../src/server/notifications/validate.ts';
 
 const UID = 'AAAAAAAAAAAAAAAAAAAAAA';
@@ -238,5 +238,51 @@ describe('validateBatch: item-level refusals', () => {
     expect(error.message).toBe('item 0: zero-x (and 2 more)');
     expect(error.items?.map((e) => `${e.index}${e.field}`)).toEqual(['0x', '0y', '2b']);
     expect(() => AppError.forItems([])).toThrow();
+  });
+});
+
+describe('validateBatch: hostile bodies', () => {
+  it('gives no hint drawn from Object.prototype to fields named __proto__, constructor, toString or hasOwnProperty', () => {
+    // JSON.parse makes "__proto__" an own field, as a client's body would.
+    const body = JSON.parse(`{"UID":"${UID}","message":"m","action":"https://example.com/","__proto__":1,"constructor":2,"toString":3,"hasOwnProperty":4,"valueOf":5}`);
+    const error = refusal(body);
+    expect(error.items).toEqual(
+      ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf'].map((field) => ({ index: 0, field, errno: 103, error: `unknown field "${field}"` })),
+    );
+    expect(JSON.stringify(error.toBody())).not.toMatch(/object Object|function|native code/);
+  });
+
+  it('lists at most 100 errors and counts the rest, for 20,000 unknown fields in one item', () => {
+    const body: Record<string, unknown> = item();
+    for (let n = 0; n < 20_000; n++) body[`f${n}`] = 0;
+    const error = refusal(body);
+    expect(error.items).toHaveLength(MAX_LISTED_ERRORS);
+    expect(error.items?.[99]).toEqual({ index: 0, field: 'f99', errno: 103, error: 'unknown field "f99"' });
+    expect(error.itemsOmitted).toBe(20_000 - MAX_LISTED_ERRORS);
+    expect(error.message).toBe('item 0: unknown field "f0" (and 19999 more)');
+    const refusalBody = error.toBody();
+    expect(refusalBody.errors_omitted).toBe(19_900);
+    expect(JSON.stringify(refusalBody).length).toBeLessThan(16 * 1024);
+  });
+
+  it('lists the 100 lowest-indexed errors of a batch of 1000 bad items, the lowest index’s errno on top', () => {
+    // Three errors per item: an unknown field (103, checked first), an empty message (102), an unregistered scheme (104).
+    const batch = Array.from({ length: 1000 }, (_, n) => item({ message: '', action: 'ftp://example.com/', extra: n }));
+    const error = refusal(batch);
+    expect(error.errno).toBe(103);
+    expect(error.items).toHaveLength(100);
+    expect(error.items?.at(-1)?.index).toBe(33);
+    expect(error.itemsOmitted).toBe(3000 - 100);
+    expect(error.toBody()).toMatchObject({ errors_omitted: 2900 });
+  });
+
+  it('shortens a very long unknown field name in the refusal', () => {
+    const error = refusal(item({ ['k'.repeat(100_000)]: 1 }));
+    expect(error.items?.[0]?.field).toBe(`${'k'.repeat(64)}…`);
+    expect(JSON.stringify(error.toBody()).length).toBeLessThan(1024);
+  });
+
+  it('keeps a refusal with few errors as it was: no errors_omitted', () => {
+    expect(refusal(item({ extra: 1 })).toBody()).not.toHaveProperty('errors_omitted');
   });
 });

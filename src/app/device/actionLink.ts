@@ -3,7 +3,7 @@
  * bad actions already; the page checks again, so that nothing it receives
  * can become a link to a scheme that runs code or reads local data.
  */
-import { actionRefusal, FORBIDDEN_SCHEMES } from '@/server/notifications/action';
+import { actionRefusal, isForbiddenScheme } from '@/server/notifications/action';
 
 /** `web`: an http(s) URL; `deepLink`: `<scheme>:<rest>` for an app; `text`: never followed. */
 export type ActionKind = 'web' | 'deepLink' | 'text';
@@ -11,7 +11,7 @@ export type ActionKind = 'web' | 'deepLink' | 'text';
 export function actionKind(action: string): ActionKind {
   const colon = action.indexOf(':');
   const scheme = colon > 0 ? action.slice(0, colon).toLowerCase() : '';
-  if (FORBIDDEN_SCHEMES.has(scheme)) return 'text';
+  if (isForbiddenScheme(scheme)) return 'text';
   // The page does not know which schemes the app registered (the server
   // checked that): accept the action's own scheme, and apply every other rule.
   if (actionRefusal(action, [scheme]) !== null) return 'text';

@@ -2,7 +2,8 @@
  * `POST /<appid>/notification`, served by the custom server itself (not a
  * Next route handler) so that it shares this process's pool and answers
  * without Next's per-request work. Checks run in DESIGN.md's order: method,
- * credentials (and the app's rate limit), content type, size, JSON, shape,
+ * credentials (and the app's rate limit), content type, size (bytes, then
+ * the JSON's nesting and number of values, before parsing), JSON, shape,
  * each item, UIDs.
  */
 import { randomUUID } from 'node:crypto';
@@ -15,7 +16,7 @@ import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { idempotentRequest, priorAck } from '../notifications/idempotency.ts';
 import { batchSize, sendNotifications } from '../notifications/send.ts';
-import { BodyTooLarge, readBody } from './body.ts';
+import { BodyTooLarge, jsonStructureRefusal, readBody } from './body.ts';
 import { corsHeaders, preflightHeaders } from './cors.ts';
 
 /** 2 MiB. */
@@ -123,6 +124,8 @@ export async function handleNotificationRequest(deps: NotificationRouteDeps, req
     const body = await readBody(req, MAX_BODY_BYTES).catch((error: unknown) => {
       throw error instanceof BodyTooLarge ? new AppError(Errno.TooLarge, 'body is larger than 2 MiB') : error;
     });
+    const tooComplex = jsonStructureRefusal(body);
+    if (tooComplex) throw new AppError(Errno.TooLarge, tooComplex);
 
     const idempotency = idempotentRequest(req.headers['idempotency-key'], body);
     const replay = idempotency ? await priorAck(deps.db, app.id, idempotency) : null;

@@ -3,7 +3,7 @@
  * item, listing every offending field of every item. UIDs are checked last,
  * under the queue lock, by the push transaction.
  */
-import { AppError, Errno, type ItemError } from '../errors.ts';
+import { AppError, Errno, MAX_LISTED_ERRORS, type ItemError } from '../errors.ts';
 import { actionRefusal } from './action.ts';
 
 export const MAX_ITEMS = 1_000;
@@ -22,12 +22,39 @@ export interface NotificationInput {
 
 const knownFields = ['UID', 'message', 'action', 'ttl'] as const;
 
-// Names seen in the first draft of the spec or easy to get wrong.
-const suggestions: Record<string, string> = { url: 'action', link: 'action', msg: 'message', text: 'message', body: 'message' };
+// Names seen in the first draft of the spec or easy to get wrong. A Map, so
+// that "__proto__" or "constructor" find nothing inherited from Object.
+const suggestions = new Map([['url', 'action'], ['link', 'action'], ['msg', 'message'], ['text', 'message'], ['body', 'message']]);
 
-function unknownFieldError(field: string): string {
-  const hint = suggestions[field.toLowerCase()] ?? knownFields.find((k) => k.toLowerCase() === field.toLowerCase());
-  return `unknown field "${field}"${hint ? `: did you mean "${hint}"?` : ''}`;
+/** Longest field name echoed in a refusal; a longer one is cut. */
+const MAX_FIELD_NAME_CODE_POINTS = 64;
+
+function fieldName(field: string): string {
+  if (field.length <= MAX_FIELD_NAME_CODE_POINTS) return field;
+  const cut = [...field.slice(0, 2 * MAX_FIELD_NAME_CODE_POINTS)].slice(0, MAX_FIELD_NAME_CODE_POINTS).join('');
+  return cut.length < field.length ? `${cut}…` : field;
+}
+
+function unknownFieldError(field: string, shown: string): string {
+  const lower = field.toLowerCase();
+  const hint = suggestions.get(lower) ?? knownFields.find((k) => k.toLowerCase() === lower);
+  return `unknown field "${shown}"${hint ? `: did you mean "${hint}"?` : ''}`;
+}
+
+/** The item errors of a batch: the first {@link MAX_LISTED_ERRORS} in full, the rest only counted. */
+class ItemErrors {
+  readonly listed: ItemError[] = [];
+  omitted = 0;
+
+  get count(): number {
+    return this.listed.length + this.omitted;
+  }
+
+  /** Records an error; `error` is built only if it will be listed. */
+  add(index: number, field: string, errno: Errno, error: string | (() => string)): void {
+    if (this.listed.length >= MAX_LISTED_ERRORS) this.omitted++;
+    else this.listed.push({ index, field, errno, error: typeof error === 'string' ? error : error() });
+  }
 }
 
 /** Code points in a string (what the 512 limit counts), stopping early past `limit`. */
@@ -60,11 +87,13 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function checkItem(item: Record<string, unknown>, index: number, schemes: readonly string[], errors: ItemError[]): NotificationInput | null {
-  const fail = (field: string, errno: Errno, error: string) => errors.push({ index, field, errno, error });
-  const before = errors.length;
+function checkItem(item: Record<string, unknown>, index: number, schemes: readonly string[], errors: ItemErrors): NotificationInput | null {
+  const fail = (field: string, errno: Errno, error: string) => errors.add(index, field, errno, error);
+  const before = errors.count;
   for (const field of Object.keys(item)) {
-    if (!(knownFields as readonly string[]).includes(field)) fail(field, Errno.UnknownField, unknownFieldError(field));
+    if ((knownFields as readonly string[]).includes(field)) continue;
+    const shown = fieldName(field);
+    errors.add(index, shown, Errno.UnknownField, () => unknownFieldError(field, shown));
   }
   const { UID: uid, message, action, ttl } = item;
   if (typeof uid !== 'string' || uid.length === 0) {
@@ -80,14 +109,15 @@ function checkItem(item: Record<string, unknown>, index: number, schemes: readon
   }
   const ttlError = ttl === undefined ? null : ttlRefusal(ttl);
   if (ttlError) fail('ttl', Errno.InvalidField, ttlError);
-  if (errors.length > before) return null;
+  if (errors.count > before) return null;
   return { uid: uid as string, message: message as string, action: action as string, ...(ttl === undefined ? {} : { ttl: ttl as number }) };
 }
 
 /**
  * Turns a parsed JSON body into notifications, or throws the refusal: 101 for
  * the wrong shape, 106 for too many items, else the item errors (102/103/104)
- * of every offending item, the top-level errno being the lowest index's.
+ * of every offending item, the top-level errno being the lowest index's
+ * (the first 100 listed, the rest counted).
  */
 export function validateBatch(body: unknown, schemes: readonly string[]): NotificationInput[] {
   const items = Array.isArray(body) ? body : isPlainObject(body) ? [body] : null;
@@ -99,12 +129,13 @@ export function validateBatch(body: unknown, schemes: readonly string[]): Notifi
     throw new AppError(Errno.TooLarge, `at most ${MAX_ITEMS} notifications per request (got ${items.length})`);
   }
   // Shape: every element must be an object before any field is looked at.
-  const notObjects: ItemError[] = items.flatMap((item, index) =>
-    isPlainObject(item) ? [] : [{ index, field: 'item', errno: Errno.NotNotifications, error: 'item must be an object with UID, message and action' }],
-  );
-  if (notObjects.length > 0) throw AppError.forItems(notObjects);
-  const errors: ItemError[] = [];
+  const notObjects = new ItemErrors();
+  items.forEach((item, index) => {
+    if (!isPlainObject(item)) notObjects.add(index, 'item', Errno.NotNotifications, 'item must be an object with UID, message and action');
+  });
+  if (notObjects.count > 0) throw AppError.forItems(notObjects.listed, notObjects.omitted);
+  const errors = new ItemErrors();
   const valid = (items as Record<string, unknown>[]).map((item, index) => checkItem(item, index, schemes, errors));
-  if (errors.length > 0) throw AppError.forItems(errors);
+  if (errors.count > 0) throw AppError.forItems(errors.listed, errors.omitted);
   return valid as NotificationInput[];
 }
