@@ -51,7 +51,7 @@ function expectPageHeaders(response: Response | null, what: string): string {
   expect(policy, `${what}: frame-ancestors`).toContain("frame-ancestors 'none'");
   expect(headers['x-frame-options'], `${what}: X-Frame-Options`).toBe('DENY');
   expect(headers['x-content-type-options'], `${what}: nosniff`).toBe('nosniff');
-  expect(headers['referrer-policy'], `${what}: Referrer-Policy`).toBe('no-referrer');
+  expect(headers['referrer-policy'], `${what}: Referrer-Policy`).toBe('same-origin');
   return headers['cache-control'] ?? '';
 }
 
@@ -68,6 +68,11 @@ test('every page works under its Content-Security-Policy with no violation repor
 
   expectPageHeaders(await page.goto('/'), '/');
   await expect(page.getByRole('heading', { name: 'Presence', level: 1 })).toBeVisible();
+
+  const missing = await page.goto('/no-such-page');
+  expect(missing?.status()).toBe(404);
+  expectPageHeaders(missing, '404');
+  await expect(page.getByRole('heading', { name: 'Page not found' })).toBeVisible();
 
   expectPageHeaders(await page.goto('/admin/login'), '/admin/login');
   await signInOperator(page);

@@ -12,7 +12,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 const FIXED_HEADERS: Record<string, string> = {
   'X-Frame-Options': 'DENY',
   'X-Content-Type-Options': 'nosniff',
-  'Referrer-Policy': 'no-referrer',
+  // Not no-referrer: under it Chromium sends `Origin: null` with same-origin form POSTs, which sign-in refuses.
+  'Referrer-Policy': 'same-origin',
 };
 
 /** For answers that are not pages (JSON, text, metrics): nothing to load, nothing to frame. */
