@@ -6,6 +6,7 @@ import { Coalescer, type JobOutcome } from './db/coalescer.ts';
 import { perDatabase, type Database } from './db/client.ts';
 import { AppError, Errno } from './errors.ts';
 import { isRegistrableScheme } from './notifications/action.ts';
+import { checkIdArgument, checkName, isOperatorText } from './operatorInput.ts';
 import { digestSecret, digestsMatch, newSecret } from './secrets.ts';
 
 /** Lower-case URL-safe slug, 1 to 40 characters, no leading or trailing dash. */
@@ -33,19 +34,28 @@ function checkSchemes(schemes: readonly string[]): string[] {
   const normalised = [...new Set(schemes.map((s) => s.toLowerCase().replace(/:$/, '')))];
   const bad = normalised.filter((s) => !isRegistrableScheme(s));
   if (bad.length > 0) {
-    throw new AppError(Errno.InvalidArgument, `scheme not allowed: ${bad.join(', ')} (letters, digits, + . -; never http, https, javascript, data, file, vbscript, blob)`);
+    // Quoted as JSON, so that a control character in one is shown, not sent to a terminal.
+    const named = bad.map((s) => (isOperatorText(s) ? s : JSON.stringify(s))).join(', ');
+    throw new AppError(
+      Errno.InvalidArgument,
+      `scheme not allowed: ${named} (letters, digits, + . -; never http(s), nor one whose handler runs code or opens files, such as javascript, data, file, ms-msdt, search-ms, intent: see the README)`,
+    );
   }
   return normalised;
 }
 
+/** An appid argument: 300 if it is not printable text; false if it is malformed and so names no app. */
+function isAppidArgument(appid: string): boolean {
+  return appidSyntax.test(checkIdArgument('appid', appid));
+}
+
 /** Creates an app and returns its key, which is shown this once. */
 export async function createApp(db: Database, input: { appid: string; name?: string; schemes?: readonly string[] }): Promise<{ appid: string; key: string }> {
-  if (!appidSyntax.test(input.appid)) {
+  if (!isAppidArgument(input.appid)) {
     throw new AppError(Errno.InvalidArgument, 'appid must be 1 to 40 lower-case letters, digits or dashes, not starting or ending with a dash');
   }
   if (RESERVED_APPIDS.has(input.appid)) throw new AppError(Errno.InvalidArgument, `appid "${input.appid}" is reserved by the service`);
-  const name = (input.name ?? input.appid).trim();
-  if (name.length === 0 || name.length > 100) throw new AppError(Errno.InvalidArgument, 'app name must be 1 to 100 characters');
+  const name = checkName('app', input.name ?? input.appid);
   const schemes = checkSchemes(input.schemes ?? []);
   const key = newSecret('app');
   const created = await db.prisma.app.createMany({
@@ -58,6 +68,7 @@ export async function createApp(db: Database, input: { appid: string; name?: str
 
 /** Replaces an app's key; the old one stops working at once. Returns the new key, shown this once. */
 export async function rotateAppKey(db: Database, appid: string): Promise<{ appid: string; key: string }> {
+  if (!isAppidArgument(appid)) throw new AppError(Errno.NotFound, `no app "${appid}"`);
   const key = newSecret('app');
   const updated = await db.prisma.app.updateMany({ where: { id: appid }, data: { keyDigest: digestSecret(key) } });
   if (updated.count === 0) throw new AppError(Errno.NotFound, `no app "${appid}"`);
@@ -66,6 +77,7 @@ export async function rotateAppKey(db: Database, appid: string): Promise<{ appid
 
 /** The app `appid` (for operators: no key needed), or 304. */
 export async function getApp(db: Database, appid: string): Promise<AppIdentity> {
+  if (!isAppidArgument(appid)) throw new AppError(Errno.NotFound, `no app "${appid}"`);
   const app = await db.prisma.app.findUnique({ where: { id: appid }, select: { id: true, name: true, schemes: true } });
   if (!app) throw new AppError(Errno.NotFound, `no app "${appid}"`);
   return app;

@@ -4,7 +4,8 @@ import { perDatabase, type Database } from './db/client.ts';
 import { AppError, Errno } from './errors.ts';
 import { announceSql, DEVICE_REVOKED_CHANNEL } from './delivery/signals.ts';
 import { digestSecret, digestsMatch, newSecret } from './secrets.ts';
-import { checkName, requireUser } from './users.ts';
+import { checkIdArgument, checkName } from './operatorInput.ts';
+import { isUuid, requireUser } from './users.ts';
 
 /** Registers a device for a user and returns its token, which is shown this once. */
 export async function createDevice(db: Database, input: { userId: string; name?: string }): Promise<{ deviceId: string; token: string }> {
@@ -19,6 +20,8 @@ export async function createDevice(db: Database, input: { userId: string; name?:
 }
 
 export async function listDevices(db: Database, userId?: string) {
+  // A malformed user id owns no device (and would be refused by the uuid column).
+  if (userId && !isUuid(checkIdArgument('user id', userId))) return [];
   return db.prisma.device.findMany({
     where: userId ? { userId } : {},
     select: { id: true, userId: true, name: true, createdAt: true, lastSeenAt: true },
@@ -28,6 +31,7 @@ export async function listDevices(db: Database, userId?: string) {
 
 /** Deletes a device: its token stops working and every node closes its sockets. */
 export async function revokeDevice(db: Database, deviceId: string): Promise<void> {
+  if (!isUuid(checkIdArgument('device id', deviceId))) throw new AppError(Errno.NotFound, `no device "${deviceId}"`);
   const deleted = await db.prisma.$transaction(async (tx) => {
     const { count } = await tx.device.deleteMany({ where: { id: deviceId } });
     if (count > 0) {
@@ -35,7 +39,7 @@ export async function revokeDevice(db: Database, deviceId: string): Promise<void
       await tx.$executeRawUnsafe(announceSql('devices'));
     }
     return count;
-  }).catch(() => 0); // a malformed id names no device
+  });
   if (deleted === 0) throw new AppError(Errno.NotFound, `no device "${deviceId}"`);
 }
 

@@ -4,15 +4,17 @@
 import type { Database } from './db/client.ts';
 import { AppError, Errno } from './errors.ts';
 import { announceSql } from './delivery/signals.ts';
+import { checkIdArgument } from './operatorInput.ts';
 import { lockQueues } from './queues.ts';
-import { newUid } from './secrets.ts';
-import { requireUser } from './users.ts';
+import { newUid, uidPattern } from './secrets.ts';
+import { isUuid, requireUser } from './users.ts';
 
 /**
  * Gives `appid` a UID for `userId` and creates its queue; granting again
  * while the UID is active returns the same UID.
  */
 export async function grantUid(db: Database, input: { appid: string; userId: string }): Promise<{ uid: string }> {
+  checkIdArgument('appid', input.appid);
   await requireUser(db, input.userId);
   const app = await db.prisma.app.findUnique({ where: { id: input.appid }, select: { id: true } });
   if (!app) throw new AppError(Errno.NotFound, `no app "${input.appid}"`);
@@ -36,6 +38,7 @@ export async function grantUid(db: Database, input: { appid: string; userId: str
 
 /** Revokes a UID and deletes its queue; a later grant issues a new UID. */
 export async function revokeUid(db: Database, uid: string): Promise<void> {
+  if (!uidPattern.test(checkIdArgument('UID', uid))) throw new AppError(Errno.NotFound, `no UID "${uid}"`);
   await db.prisma.$transaction(async (tx) => {
     // Through the queue lock, so a push in flight finishes (or waits) first.
     await lockQueues(tx, [uid]);
@@ -46,6 +49,9 @@ export async function revokeUid(db: Database, uid: string): Promise<void> {
 }
 
 export async function listUids(db: Database, filter: { appid?: string; userId?: string } = {}) {
+  if (filter.appid) checkIdArgument('appid', filter.appid);
+  // A malformed user id holds no UID (and would be refused by the uuid column).
+  if (filter.userId && !isUuid(checkIdArgument('user id', filter.userId))) return [];
   return db.prisma.uid.findMany({
     where: { ...(filter.appid ? { appId: filter.appid } : {}), ...(filter.userId ? { userId: filter.userId } : {}) },
     select: { uid: true, appId: true, userId: true, grantedAt: true, queue: { select: { size: true } } },

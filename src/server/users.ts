@@ -1,12 +1,7 @@
 /** Users: the people whose devices run the daemon. */
 import type { Database } from './db/client.ts';
 import { AppError, Errno } from './errors.ts';
-
-export function checkName(kind: string, name: string): string {
-  const trimmed = name.trim();
-  if (trimmed.length === 0 || trimmed.length > 100) throw new AppError(Errno.InvalidArgument, `${kind} name must be 1 to 100 characters`);
-  return trimmed;
-}
+import { checkIdArgument, checkName } from './operatorInput.ts';
 
 export async function createUser(db: Database, input: { name: string }): Promise<{ userId: string }> {
   const user = await db.prisma.user.create({ data: { name: checkName('user', input.name) }, select: { id: true } });
@@ -22,8 +17,14 @@ export async function listUsers(db: Database) {
 
 const uuidSyntax = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** Throws 304 unless `userId` names a user (a malformed id names none). */
+/** True if `id` has the form of a user or device id (a uuid); the database refuses any other in a uuid column. */
+export function isUuid(id: string): boolean {
+  return uuidSyntax.test(id);
+}
+
+/** Throws 304 unless `userId` names a user (a malformed id names none), 300 if it is not printable text. */
 export async function requireUser(db: Database, userId: string): Promise<void> {
+  checkIdArgument('user id', userId);
   const user = uuidSyntax.test(userId) ? await db.prisma.user.findUnique({ where: { id: userId }, select: { id: true } }) : null;
   if (!user) throw new AppError(Errno.NotFound, `no user "${userId}"`);
 }

@@ -129,6 +129,28 @@ describe('presence CLI', () => {
     }
   }, TIMEOUT);
 
+  it('refuses control characters in names and ids with errno 300, and lists nothing for a malformed user id instead of a database error', async () => {
+    const appid = uniqueAppid('cli');
+    const [userName, appName, revokeDevice, revokeUid, grant] = await Promise.all([
+      presenceRefusal('user', 'create', 'Ada\u001b]0;owned\u0007'),
+      presenceRefusal('app', 'create', appid, '--name', 'clear \u001b[2J screen'),
+      presenceRefusal('device', 'revoke', 'dev\u001bice'),
+      presenceRefusal('uid', 'revoke', 'uid\u0085'),
+      presenceRefusal('uid', 'grant', 'app\u202e', randomUUID()),
+    ]);
+    for (const refused of [userName, appName, revokeDevice, revokeUid, grant]) {
+      expect(refused).toEqual({ code: 1, body: { result: 'KO', errno: 300, error: expect.stringContaining('control characters') } });
+    }
+    const [devices, uids] = await Promise.all([presenceJson('device', 'list', '--user', 'not-a-uuid'), presenceJson('uid', 'list', '--user', 'not-a-uuid')]);
+    expect(devices).toEqual([]);
+    expect(uids).toEqual([]);
+  }, TIMEOUT);
+
+  it('refuses to register schemes whose handlers run local code (ms-msdt, search-ms, intent, …) with errno 300, naming each', async () => {
+    const refused = await presenceRefusal('app', 'create', uniqueAppid('cli'), '--scheme', 'chat', '--scheme', 'ms-msdt', '--scheme', 'search-ms:', '--scheme', 'intent', '--scheme', 'view-source');
+    expect(refused).toEqual({ code: 1, body: { result: 'KO', errno: 300, error: expect.stringContaining('scheme not allowed: ms-msdt, search-ms, intent, view-source') } });
+  }, TIMEOUT);
+
   it('exits 2 on bad usage, before touching the database', async () => {
     // No database at all: usage errors must not need one.
     const noDatabase = { DATABASE_URL: 'postgresql://nobody:wrong@127.0.0.1:1/none' };

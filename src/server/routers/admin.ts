@@ -4,19 +4,20 @@
  * data at once and again whenever it changes, on whichever node.
  */
 import { TRPCError } from '@trpc/server';
-import { z } from 'zod';
+import { z, ZodError } from 'zod';
 import { acksPerMinute, logRefusal, recentAcks } from '../ackLog.ts';
 import { createApp, getApp, listApps, rotateAppKey } from '../apps.ts';
 import { HEARTBEAT_INTERVAL_MS, onlineDeviceIds } from '../delivery/connections.ts';
 import { topicKey } from '../delivery/doorbell.ts';
 import type { ActivityTopic } from '../delivery/signals.ts';
 import { createDevice, listDevices, revokeDevice } from '../devices.ts';
-import { AppError, type KoBody } from '../errors.ts';
+import { AppError, Errno, type KoBody } from '../errors.ts';
 import type { Ack } from '../notifications/push.ts';
 import { sendNotifications } from '../notifications/send.ts';
 import { listQueueItems, listQueues, purgeQueue } from '../queues.ts';
+import { isOperatorText } from '../operatorInput.ts';
 import { operatorSessionValid } from '../operators.ts';
-import { operatorProcedure, router } from '../trpc.ts';
+import { operatorProcedure as signedInProcedure, router } from '../trpc.ts';
 import type { Context } from '../trpc.ts';
 import { grantUid, listUids, revokeUid } from '../uids.ts';
 import { createUser, listUsers } from '../users.ts';
@@ -53,8 +54,20 @@ async function* watch<T>(ctx: Context, topic: ActivityTopic, load: () => Promise
   }
 }
 
-const appid = z.string().min(1).max(40);
-const uid = z.string().min(1).max(64);
+/**
+ * The admin API's base: input that fails its schema is an invalid argument
+ * (errno 300), like the same input refused by the domain functions.
+ */
+const operatorProcedure = signedInProcedure.use(async ({ next }) => {
+  const result = await next();
+  if (result.ok || !(result.error.cause instanceof ZodError)) return result;
+  const message = result.error.cause.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; ');
+  throw new TRPCError({ code: 'BAD_REQUEST', message, cause: new AppError(Errno.InvalidArgument, message) });
+});
+
+const text = z.string().refine(isOperatorText, 'must be printable text');
+const appid = text.min(1).max(40);
+const uid = text.min(1).max(64);
 const uuid = z.string().uuid();
 
 export const adminRouter = router({
