@@ -171,7 +171,12 @@ class Connection<TContext> {
   private subscriptions: Map<RequestId, AbortController> | null = null;
   /** When the client was last heard from; once pinged, minus the time of the ping. */
   private heard = Date.now();
-  /** By when the socket must be authenticated, or closed once told to close; 0 for an authenticated socket. */
+  /**
+   * By when the socket must present credentials, or close once refused or
+   * told to close; 0 once authenticated. While its credentials are being
+   * checked there is none: that wait is the server's, bounded by its
+   * database timeouts.
+   */
   private deadline: number;
   /** Calls and subscriptions running, those waiting for the context included. */
   private inFlight = 0;
@@ -188,6 +193,7 @@ class Connection<TContext> {
   async createContext(connectionParams: () => ConnectionParams): Promise<TContext | TRPCError> {
     const req = this.req as IncomingMessage;
     this.req = null;
+    this.deadline = Infinity;
     try {
       this.ctx = await this.options.createContext(req, this.ws, connectionParams());
       if (this.ws.readyState === OPEN) this.deadline = 0;
