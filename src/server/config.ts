@@ -44,6 +44,8 @@ const schema = z.object({
     .optional()
     .transform((value) => (value ? value.split(',').map((origin) => origin.trim()).filter(Boolean) : [])),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Not a setting: npm sets it for the scripts it runs; `npm start`'s node then stops when npm goes away. */
+  npm_lifecycle_event: z.string().optional(),
   /** How many recent acks and refusals the dashboard's log keeps. */
   ACK_LOG_SIZE: positive.default(5_000),
 });

@@ -1,49 +1,69 @@
 /**
- * `npm start`: runs one Presence node until SIGINT or SIGTERM.
+ * `npm start`: runs one Presence node until SIGINT or SIGTERM (or, when npm
+ * started it, until npm goes away), and stops within a bound whatever
+ * connections are still open.
  */
+import { startupBanner } from './banner.ts';
 import { loadConfig } from './config.ts';
-import { demoCredentialsPath } from './demo.ts';
-import { operatorTokenPath } from './operators.ts';
-import { startPresence, type PresenceNode } from './server.ts';
+import { startPresence } from './server.ts';
 
-function banner(node: PresenceNode, dataDir: string): string {
-  const lines = [`Presence is running at ${node.url}`];
-  lines.push(`  dashboard: ${node.url}/admin${node.embedded && node.operatorToken ? ` (operator token: ${node.operatorToken}, kept in ${operatorTokenPath(dataDir)})` : ''}`);
-  lines.push(`  device page: ${node.url}/device`);
-  if (!node.embedded) return lines.join('\n');
-  lines.push(`  database: embedded PostgreSQL, data in ${node.embedded.clusterDir}`);
-  if (node.demo) {
-    const { appid, key, uid } = node.demo;
-    const body = JSON.stringify({ UID: uid, message: 'Hello from Presence', action: 'https://example.com/' });
-    lines.push(
-      `  demo credentials (app key, device token, UID): ${demoCredentialsPath(dataDir)} (readable by its owner only)`,
-      '  send a notification to the demo user:',
-      `    curl -X POST ${node.url}/${appid}/notification -H 'Authorization: Bearer ${key}' -H 'Content-Type: application/json' -d '${body}'`,
-    );
-  }
-  return lines.join('\n');
+/** Longest a graceful stop may take before every connection is dropped and PostgreSQL stopped anyway. */
+export const STOP_TIMEOUT_MS = 10_000;
+
+/** Calls `onGone` once the parent process has exited (this process is then adopted by another). */
+function watchParent(onGone: () => void): void {
+  const parent = process.ppid;
+  const timer = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(timer);
+    onGone();
+  }, 500);
+  timer.unref();
 }
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const node = await startPresence(config, { dev: process.argv.includes('--dev') });
-  console.log(banner(node, config.PRESENCE_DATA_DIR));
+  console.log(
+    startupBanner({
+      node,
+      dataDir: config.PRESENCE_DATA_DIR,
+      interactive: process.stdout.isTTY === true,
+      operatorTokenFromEnvironment: config.ADMIN_TOKEN !== undefined,
+    }),
+  );
 
+  // Whatever happens to the graceful close, the embedded PostgreSQL is stopped before exiting.
+  const exit = async (code: number) => {
+    await node.embedded?.stop().catch((error: unknown) => console.error('error while stopping PostgreSQL', error));
+    process.exit(code);
+  };
   let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
+  const stop = (reason: string) => {
+    if (stopping) {
+      console.log(`${reason}: stopping now`);
+      void exit(1);
+      return;
+    }
     stopping = true;
-    console.log(`${signal}: stopping`);
+    console.log(`${reason}: stopping`);
+    // Not unref'd: an emptied event loop must not end the process before PostgreSQL is stopped.
+    setTimeout(() => {
+      console.error(`not stopped within ${STOP_TIMEOUT_MS / 1000} s: dropping every connection and stopping now`);
+      void exit(1);
+    }, STOP_TIMEOUT_MS);
     node.close().then(
-      () => process.exit(0),
+      () => exit(0),
       (error: unknown) => {
         console.error('error while stopping', error);
-        process.exit(1);
+        return exit(1);
       },
     );
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  // npm passes signals on, but a killed npm cannot: its node would run on, unseen.
+  if (config.npm_lifecycle_event !== undefined) watchParent(() => stop('npm exited'));
 }
 
 main().catch((error: unknown) => {

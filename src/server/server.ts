@@ -99,6 +99,11 @@ export async function startPresence(config: Config, options: StartOptions = {}):
       } else if (handleWebUpgrade && path.startsWith('/_next/')) void handleWebUpgrade(req, socket, head);
       else refuseUpgrade(socket, 404);
     });
+    const sockets = new Set<Duplex>();
+    server.on('connection', (socket: Duplex) => {
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+    });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       // Node's default accept backlog (511) overflows when thousands of daemons reconnect at once.
@@ -107,6 +112,8 @@ export async function startPresence(config: Config, options: StartOptions = {}):
     cleanups.push(async () => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
+      // server.close() also waits for upgraded sockets, which are no longer the HTTP server's to close.
+      for (const socket of sockets) socket.destroy();
       await closed;
     });
     const { port } = server.address() as AddressInfo;
