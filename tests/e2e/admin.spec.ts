@@ -312,6 +312,8 @@ test('an operator revokes a connected device and signs out', async ({ page, base
   await other.close();
 });
 
+// Ends every session on the shared server: keep it last in this file, and note that a worker-scoped
+// admin session opened by an earlier file would end with it (device.spec.ts and security.spec.ts open theirs later).
 test('"Sign out everywhere" ends every operator session: another browser\'s open dashboard goes to sign-in by itself', async ({ page, browser }) => {
   await signIn(page);
   // Another browser (its own cookie jar, so its own session), watching the queues.
