@@ -4,7 +4,7 @@
  * WebSocket with the session cookie. Tests make their own app, user, device
  * and UID with it, without going through any page.
  */
-import { expect, type APIRequestContext } from '@playwright/test';
+import { test as base, expect, type APIRequestContext } from '@playwright/test';
 import { createTRPCClient, createWSClient, wsLink, type TRPCClient } from '@trpc/client';
 import WebSocket from 'ws';
 import type { AppRouter } from '../../src/server/routers/_app.ts';
@@ -94,3 +94,18 @@ export async function queueSize(admin: AdminClient, fixture: DeviceFixture): Pro
   if (!entry) throw new Error(`UID of ${fixture.appid} not listed`);
   return entry.queueSize;
 }
+
+/** Playwright's `test` with `admin`: one operator API client per worker, signed in with the e2e operator token. */
+export const test = base.extend<object, { admin: AdminApi }>({
+  admin: [
+    async ({ playwright }, use, workerInfo) => {
+      const baseURL = workerInfo.project.use.baseURL as string;
+      const request = await playwright.request.newContext({ baseURL });
+      const admin = await openAdminApi(request, baseURL);
+      await use(admin);
+      await admin.close();
+      await request.dispose();
+    },
+    { scope: 'worker' },
+  ],
+});

@@ -6,25 +6,11 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { test as base, expect, type Page, type WebSocket as PlaywrightWebSocket } from '@playwright/test';
-import { createDeviceFixture, openAdminApi, queueSize, sendNotifications, type AdminApi, type DeviceFixture } from './adminApi.ts';
+import { expect, type Page, type WebSocket as PlaywrightWebSocket } from '@playwright/test';
+import { createDeviceFixture, queueSize, sendNotifications, test, type DeviceFixture } from './adminApi.ts';
 
 const screenshotDir = fileURLToPath(new URL('../../test-results/screenshots/', import.meta.url));
 const TOKEN_KEY = 'presence.deviceToken';
-
-const test = base.extend<object, { admin: AdminApi }>({
-  admin: [
-    async ({ playwright }, use, workerInfo) => {
-      const baseURL = workerInfo.project.use.baseURL as string;
-      const request = await playwright.request.newContext({ baseURL });
-      const admin = await openAdminApi(request, baseURL);
-      await use(admin);
-      await admin.close();
-      await request.dispose();
-    },
-    { scope: 'worker' },
-  ],
-});
 
 test.beforeAll(async () => {
   await mkdir(screenshotDir, { recursive: true });

@@ -7,24 +7,10 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { test as base, expect, type Page, type Response } from '@playwright/test';
-import { createDeviceFixture, openAdminApi, type AdminApi } from './adminApi.ts';
+import { expect, type Page, type Response } from '@playwright/test';
+import { createDeviceFixture, test } from './adminApi.ts';
 
 const operatorToken = process.env.PRESENCE_E2E_ADMIN_TOKEN ?? '';
-
-const test = base.extend<object, { admin: AdminApi }>({
-  admin: [
-    async ({ playwright }, use, workerInfo) => {
-      const baseURL = workerInfo.project.use.baseURL as string;
-      const request = await playwright.request.newContext({ baseURL });
-      const admin = await openAdminApi(request, baseURL);
-      await use(admin);
-      await admin.close();
-      await request.dispose();
-    },
-    { scope: 'worker' },
-  ],
-});
 
 /** Collects what the browser reports against the page's policy: violation events and console errors. */
 async function watchPolicyViolations(page: Page): Promise<string[]> {

@@ -1,4 +1,5 @@
 import type { Metadata } from 'next';
+import { CardPage } from '@/app/components/CardPage.tsx';
 
 export const metadata: Metadata = { title: 'Sign in · Presence' };
 
@@ -9,43 +10,36 @@ export const metadata: Metadata = { title: 'Sign in · Presence' };
 export default async function LoginPage({ searchParams }: { searchParams: Promise<Record<string, string | string[] | undefined>> }) {
   const { error } = await searchParams;
   return (
-    <main className="login">
-      <div className="login-card">
-        <p className="brand">
-          <span className="brand-mark" aria-hidden="true" />
-          Presence
+    <CardPage title="Operator sign-in">
+      <p className="lead">The dashboard shows live queues, acks and refusals, and manages apps, users, devices and UIDs.</p>
+
+      {error === 'invalid' ? (
+        <p role="alert" className="alert">
+          That token is not valid.
         </p>
-        <h1>Operator sign-in</h1>
-        <p className="lead">The dashboard shows live queues, acks and refusals, and manages apps, users, devices and UIDs.</p>
-
-        {error === 'invalid' ? (
-          <p role="alert" className="alert">
-            That token is not valid.
+      ) : null}
+      {error === 'unconfigured' ? (
+        <div role="alert" className="alert">
+          <p>Sign-in is not available: this server has no operator token.</p>
+          <p>
+            Set <code>ADMIN_TOKEN</code> in the server&rsquo;s environment to a long random string and restart it. On the embedded
+            default (no <code>DATABASE_URL</code>) one is generated and kept in <code>admin-token</code> in the data folder.
           </p>
-        ) : null}
-        {error === 'unconfigured' ? (
-          <div role="alert" className="alert">
-            <p>Sign-in is not available: this server has no operator token.</p>
-            <p>
-              Set <code>ADMIN_TOKEN</code> in the server&rsquo;s environment to a long random string and restart it. On the embedded
-              default (no <code>DATABASE_URL</code>) one is generated and kept in <code>admin-token</code> in the data folder.
-            </p>
-          </div>
-        ) : null}
+        </div>
+      ) : null}
 
-        <form method="post" action="/admin/login" className="form">
-          <div className="field">
-            <label htmlFor="token">Operator token</label>
-            <input id="token" name="token" type="password" autoComplete="current-password" required autoFocus spellCheck={false} />
-            <p className="hint">
-              The <code>ADMIN_TOKEN</code> of this server; <code>npm start</code> prints where it is kept.
-            </p>
-          </div>
-          <button type="submit" className="button button-primary">
-            Sign in
-          </button>
-        </form>
-      </div>
-    </main>
+      <form method="post" action="/admin/login" className="form">
+        <div className="field">
+          <label htmlFor="token">Operator token</label>
+          <input id="token" name="token" type="password" autoComplete="current-password" required autoFocus spellCheck={false} />
+          <p className="hint">
+            The <code>ADMIN_TOKEN</code> of this server; <code>npm start</code> prints where it is kept.
+          </p>
+        </div>
+        <button type="submit" className="button button-primary">
+          Sign in
+        </button>
+      </form>
+    </CardPage>
   );
 }
