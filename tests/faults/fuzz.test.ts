@@ -3,7 +3,7 @@
  *
  * - the REST route, with a valid key and near-valid raw bodies: every answer
  *   is JSON, OK or KO with a documented errno/status pair, never 5xx; the
- *   verdict agrees with an independent reading of DESIGN.md ("Sending"); a
+ *   verdict agrees with an independent reading of README.md ("Sending notifications"); a
  *   KO changes no queue and an OK changes exactly the queues it names;
  * - the daemon channel, with raw WebSocket frames on an authenticated
  *   connection: the server never answers INTERNAL_SERVER_ERROR to bad input,
@@ -148,7 +148,7 @@ const oddText = fc.oneof(
 
 const messageText = fc.oneof({ weight: 6, arbitrary: fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 40 }) }, { weight: 2, arbitrary: boundaryText }, { weight: 2, arbitrary: oddText });
 
-/** Actions with a verdict known from DESIGN.md ("Actions"), for an app that registered `chat`. */
+/** Actions with a verdict known from README.md (`action` and "Refused schemes"), for an app that registered `chat`. */
 const ACTIONS: Record<string, 'ok' | 104> = {
   'https://example.com/': 'ok',
   'http://example.com/path?q=1#frag': 'ok',
@@ -182,7 +182,7 @@ for (const n of [511, 512]) ACTIONS[longUrl(n)] = 'ok';
 const actionText = fc.oneof(
   { weight: 8, arbitrary: fc.constantFrom(...Object.keys(ACTIONS)) },
   { weight: 1, arbitrary: fc.constantFrom('', longUrl(513), 'https://example.com/\ud800', 'https://example.com/😀'.padEnd(600, 'b')) },
-  // Verdict unknown (DESIGN.md leaves odd characters in a URL open): only the shape of the answer is checked.
+  // Verdict unknown (README.md leaves odd characters in a URL open): only the shape of the answer is checked.
   { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 20 }).map((s) => `https://example.com/${s}`) },
   { weight: 1, arbitrary: oddText },
 );
@@ -372,7 +372,7 @@ const authArb = (): fc.Arbitrary<Auth> =>
     },
   );
 
-/** Content types: accepted, refused (107), or left open by DESIGN.md (either). */
+/** Content types: accepted, refused (107), or left open by README.md (either). */
 const CONTENT_TYPES: Record<string, 'json' | 107 | 'either'> = {
   'application/json': 'json',
   'application/json; charset=utf-8': 'json',
@@ -404,12 +404,12 @@ interface RestRequest {
 const restRequestArb = (): fc.Arbitrary<RestRequest> => fc.record({ auth: authArb(), contentType: contentTypeArb, body: bodyArb() });
 
 // ---------------------------------------------------------------------------
-// The oracle: DESIGN.md's checks, in its order, written independently of src/.
+// The oracle: README.md's checks ("Sending notifications"), in its order, written independently of src/.
 
 interface FieldError {
   field: string;
   errno: number;
-  /** False when DESIGN.md leaves the verdict open (the item may pass this check). */
+  /** False when README.md leaves the verdict open (the item may pass this check). */
   definite: boolean;
 }
 

@@ -1,7 +1,7 @@
 /**
  * `POST /<appid>/notification`, served by the custom server itself (not a
  * Next route handler) so that it shares this process's pool and answers
- * without Next's per-request work. Checks run in DESIGN.md's order: method,
+ * without Next's per-request work. Checks run in README.md's order: method,
  * credentials (and the app's rate limit), content type, size (bytes, then
  * the JSON's nesting and number of values, before parsing), JSON, shape,
  * each item, UIDs.
