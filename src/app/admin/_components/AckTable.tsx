@@ -1,6 +1,6 @@
 import { Timestamp } from '@/app/components/Timestamp.tsx';
-import type { AckLogView } from '@/server/ackLog';
-import { errnoTable } from '@/server/errnoTable';
+import { errnoTable } from '@/shared/errnos';
+import type { AckEntry } from '../_channel/rows.ts';
 
 const meaningOf = new Map<number, string>(errnoTable.map((row) => [row.errno, row.meaning]));
 
@@ -32,7 +32,7 @@ function UidList({ uids }: { uids: string[] }) {
 }
 
 /** The newest acks and refusals, newest first. */
-export function AckTable({ entries }: { entries: AckLogView[] }) {
+export function AckTable({ entries }: { entries: AckEntry[] }) {
   return (
     <div className="table-wrap">
       <table className="data-table" data-testid="ack-table">

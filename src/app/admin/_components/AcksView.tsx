@@ -2,15 +2,10 @@
 /** The ack log, live from `admin.acks.watch`: a per-minute chart and the latest entries. */
 import { EmptyState } from '@/app/components/EmptyState.tsx';
 import { ErrorAlert } from '@/app/components/ErrorAlert.tsx';
-import type { AckLogView } from '@/server/ackLog';
 import { useWatch } from '../_channel/hooks.ts';
-import { AckChart, type MinuteCount } from './AckChart.tsx';
+import type { AckActivity } from '../_channel/rows.ts';
+import { AckChart } from './AckChart.tsx';
 import { AckTable } from './AckTable.tsx';
-
-interface AckActivity {
-  entries: AckLogView[];
-  perMinute: MinuteCount[];
-}
 
 export function AcksView() {
   const { data, error } = useWatch<AckActivity>((client, handlers) => client.admin.acks.watch.subscribe(undefined, handlers));

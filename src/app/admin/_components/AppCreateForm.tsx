@@ -3,6 +3,8 @@
 import { useState } from 'react';
 import { ErrorAlert } from '@/app/components/ErrorAlert.tsx';
 import { useFormAction } from '../_channel/hooks.ts';
+import type { CreatedApp } from '../_channel/rows.ts';
+import { MAX_NAME_CODE_POINTS } from '@/shared/limits';
 
 /** "chat, chat-beta" → ["chat", "chat-beta"]; a trailing colon is forgiven. */
 export function parseSchemes(text: string): string[] {
@@ -12,7 +14,7 @@ export function parseSchemes(text: string): string[] {
     .filter(Boolean);
 }
 
-export function AppCreateForm({ onCreated }: { onCreated: (created: { appid: string; key: string }) => void }) {
+export function AppCreateForm({ onCreated }: { onCreated: (created: CreatedApp) => void }) {
   const [appid, setAppid] = useState('');
   const [name, setName] = useState('');
   const [schemes, setSchemes] = useState('');
@@ -29,21 +31,38 @@ export function AppCreateForm({ onCreated }: { onCreated: (created: { appid: str
       <div className="form-row">
         <div className="field">
           <label htmlFor="app-id">App id</label>
-          <input id="app-id" value={appid} onChange={(e) => setAppid(e.target.value)} required maxLength={40} spellCheck={false} autoComplete="off" aria-describedby="app-id-hint" />
+          <input
+            id="app-id"
+            value={appid}
+            onChange={(e) => setAppid(e.target.value)}
+            required
+            maxLength={40}
+            spellCheck={false}
+            autoComplete="off"
+            aria-describedby="app-id-hint"
+          />
           <p className="hint" id="app-id-hint">
             Lower-case letters, digits and dashes; it is part of the URL apps POST to.
           </p>
         </div>
         <div className="field">
           <label htmlFor="app-name">Name</label>
-          <input id="app-name" value={name} onChange={(e) => setName(e.target.value)} maxLength={100} autoComplete="off" aria-describedby="app-name-hint" />
+          <input id="app-name" value={name} onChange={(e) => setName(e.target.value)} maxLength={MAX_NAME_CODE_POINTS} autoComplete="off" aria-describedby="app-name-hint" />
           <p className="hint" id="app-name-hint">
             The title of its notifications; the app id when empty.
           </p>
         </div>
         <div className="field">
           <label htmlFor="app-schemes">Deep-link schemes</label>
-          <input id="app-schemes" value={schemes} onChange={(e) => setSchemes(e.target.value)} spellCheck={false} autoComplete="off" placeholder="chat, chat-beta" aria-describedby="app-schemes-hint" />
+          <input
+            id="app-schemes"
+            value={schemes}
+            onChange={(e) => setSchemes(e.target.value)}
+            spellCheck={false}
+            autoComplete="off"
+            placeholder="chat, chat-beta"
+            aria-describedby="app-schemes-hint"
+          />
           <p className="hint" id="app-schemes-hint">
             Comma-separated. Actions may then be <code>chat://…</code> links besides http(s) URLs.
           </p>

@@ -30,7 +30,11 @@ export function AppsView() {
   return (
     <>
       {newKey ? (
-        <SecretOnce title={newKey.rotated ? `New key for ${newKey.appid}` : `Key for the new app ${newKey.appid}`} value={newKey.key} onDismiss={() => setNewKey(null)}>
+        <SecretOnce
+          title={newKey.rotated ? `New key for ${newKey.appid}` : `Key for the new app ${newKey.appid}`}
+          value={newKey.key}
+          onDismiss={() => setNewKey(null)}
+        >
           <p className="hint">
             The app sends with <code>Authorization: Bearer &lt;key&gt;</code> to <code>POST /{newKey.appid}/notification</code>.
             {newKey.rotated ? ' The previous key no longer works.' : ''}

@@ -23,7 +23,8 @@ export function ChoiceSelect({
   /** "user", "app": for "Choose a user", "No users yet". */
   noun: string;
 }) {
-  const prompt = choices === undefined ? `Loading ${noun}s…` : choices.length === 0 ? `No ${noun}s yet` : `Choose ${/^[aeiou]/.test(noun) ? 'an' : 'a'} ${noun}`;
+  const prompt =
+    choices === undefined ? `Loading ${noun}s…` : choices.length === 0 ? `No ${noun}s yet` : `Choose ${/^[aeiou]/.test(noun) ? 'an' : 'a'} ${noun}`;
   return (
     <div className="field">
       <label htmlFor={id}>{label}</label>

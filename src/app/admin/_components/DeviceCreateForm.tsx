@@ -3,10 +3,17 @@
 import { useState } from 'react';
 import { ErrorAlert } from '@/app/components/ErrorAlert.tsx';
 import { useFormAction } from '../_channel/hooks.ts';
+import type { UserRow } from '../_channel/rows.ts';
 import { ChoiceSelect } from './ChoiceSelect.tsx';
-import type { UserRow } from './UserTable.tsx';
+import { MAX_NAME_CODE_POINTS } from '@/shared/limits';
 
-export function DeviceCreateForm({ users, onCreated }: { users: UserRow[] | undefined; onCreated: (created: { deviceId: string; token: string; name: string }) => void }) {
+export function DeviceCreateForm({
+  users,
+  onCreated,
+}: {
+  users: UserRow[] | undefined;
+  onCreated: (created: { deviceId: string; token: string; name: string }) => void;
+}) {
   const [userId, setUserId] = useState('');
   const [name, setName] = useState('');
   const form = useFormAction(async (client) => {
@@ -19,10 +26,17 @@ export function DeviceCreateForm({ users, onCreated }: { users: UserRow[] | unde
   return (
     <form className="form" onSubmit={form.onSubmit} aria-label="Add a device">
       <div className="form-row">
-        <ChoiceSelect id="device-user" label="User" value={userId} onChange={setUserId} noun="user" choices={users?.map((u) => ({ value: u.userId, label: u.name }))} />
+        <ChoiceSelect
+          id="device-user"
+          label="User"
+          value={userId}
+          onChange={setUserId}
+          noun="user"
+          choices={users?.map((u) => ({ value: u.userId, label: u.name }))}
+        />
         <div className="field">
           <label htmlFor="device-name">Device name</label>
-          <input id="device-name" value={name} onChange={(e) => setName(e.target.value)} maxLength={100} placeholder="laptop" autoComplete="off" />
+          <input id="device-name" value={name} onChange={(e) => setName(e.target.value)} maxLength={MAX_NAME_CODE_POINTS} placeholder="laptop" autoComplete="off" />
         </div>
       </div>
       <ErrorAlert message={form.error} />

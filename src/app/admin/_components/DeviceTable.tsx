@@ -2,18 +2,18 @@
 import { ConfirmButton } from '@/app/components/ConfirmButton.tsx';
 import { OnlineDot } from '@/app/components/OnlineDot.tsx';
 import { Timestamp } from '@/app/components/Timestamp.tsx';
-
-export interface DeviceRow {
-  deviceId: string;
-  userId: string;
-  name: string;
-  createdAt: string;
-  lastSeenAt: string | null;
-  online: boolean;
-}
+import type { DeviceRow } from '../_channel/rows.ts';
 
 /** Devices with their live online state; revoking asks first. */
-export function DeviceTable({ devices, userName, onRevoke }: { devices: DeviceRow[]; userName: (userId: string) => string; onRevoke: (device: DeviceRow) => Promise<void> }) {
+export function DeviceTable({
+  devices,
+  userName,
+  onRevoke,
+}: {
+  devices: DeviceRow[];
+  userName: (userId: string) => string;
+  onRevoke: (device: DeviceRow) => Promise<void>;
+}) {
   return (
     <div className="table-wrap">
       <table className="data-table" data-testid="device-table">

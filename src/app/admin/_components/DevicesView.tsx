@@ -7,8 +7,9 @@ import { SecretOnce } from '@/app/components/SecretOnce.tsx';
 import { useChannel } from '../_channel/ChannelProvider.tsx';
 import { describeChannelError } from '../_channel/channelErrors.ts';
 import { useChannelQuery, useWatch } from '../_channel/hooks.ts';
+import type { DeviceRow } from '../_channel/rows.ts';
 import { DeviceCreateForm } from './DeviceCreateForm.tsx';
-import { DeviceTable, type DeviceRow } from './DeviceTable.tsx';
+import { DeviceTable } from './DeviceTable.tsx';
 
 export function DevicesView() {
   const client = useChannel();
@@ -45,7 +46,8 @@ export function DevicesView() {
       {newToken ? (
         <SecretOnce title={`Token for ${newToken.name}`} value={newToken.token} onDismiss={() => setNewToken(null)}>
           <p className="hint">
-            Save it in a file only you can read and run the daemon with it: <code>npx presence-daemon --server {origin} --token-file &lt;file&gt;</code>, or enter it on the{' '}
+            Save it in a file only you can read and run the daemon with it:{' '}
+            <code>npx presence-daemon --server {origin} --token-file &lt;file&gt;</code>, or enter it on the{' '}
             <a href="/device">device page</a> of a phone or browser.
           </p>
         </SecretOnce>

@@ -8,17 +8,17 @@ import { useState } from 'react';
 import { ConfirmButton } from '@/app/components/ConfirmButton.tsx';
 import { EmptyState } from '@/app/components/EmptyState.tsx';
 import { ErrorAlert } from '@/app/components/ErrorAlert.tsx';
-import type { QueueSummary } from '@/server/queues';
 import { useChannel } from '../_channel/ChannelProvider.tsx';
 import { describeChannelError } from '../_channel/channelErrors.ts';
 import { useChannelQuery, useWatch } from '../_channel/hooks.ts';
+import type { QueueRow } from '../_channel/rows.ts';
 import { QueueItems } from './QueueItems.tsx';
 import { QueueSize } from './QueueTable.tsx';
 
 export function QueueDetail({ uid }: { uid: string }) {
   const client = useChannel();
   const [revision, setRevision] = useState(0);
-  const queues = useWatch<QueueSummary[]>((c, handlers) =>
+  const queues = useWatch<QueueRow[]>((c, handlers) =>
     c.admin.queues.watch.subscribe(undefined, {
       onData: (value) => {
         handlers.onData(value);

@@ -1,11 +1,11 @@
-import type { QueueItemView } from '@/server/queues';
 import { Timestamp } from '@/app/components/Timestamp.tsx';
+import type { QueueItemRow } from '../_channel/rows.ts';
 
 /**
  * The items of one queue, oldest first. Messages and actions are what apps
  * sent: shown as text only, never as markup or live links.
  */
-export function QueueItems({ items }: { items: QueueItemView[] }) {
+export function QueueItems({ items }: { items: QueueItemRow[] }) {
   return (
     <div className="table-wrap">
       <table className="data-table" data-testid="queue-items">

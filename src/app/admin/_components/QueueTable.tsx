@@ -1,9 +1,7 @@
 'use client';
 import Link from 'next/link';
-import type { QueueSummary } from '@/server/queues';
-
-/** A queue holds at most this many items (DESIGN.md, "The queue"). */
-const QUEUE_CAPACITY = 100;
+import { QUEUE_CAPACITY } from '@/shared/limits';
+import type { QueueRow } from '../_channel/rows.ts';
 
 export function queueHref(uid: string): string {
   return `/admin/queues/${encodeURIComponent(uid)}`;
@@ -24,7 +22,7 @@ export function QueueSize({ size }: { size: number }) {
 }
 
 /** Every (user, app) queue given, one row each, with a link to its items. */
-export function QueueTable({ queues }: { queues: QueueSummary[] }) {
+export function QueueTable({ queues }: { queues: QueueRow[] }) {
   return (
     <div className="table-wrap">
       <table className="data-table" data-testid="queue-table">

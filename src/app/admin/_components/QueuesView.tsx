@@ -3,26 +3,26 @@
 import { useMemo, useState } from 'react';
 import { EmptyState } from '@/app/components/EmptyState.tsx';
 import { ErrorAlert } from '@/app/components/ErrorAlert.tsx';
-import type { QueueSummary } from '@/server/queues';
 import { useWatch } from '../_channel/hooks.ts';
+import type { QueueRow } from '../_channel/rows.ts';
 import { QueueTable } from './QueueTable.tsx';
 
 type SortKey = 'size' | 'app' | 'user';
 
-const byKey: Record<SortKey, (a: QueueSummary, b: QueueSummary) => number> = {
+const byKey: Record<SortKey, (a: QueueRow, b: QueueRow) => number> = {
   size: (a, b) => b.size - a.size || a.appId.localeCompare(b.appId) || a.userName.localeCompare(b.userName),
   app: (a, b) => a.appId.localeCompare(b.appId) || a.userName.localeCompare(b.userName) || a.uid.localeCompare(b.uid),
   user: (a, b) => a.userName.localeCompare(b.userName) || a.appId.localeCompare(b.appId) || a.uid.localeCompare(b.uid),
 };
 
-function matches(queue: QueueSummary, filter: string): boolean {
+function matches(queue: QueueRow, filter: string): boolean {
   const needle = filter.trim().toLowerCase();
   if (!needle) return true;
   return [queue.userName, queue.appId, queue.uid].some((text) => text.toLowerCase().includes(needle));
 }
 
 export function QueuesView() {
-  const { data: queues, error } = useWatch<QueueSummary[]>((client, handlers) => client.admin.queues.watch.subscribe(undefined, handlers));
+  const { data: queues, error } = useWatch<QueueRow[]>((client, handlers) => client.admin.queues.watch.subscribe(undefined, handlers));
   const [filter, setFilter] = useState('');
   const [sort, setSort] = useState<SortKey>('size');
 

@@ -3,9 +3,8 @@
 import { useState } from 'react';
 import { ErrorAlert } from '@/app/components/ErrorAlert.tsx';
 import { useFormAction } from '../_channel/hooks.ts';
+import type { AppRow, UserRow } from '../_channel/rows.ts';
 import { ChoiceSelect } from './ChoiceSelect.tsx';
-import type { AppRow } from './AppTable.tsx';
-import type { UserRow } from './UserTable.tsx';
 
 export function UidGrantForm({
   apps,
@@ -26,8 +25,22 @@ export function UidGrantForm({
   return (
     <form className="form" onSubmit={form.onSubmit} aria-label="Grant a UID">
       <div className="form-row">
-        <ChoiceSelect id="grant-app" label="App" value={appid} onChange={setAppid} noun="app" choices={apps?.map((a) => ({ value: a.appid, label: a.appid }))} />
-        <ChoiceSelect id="grant-user" label="User" value={userId} onChange={setUserId} noun="user" choices={users?.map((u) => ({ value: u.userId, label: u.name }))} />
+        <ChoiceSelect
+          id="grant-app"
+          label="App"
+          value={appid}
+          onChange={setAppid}
+          noun="app"
+          choices={apps?.map((a) => ({ value: a.appid, label: a.appid }))}
+        />
+        <ChoiceSelect
+          id="grant-user"
+          label="User"
+          value={userId}
+          onChange={setUserId}
+          noun="user"
+          choices={users?.map((u) => ({ value: u.userId, label: u.name }))}
+        />
       </div>
       <ErrorAlert message={form.error} />
       <div className="form-actions">

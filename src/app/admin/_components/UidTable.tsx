@@ -2,15 +2,8 @@
 import Link from 'next/link';
 import { ConfirmButton } from '@/app/components/ConfirmButton.tsx';
 import { Timestamp } from '@/app/components/Timestamp.tsx';
+import type { UidRow } from '../_channel/rows.ts';
 import { queueHref } from './QueueTable.tsx';
-
-export interface UidRow {
-  uid: string;
-  appid: string;
-  userId: string;
-  grantedAt: string;
-  queueSize: number;
-}
 
 /** Every UID given out, with its queue's size; revoking asks first (it deletes the queue). */
 export function UidTable({ uids, userName, onRevoke }: { uids: UidRow[]; userName: (userId: string) => string; onRevoke: (row: UidRow) => Promise<void> }) {

@@ -10,8 +10,9 @@ import { ErrorAlert } from '@/app/components/ErrorAlert.tsx';
 import { useChannel } from '../_channel/ChannelProvider.tsx';
 import { describeChannelError } from '../_channel/channelErrors.ts';
 import { useChannelQuery, useWatch } from '../_channel/hooks.ts';
+import type { UidRow } from '../_channel/rows.ts';
 import { UidGrantForm } from './UidGrantForm.tsx';
-import { UidTable, type UidRow } from './UidTable.tsx';
+import { UidTable } from './UidTable.tsx';
 
 export function UidsView() {
   const client = useChannel();

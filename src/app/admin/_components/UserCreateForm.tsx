@@ -3,6 +3,7 @@
 import { useState } from 'react';
 import { ErrorAlert } from '@/app/components/ErrorAlert.tsx';
 import { useFormAction } from '../_channel/hooks.ts';
+import { MAX_NAME_CODE_POINTS } from '@/shared/limits';
 
 export function UserCreateForm({ onCreated }: { onCreated: (created: { userId: string; name: string }) => void }) {
   const [name, setName] = useState('');
@@ -16,7 +17,7 @@ export function UserCreateForm({ onCreated }: { onCreated: (created: { userId: s
     <form className="form form-inline" onSubmit={form.onSubmit} aria-label="Create a user">
       <div className="field">
         <label htmlFor="user-name">Name</label>
-        <input id="user-name" value={name} onChange={(e) => setName(e.target.value)} required maxLength={100} autoComplete="off" />
+        <input id="user-name" value={name} onChange={(e) => setName(e.target.value)} required maxLength={MAX_NAME_CODE_POINTS} autoComplete="off" />
       </div>
       <button type="submit" className="button button-primary" disabled={!form.ready || form.busy}>
         {form.busy ? 'Creating…' : 'Create user'}

@@ -1,12 +1,5 @@
 import { Timestamp } from '@/app/components/Timestamp.tsx';
-
-export interface UserRow {
-  userId: string;
-  name: string;
-  createdAt: string;
-  devices: number;
-  uids: number;
-}
+import type { UserRow } from '../_channel/rows.ts';
 
 export function UserTable({ users }: { users: UserRow[] }) {
   return (
