@@ -13,16 +13,9 @@ import { wakeUsersSql } from '../delivery/signals.ts';
 import { AppError, Errno, type ItemError } from '../errors.ts';
 import { lockQueues, QUEUE_CAP, type LockedQueue } from '../queues.ts';
 import { uidPattern } from '../secrets.ts';
+import type { Ack } from './ack.ts';
 import { CLAIM_KEYS_SQL, IdempotencyKeyTaken, RECORD_ACKS_SQL, type IdempotentRequest } from './idempotency.ts';
 import type { NotificationInput } from './validate.ts';
-
-/** The body of a successful POST. */
-export interface Ack {
-  result: 'OK';
-  /** Size of the queue of the batch's last item. */
-  queue_size: number;
-  queue_sizes: Record<string, number>;
-}
 
 /** One validated request to store. */
 export interface Push {

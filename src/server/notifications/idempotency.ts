@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { Database } from '../db/client.ts';
 import { AppError, Errno } from '../errors.ts';
-import type { Ack } from './groupTransaction.ts';
+import type { Ack } from './ack.ts';
 
 export const IDEMPOTENCY_WINDOW_HOURS = 24;
 

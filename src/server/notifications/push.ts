@@ -15,7 +15,8 @@ import { storeGroup, type Push, type PushOutcome } from './groupTransaction.ts';
 import { IdempotencyKeyTaken, priorAck, type IdempotentRequest } from './idempotency.ts';
 import type { NotificationInput } from './validate.ts';
 
-export type { Ack, PushOutcome } from './groupTransaction.ts';
+export type { Ack } from './ack.ts';
+export type { PushOutcome } from './groupTransaction.ts';
 
 export interface PushOptions {
   /** Longest the transaction holding this push may run, in ms. */
@@ -69,4 +70,3 @@ export async function pushNotifications(db: Database, appId: string, items: Noti
   if (!replay) throw new AppError(Errno.StorageUnavailable, 'a request with this Idempotency-Key is still in progress; retry later');
   return { ack: replay, stored: 0, droppedByCap: 0 };
 }
-
