@@ -26,10 +26,6 @@ export interface AppIdentity {
 
 const appSelect = { id: true, name: true, schemes: true, createdAt: true } as const;
 
-export function isValidAppid(appid: string): boolean {
-  return appidSyntax.test(appid) && !RESERVED_APPIDS.has(appid);
-}
-
 function checkSchemes(schemes: readonly string[]): string[] {
   const normalised = [...new Set(schemes.map((s) => s.toLowerCase().replace(/:$/, '')))];
   const bad = normalised.filter((s) => !isRegistrableScheme(s));

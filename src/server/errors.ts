@@ -125,7 +125,7 @@ export function httpStatus(errno: Errno): number {
 }
 
 /** tRPC error codes by HTTP status, for the channel and the dashboard API. */
-export const trpcCodeByStatus = {
+const trpcCodeByStatus = {
   400: 'BAD_REQUEST',
   401: 'UNAUTHORIZED',
   404: 'NOT_FOUND',

@@ -14,6 +14,3 @@ export function createLogger(level: string): Logger {
     redact: { paths: ['key', 'token', 'password', '*.authorization', '*.cookie', 'headers.authorization', 'headers.cookie'], censor: '[redacted]' },
   });
 }
-
-/** A logger that drops everything (for tests and tools that print their own lines). */
-export const silentLogger: Logger = pino({ level: 'silent' });
