@@ -1,9 +1,9 @@
 /**
  * One error type for everything a caller can be refused, with the stable
- * errnos of DESIGN.md and their HTTP statuses in one table.
+ * errnos that README.md lists ("Refusals") and their HTTP statuses.
  */
 
-/** REST errnos (DESIGN.md) and the operator API's own (3xx). */
+/** REST errnos (README.md, "Refusals") and the operator API's own (3xx). */
 export const Errno = {
   InvalidJson: 100,
   NotNotifications: 101,

@@ -1,4 +1,4 @@
-/** What a notification's action may be (DESIGN.md "Actions"): pure checks, no database. */
+/** What a notification's action may be (README.md: `action` and "Refused schemes"): pure checks, no database. */
 import { describe, it, expect } from 'vitest';
 import { commandFor } from '../../src/daemon/actions.ts';
 import { FORBIDDEN_SCHEMES, actionRefusal, isForbiddenScheme, isRegistrableScheme } from '../../src/server/notifications/action.ts';

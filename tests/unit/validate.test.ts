@@ -1,4 +1,4 @@
-/** The checks of a POSTed batch (DESIGN.md "Sending"): shape, then every field of every item. Pure, no database. */
+/** The checks of a POSTed batch (README.md "Sending notifications"): shape, then every field of every item. Pure, no database. */
 import { describe, it, expect } from 'vitest';
 import { AppError, Errno, MAX_LISTED_ERRORS } from '../../src/server/errors.ts';
 import { MAX_ITEMS, MAX_TEXT_CODE_POINTS, MAX_TTL_SECONDS, validateBatch } from '../../src/server/notifications/validate.ts';

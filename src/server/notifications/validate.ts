@@ -1,5 +1,5 @@
 /**
- * Checks a POSTed batch against DESIGN.md ("Sending"): the shape, then each
+ * Checks a POSTed batch against README.md ("Sending notifications"): the shape, then each
  * item, listing every offending field of every item. UIDs are checked last,
  * under the queue lock, by the push transaction.
  */
@@ -22,7 +22,7 @@ export interface NotificationInput {
 
 const knownFields = ['UID', 'message', 'action', 'ttl'] as const;
 
-// Names seen in the first draft of the spec or easy to get wrong. A Map, so
+// Names an app may well send instead of ours, or gets wrong easily. A Map, so
 // that "__proto__" or "constructor" find nothing inherited from Object.
 const suggestions = new Map([['url', 'action'], ['link', 'action'], ['msg', 'message'], ['text', 'message'], ['body', 'message']]);
 
