@@ -1,4 +1,4 @@
-import { errnoTable } from '@/server/errnoTable';
+import { errnoTable } from '@/shared/errnos';
 
 export default function Home() {
   return (

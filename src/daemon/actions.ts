@@ -4,7 +4,7 @@
  * Never through a shell, and the daemon re-checks what the server allowed.
  */
 import { spawn } from 'node:child_process';
-import { isForbiddenScheme } from '../server/notifications/action.ts';
+import { isForbiddenScheme } from '../shared/action.ts';
 
 export interface Opener {
   open(action: string): Promise<void>;

@@ -1,13 +1,14 @@
 /**
  * The Presence daemon: holds the channel open, shows each notification once,
- * and acknowledges what it has dispatched. A typed tRPC client of the
- * server's router.
+ * and acknowledges what it has dispatched. The channel work is the shared
+ * daemon core (src/shared/daemonCore.ts); this file prints, notifies and exits.
  */
-import { createTRPCClient, createWSClient, TRPCClientError, wsLink } from '@trpc/client';
 import WebSocket from 'ws';
-import type { DeliveredItem } from '../server/delivery/items.ts';
-import type { DeliveryEvent } from '../server/routers/daemon.ts';
 import type { AppRouter } from '../server/routers/_app.ts';
+import { channelUrl } from '../shared/channel.ts';
+import { createChannelClient } from '../shared/channelClient.ts';
+import { startDaemonCore } from '../shared/daemonCore.ts';
+import type { DeliveredItem } from '../shared/delivery.ts';
 import type { Opener } from './actions.ts';
 import type { Notifier } from './notifier.ts';
 import { forTerminal } from './terminal.ts';
@@ -50,32 +51,6 @@ export const EXIT_UNREACHABLE = 3;
 /** Closing a client that never connected may wait for a connect attempt; the exit does not. */
 const CLOSE_GRACE_MS = 2_000;
 
-/** Backoff with jitter: 0.5 s doubling to 30 s, each delay between half and all of it. */
-export function reconnectDelay(attempt: number): number {
-  return Math.min(30_000, 500 * 2 ** attempt) * (0.5 + Math.random() / 2);
-}
-
-export function channelUrl(server: string): string {
-  const url = new URL('/presence', server);
-  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
-  return url.toString();
-}
-
-/** Remembers the ids already shown, so a redelivery (after a lost ack) is not shown twice. */
-class SeenIds {
-  private readonly ids = new Set<string>();
-
-  constructor(private readonly limit = 10_000) {}
-
-  /** True the first time an id is offered. */
-  add(id: string): boolean {
-    if (this.ids.has(id)) return false;
-    this.ids.add(id);
-    if (this.ids.size > this.limit) this.ids.delete(this.ids.values().next().value as string);
-    return true;
-  }
-}
-
 function describe(item: DeliveredItem): string {
   return `[${item.appName}] ${item.message}  → ${item.action}`;
 }
@@ -86,24 +61,21 @@ export function runDaemon(options: DaemonOptions): Promise<number> {
   // Everything printed may carry text from apps and operators.
   const print = (line: string) => options.print(forTerminal(line));
   const report = (line: string) => options.report(forTerminal(line));
-  const seen = new SeenIds();
   let connectedOnce = false;
 
-  const wsClient = createWSClient({
+  const channel = createChannelClient<AppRouter>({
     url: channelUrl(options.server),
     WebSocket: DaemonWebSocket as unknown as typeof globalThis.WebSocket,
-    connectionParams: { token: options.token },
-    retryDelayMs: reconnectDelay,
-    keepAlive: { enabled: true, intervalMs: 20_000, pongTimeoutMs: 5_000 },
+    token: options.token,
     onOpen: () => {
       if (connectedOnce) report('reconnected');
       connectedOnce = true;
     },
-    onClose: (cause) => {
-      if (cause?.code !== 4401) report(`connection closed${cause?.code ? ` (${cause.code})` : ''}; reconnecting`);
+    onClose: (code) => {
+      // 4401: the refusal is reported once, by the core's onRefused.
+      if (code !== 4401) report(`connection closed${code ? ` (${code})` : ''}; reconnecting`);
     },
   });
-  const client = createTRPCClient<AppRouter>({ links: [wsLink({ client: wsClient })] });
 
   const dispatch = (item: DeliveredItem) => {
     print(options.json ? JSON.stringify(item) : describe(item));
@@ -119,9 +91,9 @@ export function runDaemon(options: DaemonOptions): Promise<number> {
       if (finished) return;
       finished = true;
       clearTimeout(onceTimer);
-      subscription.unsubscribe();
+      core.stop();
       const grace = setTimeout(() => resolve(code), CLOSE_GRACE_MS);
-      void wsClient.close().finally(() => {
+      void channel.close().finally(() => {
         clearTimeout(grace);
         resolve(code);
       });
@@ -135,49 +107,22 @@ export function runDaemon(options: DaemonOptions): Promise<number> {
             finish(EXIT_UNREACHABLE);
           }, onceTimeoutMs);
 
-    const handle = async (event: DeliveryEvent) => {
-      for (const item of event.items) if (seen.add(item.id)) dispatch(item);
-      // Ack every id received, duplicates too: a redelivery means an earlier ack was lost.
-      const ids = event.items.map((item) => item.id);
-      for (let start = 0; start < ids.length; start += 1_000) {
-        await client.daemon.ack.mutate({ ids: ids.slice(start, start + 1_000) });
-      }
-    };
-
-    let queue = Promise.resolve();
-    let subscription: { unsubscribe(): void } = { unsubscribe: () => undefined };
-    let failures = 0;
-    const subscribe = () => {
-      subscription = client.daemon.notifications.subscribe(undefined, {
-        onStarted: () => report(`connected to ${options.server}`),
-        onData: (event) => {
-          failures = 0;
-          // One event at a time, in order; --once stops after the backlog is acked.
-          queue = queue
-            .then(() => handle(event))
-            .then(
-              () => {
-                if (options.once && event.kind === 'backlog') finish(EXIT_OK);
-              },
-              (error: Error) => report(`acknowledgement failed (the items will come again): ${error.message}`),
-            );
-        },
-        onError: (error) => {
-          if (error instanceof TRPCClientError && error.data?.code === 'UNAUTHORIZED') {
-            report(`the server refused this device: ${error.message}`);
-            finish(EXIT_REFUSED);
-            return;
-          }
-          // The server could not serve the subscription (its database was away, say): subscribe again.
-          const delay = reconnectDelay(failures++);
-          report(`channel error: ${error.message}; subscribing again in ${Math.round(delay / 100) / 10} s`);
-          setTimeout(() => {
-            if (!finished) subscribe();
-          }, delay);
-        },
-      });
-    };
-    subscribe();
+    const core = startDaemonCore({
+      client: channel.client,
+      show: (items) => items.forEach(dispatch),
+      onStarted: () => report(`connected to ${options.server}`),
+      // --once stops after the backlog is acked.
+      onAcked: (event) => {
+        if (options.once && event.kind === 'backlog') finish(EXIT_OK);
+      },
+      onAckFailed: (error) => report(`acknowledgement failed (the items will come again): ${error.message}`),
+      onSubscriptionError: (error, retryInMs) =>
+        report(`channel error: ${error.message}; subscribing again in ${Math.round(retryInMs / 100) / 10} s`),
+      onRefused: (error) => {
+        report(`the server refused this device: ${error.message}`);
+        finish(EXIT_REFUSED);
+      },
+    });
     options.signal?.addEventListener('abort', () => finish(EXIT_OK), { once: true });
   });
 }

@@ -5,7 +5,7 @@
  * the daemon only prints (its printed line names the action to open).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import type { DeliveredItem } from '../server/delivery/items.ts';
+import type { DeliveredItem } from '../shared/delivery.ts';
 
 export interface Notifier {
   /** Shows `item`; calls `onClick` if the user clicks it. */

@@ -5,7 +5,7 @@
 import { Coalescer, type JobOutcome } from './db/coalescer.ts';
 import { perDatabase, type Database } from './db/client.ts';
 import { AppError, Errno } from './errors.ts';
-import { isRegistrableScheme } from './notifications/action.ts';
+import { isRegistrableScheme } from '../shared/action.ts';
 import { checkIdArgument, checkName, isOperatorText } from './operatorInput.ts';
 import { digestSecret, digestsMatch, newSecret } from './secrets.ts';
 

@@ -21,8 +21,6 @@ import { appRouter } from './routers/_app.ts';
 import type { Context, DaemonSocketState } from './trpc.ts';
 import { serveTrpcSockets, SOCKET_LIMITS } from './trpcSocket.ts';
 
-export const CHANNEL_PATH = '/presence';
-
 export interface ChannelOptions {
   db: Database;
   databaseUrl: string;

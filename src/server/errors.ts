@@ -3,74 +3,11 @@
  * errnos that README.md lists ("Refusals") and their HTTP statuses.
  */
 
-/** REST errnos (README.md, "Refusals") and the operator API's own (3xx). */
-export const Errno = {
-  InvalidJson: 100,
-  NotNotifications: 101,
-  InvalidField: 102,
-  UnknownField: 103,
-  ActionNotAllowed: 104,
-  UnknownUid: 105,
-  TooLarge: 106,
-  NotJson: 107,
-  MethodNotAllowed: 108,
-  MissingCredentials: 110,
-  InvalidKey: 111,
-  IdempotencyKeyReused: 120,
-  SlowDown: 129,
-  StorageUnavailable: 150,
-  Internal: 199,
-  /** Operator input that breaks a rule (appid format, scheme, name). */
-  InvalidArgument: 300,
-  /** The user, app, device or UID named does not exist. */
-  NotFound: 304,
-  /** The appid is taken. */
-  Conflict: 309,
-} as const;
+import { Errno, httpStatus, type ItemError, type KoBody } from '../shared/errnos.ts';
+import { MAX_LISTED_ERRORS } from '../shared/limits.ts';
 
-export type Errno = (typeof Errno)[keyof typeof Errno];
-
-const statusOf: Record<Errno, number> = {
-  100: 400,
-  101: 400,
-  102: 400,
-  103: 400,
-  104: 400,
-  105: 404,
-  106: 413,
-  107: 415,
-  108: 405,
-  110: 401,
-  111: 401,
-  120: 422,
-  129: 429,
-  150: 503,
-  199: 500,
-  300: 400,
-  304: 404,
-  309: 409,
-};
-
-/** One offending field of one item of a batch. */
-export interface ItemError {
-  index: number;
-  field: string;
-  errno: Errno;
-  error: string;
-}
-
-/** At most this many item errors are listed in a refusal; the rest are only counted. */
-export const MAX_LISTED_ERRORS = 100;
-
-/** The refusal body of the REST API. */
-export interface KoBody {
-  result: 'KO';
-  errno: Errno;
-  error: string;
-  errors?: ItemError[];
-  /** How many item errors there were beyond the listed ones. */
-  errors_omitted?: number;
-}
+// The errnos and the refusal's shape are shared with the pages (src/shared/errnos.ts).
+export { Errno, httpStatus, type ItemError, type KoBody };
 
 /** A refusal: carries its errno, the offending items if any, and extra response headers. */
 export class AppError extends Error {
@@ -90,7 +27,7 @@ export class AppError extends Error {
   }
 
   get status(): number {
-    return statusOf[this.errno];
+    return httpStatus(this.errno);
   }
 
   toBody(): KoBody {
@@ -119,11 +56,6 @@ export class AppError extends Error {
   }
 }
 
-/** The HTTP status of an errno. */
-export function httpStatus(errno: Errno): number {
-  return statusOf[errno];
-}
-
 /** tRPC error codes by HTTP status, for the channel and the dashboard API. */
 const trpcCodeByStatus = {
   400: 'BAD_REQUEST',
@@ -142,5 +74,5 @@ const trpcCodeByStatus = {
 export type TrpcCode = (typeof trpcCodeByStatus)[keyof typeof trpcCodeByStatus];
 
 export function trpcCode(errno: Errno): TrpcCode {
-  return trpcCodeByStatus[statusOf[errno] as keyof typeof trpcCodeByStatus];
+  return trpcCodeByStatus[httpStatus(errno) as keyof typeof trpcCodeByStatus];
 }

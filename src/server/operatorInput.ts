@@ -4,10 +4,8 @@
  * before the database sees it (PostgreSQL cannot store NUL, and a name with an
  * escape sequence would reach every terminal that lists it).
  */
+import { MAX_NAME_CODE_POINTS } from '../shared/limits.ts';
 import { AppError, Errno } from './errors.ts';
-
-/** Longest name of an app, user or device, in code points. */
-export const MAX_NAME_CODE_POINTS = 100;
 
 /** Longest id argument worth looking up (UIDs have 22 characters, user and device ids 36, appids at most 40). */
 const MAX_ID_LENGTH = 100;

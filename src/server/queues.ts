@@ -11,9 +11,6 @@ import type { Prisma } from './db/generated/client.ts';
 import { announceSql } from './delivery/signals.ts';
 import { AppError, Errno } from './errors.ts';
 
-/** The most items a queue holds; the oldest is dropped to make room. */
-export const QUEUE_CAP = 100;
-
 /** Where a transaction's statements run: a Prisma interactive transaction, or a pg client inside BEGIN. */
 export type Transaction = Prisma.TransactionClient | pg.ClientBase;
 

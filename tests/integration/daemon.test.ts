@@ -12,7 +12,7 @@ import { commandFor, type Opener } from '../../src/daemon/actions.ts';
 import { EXIT_OK, EXIT_REFUSED, runDaemon } from '../../src/daemon/daemon.ts';
 import type { Notifier } from '../../src/daemon/notifier.ts';
 import type { Database } from '../../src/server/db/client.ts';
-import type { DeliveredItem } from '../../src/server/delivery/items.ts';
+import type { DeliveredItem } from '../../src/shared/delivery.ts';
 import type { PresenceNode } from '../../src/server/server.ts';
 import { runDaemonProcess as runBin } from '../support/daemonProcess.ts';
 import { makeDaemonUser, queueSize } from '../support/factories.ts';

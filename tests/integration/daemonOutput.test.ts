@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Database } from '../../src/server/db/client.ts';
-import type { DeliveredItem } from '../../src/server/delivery/items.ts';
+import type { DeliveredItem } from '../../src/shared/delivery.ts';
 import type { PresenceNode } from '../../src/server/server.ts';
 import { runDaemonProcess } from '../support/daemonProcess.ts';
 import { makeDaemonUser, queueSize } from '../support/factories.ts';

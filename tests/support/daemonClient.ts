@@ -4,8 +4,8 @@
  */
 import { createTRPCClient, createWSClient, TRPCClientError, wsLink } from '@trpc/client';
 import WebSocket from 'ws';
-import { channelUrl } from '../../src/daemon/daemon.ts';
-import type { DeliveryEvent } from '../../src/server/routers/daemon.ts';
+import { channelUrl } from '../../src/shared/channel.ts';
+import type { DeliveryEvent } from '../../src/shared/delivery.ts';
 import type { AppRouter } from '../../src/server/routers/_app.ts';
 
 export interface ChannelClient {

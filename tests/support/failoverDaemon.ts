@@ -8,8 +8,8 @@
 import { createTRPCClient, createWSClient, wsLink } from '@trpc/client';
 import WebSocket from 'ws';
 import { waitUntil } from './faultTools.ts';
-import { channelUrl } from '../../src/daemon/daemon.ts';
-import type { DeliveredItem } from '../../src/server/delivery/items.ts';
+import { channelUrl } from '../../src/shared/channel.ts';
+import type { DeliveredItem } from '../../src/shared/delivery.ts';
 import type { AppRouter } from '../../src/server/routers/_app.ts';
 
 export interface FailoverDaemon {

@@ -1,7 +1,7 @@
 /** What a notification's action may be (README.md: `action` and "Refused schemes"): pure checks, no database. */
 import { describe, it, expect } from 'vitest';
 import { commandFor } from '../../src/daemon/actions.ts';
-import { FORBIDDEN_SCHEMES, actionRefusal, isForbiddenScheme, isRegistrableScheme } from '../../src/server/notifications/action.ts';
+import { FORBIDDEN_SCHEMES, actionRefusal, isForbiddenScheme, isRegistrableScheme } from '../../src/shared/action.ts';
 
 describe('actionRefusal: web URLs', () => {
   it.each([

@@ -1,7 +1,8 @@
 /** The checks of a POSTed batch (README.md "Sending notifications"): shape, then every field of every item. Pure, no database. */
 import { describe, it, expect } from 'vitest';
-import { AppError, Errno, MAX_LISTED_ERRORS } from '../../src/server/errors.ts';
-import { MAX_ITEMS, MAX_TEXT_CODE_POINTS, MAX_TTL_SECONDS, validateBatch } from '../../src/server/notifications/validate.ts';
+import { AppError, Errno } from '../../src/server/errors.ts';
+import { validateBatch } from '../../src/server/notifications/validate.ts';
+import { MAX_ITEMS_PER_BATCH, MAX_LISTED_ERRORS, MAX_TEXT_CODE_POINTS, MAX_TTL_SECONDS } from '../../src/shared/limits.ts';
 
 const UID = 'AAAAAAAAAAAAAAAAAAAAAA';
 const item = (extra: Record<string, unknown> = {}) => ({ UID, message: 'hello', action: 'https://example.com/', ...extra });
@@ -32,8 +33,8 @@ describe('validateBatch: shape', () => {
   });
 
   it('accepts 1000 items and refuses 1001 with 106 (413)', () => {
-    expect(validateBatch(Array.from({ length: MAX_ITEMS }, () => item()), [])).toHaveLength(1000);
-    const error = refusal(Array.from({ length: MAX_ITEMS + 1 }, () => item()));
+    expect(validateBatch(Array.from({ length: MAX_ITEMS_PER_BATCH }, () => item()), [])).toHaveLength(1000);
+    const error = refusal(Array.from({ length: MAX_ITEMS_PER_BATCH + 1 }, () => item()));
     expect(error.errno).toBe(Errno.TooLarge);
     expect(error.status).toBe(413);
     expect(error.items).toBeUndefined();

@@ -15,6 +15,7 @@
 import { createTRPCClient, createWSClient, wsLink } from '@trpc/client';
 import WebSocket from 'ws';
 import type { AppRouter } from '../../../src/server/routers/_app.ts';
+import { channelUrl } from '../../../src/shared/channel.ts';
 
 export type ClientKind = 'trpc' | 'raw' | 'bare';
 
@@ -44,13 +45,6 @@ export interface DaemonConn {
 }
 
 const now = () => performance.timeOrigin + performance.now();
-
-/** The WebSocket URL of the channel on `server` (http://127.0.0.1:port). */
-export function channelUrl(server: string): string {
-  const url = new URL('/presence', server);
-  url.protocol = 'ws:';
-  return url.toString();
-}
 
 export function openConn(kind: ClientKind, server: string, token: string, hooks: ConnHooks, timeoutMs: number): DaemonConn {
   if (kind === 'trpc') return openTrpc(server, token, hooks, timeoutMs);

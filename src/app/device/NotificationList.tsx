@@ -3,7 +3,7 @@
  * The received notifications. Everything an app sent is rendered as React
  * text, never as markup; its action becomes a link only when it is safe.
  */
-import type { DeliveredItem } from '@/server/delivery/items';
+import type { DeliveredItem } from '@/shared/delivery';
 import { actionKind } from './actionLink';
 import styles from './device.module.css';
 

@@ -3,7 +3,7 @@
  * bad actions already; the page checks again, so that nothing it receives
  * can become a link to a scheme that runs code or reads local data.
  */
-import { actionRefusal, isForbiddenScheme } from '@/server/notifications/action';
+import { actionRefusal, isForbiddenScheme } from '@/shared/action';
 
 /** `web`: an http(s) URL; `deepLink`: `<scheme>:<rest>` for an app; `text`: never followed. */
 export type ActionKind = 'web' | 'deepLink' | 'text';

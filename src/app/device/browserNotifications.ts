@@ -4,7 +4,7 @@
  * only on a user's click) and one notification per new item.
  */
 import { useCallback, useEffect, useState } from 'react';
-import type { DeliveredItem } from '@/server/delivery/items';
+import type { DeliveredItem } from '@/shared/delivery';
 import { openAction } from './actionLink';
 
 export type NotificationSupport = NotificationPermission | 'unsupported';

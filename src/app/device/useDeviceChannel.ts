@@ -1,23 +1,16 @@
 'use client';
 /**
- * The daemon of the device page: holds the channel open with the device
- * token, keeps the notifications it received (newest first, each id once)
- * and acknowledges everything it receives, like the desktop daemon does.
+ * The daemon of the device page: the shared daemon core
+ * (src/shared/daemonCore.ts) on the channel with the device token, keeping
+ * the notifications it received in React state (newest first, each id once).
  */
-import { TRPCClientError } from '@trpc/client';
 import { useEffect, useRef, useState } from 'react';
 import { flushSync } from 'react-dom';
 import { openChannelClient } from '@/app/lib/channelClient';
-import type { DeliveredItem } from '@/server/delivery/items';
-import type { DeliveryEvent } from '@/server/routers/daemon';
+import { SeenIds, startDaemonCore } from '@/shared/daemonCore';
+import type { DeliveredItem, DeviceIdentity } from '@/shared/delivery';
 
 export type ConnectionState = 'connecting' | 'connected' | 'reconnecting';
-
-export interface DeviceIdentity {
-  deviceId: string;
-  deviceName: string;
-  userId: string;
-}
 
 export interface ChannelHandlers {
   /** The server refused the token (wrong or revoked): the channel is closed for good. */
@@ -28,38 +21,12 @@ export interface ChannelHandlers {
 
 /** The list keeps this many items; older ones fall off the end. */
 const MAX_LISTED = 500;
-/** How many ids are remembered to drop redeliveries. */
-const MAX_SEEN = 10_000;
-/** The most ids one ack may carry. */
-const ACK_BATCH = 1_000;
-
-/** Backoff with jitter for subscribing again after a server-side error: 0.5 s doubling to 30 s. */
-function retryDelay(attempt: number): number {
-  return Math.min(30_000, 500 * 2 ** attempt) * (0.5 + Math.random() / 2);
-}
-
-function isRefusal(error: unknown): boolean {
-  return error instanceof TRPCClientError && error.data?.code === 'UNAUTHORIZED';
-}
 
 /** Newest first: by creation time, then by id (ids are 64-bit integers as strings). */
 function newestFirst(a: DeliveredItem, b: DeliveredItem): number {
   const byTime = Date.parse(b.createdAt) - Date.parse(a.createdAt);
   if (byTime !== 0) return byTime;
   return b.id.length - a.id.length || (b.id > a.id ? 1 : b.id < a.id ? -1 : 0);
-}
-
-/** Remembers the ids already listed (the oldest are forgotten past MAX_SEEN). */
-class SeenIds {
-  private readonly ids = new Set<string>();
-
-  /** True the first time an id is offered. */
-  add(id: string): boolean {
-    if (this.ids.has(id)) return false;
-    this.ids.add(id);
-    if (this.ids.size > MAX_SEEN) this.ids.delete(this.ids.values().next().value as string);
-    return true;
-  }
 }
 
 /**
@@ -94,12 +61,7 @@ export function useDeviceChannel(token: string, handlers: ChannelHandlers) {
     let stopped = false;
     let identified = false;
     let asking = false;
-    let subscription: { unsubscribe(): void } | null = null;
-    let retryTimer: ReturnType<typeof setTimeout> | undefined;
-    let failures = 0;
-    let acks = Promise.resolve();
-    // Kept across reconnections: the backlog of a new connection repeats what was not acked yet.
-    const seen = (seenRef.current ??= new SeenIds());
+    let subscriptionFailing = false;
 
     const channel = openChannelClient({
       token,
@@ -109,28 +71,48 @@ export function useDeviceChannel(token: string, handlers: ChannelHandlers) {
         if (connected && !identified) askWhoami();
       },
     });
-    const { client } = channel;
 
     const stop = () => {
       stopped = true;
-      clearTimeout(retryTimer);
-      subscription?.unsubscribe();
+      core.stop();
       void channel.close();
     };
 
-    // A refused token is final: close the client instead of retrying forever.
-    const refuse = (error: unknown) => {
-      if (stopped) return;
-      stop();
-      handlersRef.current.onRefused(
-        `This device token was refused by the server (${error instanceof Error ? error.message : 'unauthorized'}). It may be mistyped, or this device was revoked: sign in with a valid token.`,
-      );
-    };
+    const core = startDaemonCore({
+      client: channel.client,
+      // Kept across reconnections: the backlog of a new connection repeats what was not acked yet.
+      seen: (seenRef.current ??= new SeenIds()),
+      onEvent: () => {
+        if (subscriptionFailing) setProblem(null);
+        subscriptionFailing = false;
+      },
+      show: (fresh) => {
+        // Commit the list before the core acks: an item is purged only once it is on screen.
+        flushSync(() => setItems((listed) => [...fresh, ...listed].sort(newestFirst).slice(0, MAX_LISTED)));
+        handlersRef.current.onNewItems(fresh);
+      },
+      onAcked: (event) => {
+        if (event.items.length > 0) setProblem(null);
+      },
+      onAckFailed: () => setProblem('Could not confirm receipt to the server; these notifications will come again on the next connection.'),
+      onSubscriptionError: (error) => {
+        subscriptionFailing = true;
+        setProblem(`The server could not send notifications (${error.message}); trying again.`);
+      },
+      // A refused token is final: close the client instead of retrying forever.
+      onRefused: (error) => {
+        if (stopped) return;
+        stop();
+        handlersRef.current.onRefused(
+          `This device token was refused by the server (${error.message}). It may be mistyped, or this device was revoked: sign in with a valid token.`,
+        );
+      },
+    });
 
     function askWhoami() {
       if (asking || stopped) return;
       asking = true;
-      client.daemon.whoami.query().then(
+      channel.client.daemon.whoami.query().then(
         (identity) => {
           asking = false;
           if (stopped) return;
@@ -139,62 +121,13 @@ export function useDeviceChannel(token: string, handlers: ChannelHandlers) {
         },
         (error: unknown) => {
           asking = false;
-          // Anything else is asked again on the next connection.
-          if (isRefusal(error)) refuse(error);
+          // A refusal ends the core; anything else is asked again on the next connection.
+          core.check(error);
         },
       );
     }
 
-    async function acknowledge(ids: string[]) {
-      for (let start = 0; start < ids.length; start += ACK_BATCH) {
-        await client.daemon.ack.mutate({ ids: ids.slice(start, start + ACK_BATCH) });
-      }
-    }
-
-    function receive(event: DeliveryEvent) {
-      if (stopped) return;
-      const fresh = event.items.filter((item) => seen.add(item.id));
-      if (fresh.length > 0) {
-        // Commit the list before acking: an item is purged only once it is on screen.
-        flushSync(() => setItems((listed) => [...fresh, ...listed].sort(newestFirst).slice(0, MAX_LISTED)));
-        handlersRef.current.onNewItems(fresh);
-      }
-      if (event.items.length === 0) return;
-      // Ack every id received, duplicates too: a redelivery means an earlier ack was lost.
-      const ids = event.items.map((item) => item.id);
-      acks = acks
-        .then(() => acknowledge(ids))
-        .then(
-          () => {
-            if (!stopped) setProblem(null);
-          },
-          (error: unknown) => {
-            if (isRefusal(error)) return refuse(error);
-            if (!stopped) setProblem('Could not confirm receipt to the server; these notifications will come again on the next connection.');
-          },
-        );
-    }
-
-    function subscribe() {
-      if (stopped) return;
-      subscription = client.daemon.notifications.subscribe(undefined, {
-        onData: (event) => {
-          if (failures > 0) setProblem(null);
-          failures = 0;
-          receive(event);
-        },
-        onError: (error) => {
-          if (isRefusal(error)) return refuse(error);
-          if (stopped) return;
-          // A server-side failure ends the subscription; the socket is fine: subscribe again.
-          setProblem(`The server could not send notifications (${error.message}); trying again.`);
-          retryTimer = setTimeout(subscribe, retryDelay(failures++));
-        },
-      });
-    }
-
     askWhoami();
-    subscribe();
     return stop;
   }, [token, generation]);
 

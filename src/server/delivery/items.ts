@@ -6,20 +6,8 @@ import type pg from 'pg';
 import { inTransaction, perDatabase, type Database } from '../db/client.ts';
 import { Coalescer, type JobOutcome } from '../db/coalescer.ts';
 import { lockQueues, recountQueues, type LockedQueue } from '../queues.ts';
+import type { DeliveredItem } from '../../shared/delivery.ts';
 import { announceSql } from './signals.ts';
-
-/** One notification as the daemon channel sends it. */
-export interface DeliveredItem {
-  /** A string: database ids are 64-bit. */
-  id: string;
-  appid: string;
-  appName: string;
-  message: string;
-  action: string;
-  /** ISO 8601. */
-  createdAt: string;
-  expiresAt?: string;
-}
 
 interface ItemRow {
   id: string;

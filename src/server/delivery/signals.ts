@@ -5,6 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import pg from 'pg';
+import { backoffDelay } from '../../shared/backoff.ts';
 
 /** "These users have new items": comma-separated user ids. */
 export const WAKEUP_CHANNEL = 'presence_wakeup';
@@ -120,7 +121,7 @@ export class SignalListener extends EventEmitter<SignalEvents> {
 
   private scheduleReconnect(): void {
     if (this.stopped || this.retry) return;
-    const delay = Math.min(5_000, 100 * 2 ** this.failures) * (0.5 + Math.random() / 2);
+    const delay = backoffDelay(this.failures, 100, 5_000);
     this.failures++;
     this.retry = setTimeout(() => {
       this.retry = null;

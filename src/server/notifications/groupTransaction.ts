@@ -2,7 +2,7 @@
  * The insert-then-prune transaction, for a group of pushes (one or many):
  * lock every queue of the group in UID order, then one statement that
  * inserts the items in arrival order, prunes each queue to its newest
- * {@link QUEUE_CAP}, stores the exact sizes, wakes the users' daemons (on
+ * {@link QUEUE_CAPACITY}, stores the exact sizes, wakes the users' daemons (on
  * commit) and logs one ack per push. Four round trips with BEGIN and COMMIT,
  * however many pushes the group holds.
  */
@@ -11,7 +11,8 @@ import { isStorageUnavailable } from '../db/client.ts';
 import type { JobOutcome } from '../db/coalescer.ts';
 import { wakeUsersSql } from '../delivery/signals.ts';
 import { AppError, Errno, type ItemError } from '../errors.ts';
-import { lockQueues, QUEUE_CAP, type LockedQueue } from '../queues.ts';
+import { QUEUE_CAPACITY } from '../../shared/limits.ts';
+import { lockQueues, type LockedQueue } from '../queues.ts';
 import { uidPattern } from '../secrets.ts';
 import type { Ack } from './ack.ts';
 import { CLAIM_KEYS_SQL, IdempotencyKeyTaken, RECORD_ACKS_SQL, type IdempotentRequest } from './idempotency.ts';
@@ -153,7 +154,7 @@ async function storeTogether(
     items.map((i) => i.message),
     items.map((i) => i.action),
     items.map((i) => i.ttl ?? null),
-    QUEUE_CAP,
+    QUEUE_CAPACITY,
     [...new Set(uids.map((uid) => (locked.get(uid) as LockedQueue).userId))],
     JSON.stringify(entries),
   ]);
@@ -185,12 +186,12 @@ async function claimKeys(client: pg.ClientBase, pushes: readonly Push[]): Promis
   return new Set(rows.map((r) => keyOf(r.app_id, r.key)));
 }
 
-/** Leaves out the items the cap would drop at once: more than QUEUE_CAP arriving for one queue keeps the newest. */
+/** Leaves out the items the cap would drop at once: more than QUEUE_CAPACITY arriving for one queue keeps the newest. */
 function newestPerQueue<T extends { uid: string }>(items: T[]): T[] {
   const perQueue = new Map<string, number>();
   for (const item of items) perQueue.set(item.uid, (perQueue.get(item.uid) ?? 0) + 1);
-  if ([...perQueue.values()].every((n) => n <= QUEUE_CAP)) return items;
-  const skip = new Map([...perQueue].map(([uid, n]) => [uid, Math.max(0, n - QUEUE_CAP)]));
+  if ([...perQueue.values()].every((n) => n <= QUEUE_CAPACITY)) return items;
+  const skip = new Map([...perQueue].map(([uid, n]) => [uid, Math.max(0, n - QUEUE_CAPACITY)]));
   return items.filter((item) => {
     const left = skip.get(item.uid) ?? 0;
     if (left === 0) return true;
@@ -215,8 +216,8 @@ class QueueSizes {
     let droppedByCap = 0;
     for (const item of push.items) {
       const size = this.size.get(item.uid) ?? 0;
-      if (size >= QUEUE_CAP) droppedByCap++;
-      this.size.set(item.uid, Math.min(QUEUE_CAP, size + 1));
+      if (size >= QUEUE_CAPACITY) droppedByCap++;
+      this.size.set(item.uid, Math.min(QUEUE_CAPACITY, size + 1));
     }
     const queueSizes = Object.fromEntries(push.items.map((item) => [item.uid, this.size.get(item.uid) as number]));
     const lastUid = (push.items[push.items.length - 1] as NotificationInput).uid;

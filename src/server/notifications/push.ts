@@ -58,7 +58,7 @@ const committerOf = perDatabase(
  * Stores a validated batch for `appId`, all or nothing: locks the affected
  * queues, refuses the batch (105) if any UID is not one of this app's, inserts
  * the items in batch order, drops expired items and everything beyond the
- * newest {@link QUEUE_CAP} of each queue, updates the sizes and logs the ack.
+ * newest {@link QUEUE_CAPACITY} of each queue, updates the sizes and logs the ack.
  * Resolves only after the commit of the group transaction that holds it.
  */
 export async function pushNotifications(db: Database, appId: string, items: NotificationInput[], options: PushOptions = {}): Promise<PushOutcome> {
@@ -70,3 +70,4 @@ export async function pushNotifications(db: Database, appId: string, items: Noti
   if (!replay) throw new AppError(Errno.StorageUnavailable, 'a request with this Idempotency-Key is still in progress; retry later');
   return { ack: replay, stored: 0, droppedByCap: 0 };
 }
+

@@ -3,13 +3,9 @@
  * item, listing every offending field of every item. UIDs are checked last,
  * under the queue lock, by the push transaction.
  */
-import { AppError, Errno, MAX_LISTED_ERRORS, type ItemError } from '../errors.ts';
-import { actionRefusal } from './action.ts';
-
-export const MAX_ITEMS = 1_000;
-export const MAX_TEXT_CODE_POINTS = 512;
-export const MIN_TTL_SECONDS = 1;
-export const MAX_TTL_SECONDS = 30 * 24 * 3600;
+import { actionRefusal } from '../../shared/action.ts';
+import { MAX_ITEMS_PER_BATCH, MAX_LISTED_ERRORS, MAX_TEXT_CODE_POINTS, MAX_TTL_SECONDS, MIN_TTL_SECONDS } from '../../shared/limits.ts';
+import { AppError, Errno, type ItemError } from '../errors.ts';
 
 /** A notification that passed every check but the UID's. */
 export interface NotificationInput {
@@ -125,8 +121,8 @@ export function validateBatch(body: unknown, schemes: readonly string[]): Notifi
     throw new AppError(Errno.NotNotifications, 'body must be a notification object or a non-empty list of them');
   }
   if (items.length === 0) throw new AppError(Errno.NotNotifications, 'the list of notifications is empty');
-  if (items.length > MAX_ITEMS) {
-    throw new AppError(Errno.TooLarge, `at most ${MAX_ITEMS} notifications per request (got ${items.length})`);
+  if (items.length > MAX_ITEMS_PER_BATCH) {
+    throw new AppError(Errno.TooLarge, `at most ${MAX_ITEMS_PER_BATCH} notifications per request (got ${items.length})`);
   }
   // Shape: every element must be an object before any field is looked at.
   const notObjects = new ItemErrors();

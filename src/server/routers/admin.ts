@@ -5,6 +5,7 @@
  */
 import { TRPCError } from '@trpc/server';
 import { z, ZodError } from 'zod';
+import { MAX_NAME_CODE_POINTS, MAX_SCHEME_LENGTH } from '../../shared/limits.ts';
 import { acksPerMinute, logRefusal, recentAcks } from '../ackLog.ts';
 import { createApp, getApp, listApps, rotateAppKey } from '../apps.ts';
 import { HEARTBEAT_INTERVAL_MS, onlineDeviceIds } from '../delivery/connections.ts';
@@ -103,7 +104,7 @@ export const adminRouter = router({
       (await listApps(ctx.db)).map((a) => ({ appid: a.id, name: a.name, schemes: a.schemes, createdAt: a.createdAt.toISOString(), uids: a._count.uids })),
     ),
     create: operatorProcedure
-      .input(z.object({ appid, name: z.string().max(100).optional(), schemes: z.array(z.string().max(32)).max(20).default([]) }))
+      .input(z.object({ appid, name: z.string().max(MAX_NAME_CODE_POINTS).optional(), schemes: z.array(z.string().max(MAX_SCHEME_LENGTH)).max(20).default([]) }))
       .mutation(({ ctx, input }) => createApp(ctx.db, input)),
     rotateKey: operatorProcedure.input(z.object({ appid })).mutation(({ ctx, input }) => rotateAppKey(ctx.db, input.appid)),
   }),
@@ -112,7 +113,7 @@ export const adminRouter = router({
     list: operatorProcedure.query(async ({ ctx }) =>
       (await listUsers(ctx.db)).map((u) => ({ userId: u.id, name: u.name, createdAt: u.createdAt.toISOString(), devices: u._count.devices, uids: u._count.uids })),
     ),
-    create: operatorProcedure.input(z.object({ name: z.string().max(100) })).mutation(({ ctx, input }) => createUser(ctx.db, input)),
+    create: operatorProcedure.input(z.object({ name: z.string().max(MAX_NAME_CODE_POINTS) })).mutation(({ ctx, input }) => createUser(ctx.db, input)),
   }),
 
   devices: router({
@@ -129,7 +130,7 @@ export const adminRouter = router({
         HEARTBEAT_INTERVAL_MS,
       ),
     ),
-    create: operatorProcedure.input(z.object({ userId: uuid, name: z.string().max(100).optional() })).mutation(({ ctx, input }) => createDevice(ctx.db, input)),
+    create: operatorProcedure.input(z.object({ userId: uuid, name: z.string().max(MAX_NAME_CODE_POINTS).optional() })).mutation(({ ctx, input }) => createDevice(ctx.db, input)),
     revoke: operatorProcedure.input(z.object({ deviceId: uuid })).mutation(async ({ ctx, input }) => {
       await revokeDevice(ctx.db, input.deviceId);
       return { revoked: input.deviceId };

@@ -6,15 +6,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import { isStorageUnavailable } from '../db/client.ts';
-import { ackItems, pendingItems, type DeliveredItem } from '../delivery/items.ts';
+import type { DeliveredItem, DeliveryEvent } from '../../shared/delivery.ts';
+import { MAX_IDS_PER_ACK } from '../../shared/limits.ts';
+import { ackItems, pendingItems } from '../delivery/items.ts';
 import { deviceProcedure, router, type Context, type DaemonSocketState } from '../trpc.ts';
 import type { AuthenticatedDevice } from '../devices.ts';
-
-/** One message on the channel. The first is always the whole backlog (possibly empty). */
-export interface DeliveryEvent {
-  kind: 'backlog' | 'live';
-  items: DeliveredItem[];
-}
 
 /** Never added to: the sent ids of every connection that has sent nothing yet. */
 const NOTHING_SENT = new Set<string>();
@@ -47,7 +43,7 @@ export const daemonRouter = router({
 
   /** Purge after receipt: deletes the listed items of this user's queues. Idempotent. */
   ack: deviceProcedure
-    .input(z.object({ ids: z.array(itemId).min(1).max(1_000) }))
+    .input(z.object({ ids: z.array(itemId).min(1).max(MAX_IDS_PER_ACK) }))
     .mutation(async ({ ctx, input }) => ({ acked: await ackItems(ctx.db, ctx.device.userId, input.ids) })),
 });
 

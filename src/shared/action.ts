@@ -1,8 +1,10 @@
 /**
  * What a notification's action may be: an http(s) URL with a host, or a deep
  * link `<scheme>:<rest>` whose scheme the app registered. Nothing else: above
- * all no scheme that runs code or reads local data in a browser.
+ * all no scheme that runs code or reads local data in a browser. The server
+ * applies these rules; the daemon and the device page apply them again.
  */
+import { MAX_SCHEME_LENGTH } from './limits.ts';
 
 /**
  * Schemes that are refused always, even if an app asks to register them: their
@@ -39,7 +41,7 @@ const schemeSyntax = /^[a-z][a-z0-9+.-]*$/;
 
 /** True if `scheme` can be registered by an app for its deep links. */
 export function isRegistrableScheme(scheme: string): boolean {
-  return schemeSyntax.test(scheme) && scheme.length <= 32 && !isForbiddenScheme(scheme) && scheme !== 'http' && scheme !== 'https';
+  return schemeSyntax.test(scheme) && scheme.length <= MAX_SCHEME_LENGTH && !isForbiddenScheme(scheme) && scheme !== 'http' && scheme !== 'https';
 }
 
 // Control characters, white space and invisible formatting characters (such

@@ -1,0 +1,29 @@
+/**
+ * The limits of the public contract (README), shared by the server that
+ * enforces them and the pages and daemon that stay within them.
+ */
+
+/** The most items one (UID, app) queue holds; the oldest is dropped to make room. */
+export const QUEUE_CAPACITY = 100;
+
+/** The most notifications one POST may carry. */
+export const MAX_ITEMS_PER_BATCH = 1_000;
+
+/** The longest message or action, in Unicode code points. */
+export const MAX_TEXT_CODE_POINTS = 512;
+
+/** The bounds of an item's `ttl`, in seconds (at most 30 days). */
+export const MIN_TTL_SECONDS = 1;
+export const MAX_TTL_SECONDS = 30 * 24 * 3600;
+
+/** At most this many item errors are listed in a refusal; the rest are only counted. */
+export const MAX_LISTED_ERRORS = 100;
+
+/** The most ids one `daemon.ack` may carry. */
+export const MAX_IDS_PER_ACK = 1_000;
+
+/** The longest name of an app, a user or a device, in code points. */
+export const MAX_NAME_CODE_POINTS = 100;
+
+/** The longest deep-link scheme an app may register. */
+export const MAX_SCHEME_LENGTH = 32;
