@@ -51,8 +51,8 @@ export function connectDatabase(options: DatabaseOptions): Database {
 }
 
 /**
- * One of something per database handle, made on first use: the coalescers
- * and caches that belong to one pool (a process may open several handles,
+ * One of something per database handle, made on first use: the coalescers,
+ * which batch their queries on one pool (a process may open several handles,
  * as the tests do).
  */
 export function perDatabase<T>(make: (db: Database) => T): (db: Database) => T {
