@@ -7,9 +7,10 @@
  *   npm run bench -- --quick --phases=ingest,latency
  *   BENCH_CAPACITY_STEPS=2000,4000 npm run bench
  */
+import { z } from 'zod';
 
-export type Phase = 'ingest' | 'latency' | 'capacity' | 'storm';
-export const ALL_PHASES: readonly Phase[] = ['ingest', 'latency', 'capacity', 'storm'];
+export const ALL_PHASES = ['ingest', 'latency', 'capacity', 'storm'] as const;
+export type Phase = (typeof ALL_PHASES)[number];
 
 export interface Settings {
   quick: boolean;
@@ -56,78 +57,114 @@ export interface Settings {
   profile: boolean;
 }
 
+/** `--latency-rate=800` is BENCH_LATENCY_RATE=800; a bare `--quick` is BENCH_QUICK=1. */
 function readArgs(argv: readonly string[]): Map<string, string> {
   const args = new Map<string, string>();
   for (const arg of argv) {
     const match = /^--([a-z][a-z0-9-]*)(?:=(.*))?$/i.exec(arg);
     if (!match) throw new Error(`unknown argument ${arg} (use --name=value; see scripts/bench/settings.ts)`);
-    // --latency-rate=800 is BENCH_LATENCY_RATE=800.
     args.set(`BENCH_${(match[1] as string).toUpperCase().replace(/-/g, '_')}`, match[2] ?? '1');
   }
   return args;
 }
 
-export function loadSettings(env: NodeJS.ProcessEnv = process.env, argv: readonly string[] = process.argv.slice(2)): Settings {
-  const args = readArgs(argv);
-  const raw = (name: string): string | undefined => args.get(name) ?? env[name] ?? undefined;
-  const flag = (name: string, fallback: boolean): boolean => {
-    const value = raw(name);
-    return value === undefined || value === '' ? fallback : !/^(0|false|no|off)$/i.test(value);
-  };
-  const quick = flag('BENCH_QUICK', false);
-  const int = (name: string, normal: number, quickValue = normal): number => {
-    const value = raw(name);
-    if (value === undefined || value === '') return quick ? quickValue : normal;
-    const parsed = Number(value);
-    if (!Number.isFinite(parsed) || parsed < 0) throw new Error(`${name} must be a non-negative number, not "${value}"`);
-    return parsed;
-  };
-  const list = (name: string, normal: number[], quickValue = normal): number[] => {
-    const value = raw(name);
-    if (value === undefined || value === '') return quick ? quickValue : normal;
-    const parsed = value.split(',').map((part) => Number(part.trim()));
-    if (parsed.some((n) => !Number.isInteger(n) || n <= 0)) throw new Error(`${name} must be a comma-separated list of positive integers, not "${value}"`);
-    return parsed;
-  };
-  const client = (name: string, fallback: 'trpc' | 'raw'): 'trpc' | 'raw' => {
-    const value = raw(name) ?? fallback;
-    if (value !== 'trpc' && value !== 'raw') throw new Error(`${name} must be "trpc" or "raw"`);
-    return value;
-  };
-  const phasesRaw = raw('BENCH_PHASES');
-  const phases = phasesRaw ? phasesRaw.split(',').map((p) => p.trim()) : [...ALL_PHASES];
-  for (const phase of phases) {
-    if (!ALL_PHASES.includes(phase as Phase)) throw new Error(`BENCH_PHASES: unknown phase "${phase}" (${ALL_PHASES.join(', ')})`);
-  }
+/** Every BENCH_* value given, flags over the environment; an empty one counts as not given. */
+function givenValues(env: NodeJS.ProcessEnv, argv: readonly string[]): Record<string, string> {
+  const values: Record<string, string | undefined> = {};
+  for (const [name, value] of Object.entries(env)) if (name.startsWith('BENCH_')) values[name] = value;
+  for (const [name, value] of readArgs(argv)) values[name] = value;
+  return Object.fromEntries(Object.entries(values).filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== ''));
+}
 
+const flag = z.string().transform((value) => !/^(0|false|no|off)$/i.test(value));
+const amount = z.coerce.number({ error: 'must be a non-negative number' }).nonnegative({ error: 'must be a non-negative number' });
+const listError = 'must be a comma-separated list of positive integers';
+const positiveList = z
+  .string()
+  .transform((value) => value.split(',').map((part) => Number(part.trim())))
+  .pipe(z.array(z.number({ error: listError }).int({ error: listError }).positive({ error: listError })));
+const client = z.enum(['trpc', 'raw'], { error: 'must be "trpc" or "raw"' });
+const phaseList = z
+  .string()
+  .transform((value) => value.split(',').map((part) => part.trim()))
+  .pipe(z.array(z.enum(ALL_PHASES, { error: `unknown phase (${ALL_PHASES.join(', ')})` })));
+
+/** The settings schema; a quick run (BENCH_QUICK) has smaller defaults. */
+function schemaFor(quick: boolean) {
+  const sized = (normal: number, quickValue = normal) => (quick ? quickValue : normal);
+  return z.object({
+    BENCH_QUICK: flag.default(false),
+    BENCH_PHASES: phaseList.default([...ALL_PHASES]),
+    BENCH_MAX_MINUTES: amount.default(sized(20, 8)),
+
+    BENCH_BATCHES: positiveList.default([1, 100]),
+    BENCH_CONCURRENCY: positiveList.default(quick ? [1, 8, 32] : [1, 8, 32, 64]),
+    BENCH_UIDS: amount.default(1000),
+    BENCH_LOAD_WORKERS: amount.default(2),
+    BENCH_WARMUP_SECONDS: amount.default(sized(2, 1)),
+    BENCH_INGEST_SECONDS: amount.default(sized(6, 3)),
+
+    BENCH_LATENCY_RATES: positiveList.default(quick ? [100, 300] : [100, 500]),
+    BENCH_LATENCY_DAEMONS: amount.default(sized(1000, 300)),
+    BENCH_LATENCY_SECONDS: amount.default(sized(15, 6)),
+    BENCH_LATENCY_CLIENT: client.default('trpc'),
+
+    BENCH_CAPACITY_STEPS: positiveList.default(quick ? [1000, 2000] : [5000, 10000, 15000, 19000]),
+    BENCH_CLIENT_PROCESSES: amount.default(sized(4, 2)),
+    BENCH_BASELINE_CONNECTIONS: amount.default(sized(5000, 1000)),
+    BENCH_SETTLE_SECONDS: amount.default(sized(5, 2)),
+    BENCH_CAPACITY_CLIENT: client.default('raw'),
+
+    BENCH_STORM_DAEMONS: amount.default(sized(10_000, 0)),
+    BENCH_STORM_TIMEOUT_SECONDS: amount.default(sized(150, 90)),
+
+    BENCH_OUTPUT: z.string().default('docs/benchmarks.md'),
+    BENCH_PROFILE: flag.default(false),
+  });
+}
+
+/** Reads the settings from the environment and the command line; throws one readable error listing every bad setting. */
+export function loadSettings(env: NodeJS.ProcessEnv = process.env, argv: readonly string[] = process.argv.slice(2)): Settings {
+  const given = givenValues(env, argv);
+  const quick = flag.default(false).parse(given.BENCH_QUICK);
+  const parsed = schemaFor(quick).safeParse(given);
+  if (!parsed.success) {
+    // One line per setting, however many parts of a list are wrong.
+    const lines = [...new Map(parsed.error.issues.map((issue) => [String(issue.path[0]), issue.message]))].map(
+      ([name, message]) => `  ${name}: ${message}, not "${given[name]}"`,
+    );
+    throw new Error(`Invalid benchmark settings (see scripts/bench/settings.ts):\n${lines.join('\n')}`);
+  }
+  const v = parsed.data;
   const settings: Settings = {
     quick,
-    phases: ALL_PHASES.filter((p) => phases.includes(p)),
-    maxMinutes: int('BENCH_MAX_MINUTES', 20, 8),
+    // In the order they run, whatever order they were named in.
+    phases: ALL_PHASES.filter((phase) => v.BENCH_PHASES.includes(phase)),
+    maxMinutes: v.BENCH_MAX_MINUTES,
 
-    batches: list('BENCH_BATCHES', [1, 100]),
-    concurrency: list('BENCH_CONCURRENCY', [1, 8, 32, 64], [1, 8, 32]),
-    uids: int('BENCH_UIDS', 1000, 1000),
-    loadWorkers: Math.max(1, Math.min(4, int('BENCH_LOAD_WORKERS', 2))),
-    warmupSeconds: int('BENCH_WARMUP_SECONDS', 2, 1),
-    ingestSeconds: int('BENCH_INGEST_SECONDS', 6, 3),
+    batches: v.BENCH_BATCHES,
+    concurrency: v.BENCH_CONCURRENCY,
+    uids: v.BENCH_UIDS,
+    loadWorkers: Math.max(1, Math.min(4, v.BENCH_LOAD_WORKERS)),
+    warmupSeconds: v.BENCH_WARMUP_SECONDS,
+    ingestSeconds: v.BENCH_INGEST_SECONDS,
 
-    latencyRates: list('BENCH_LATENCY_RATES', [100, 500], [100, 300]),
-    latencyDaemons: int('BENCH_LATENCY_DAEMONS', 1000, 300),
-    latencySeconds: int('BENCH_LATENCY_SECONDS', 15, 6),
-    latencyClient: client('BENCH_LATENCY_CLIENT', 'trpc'),
+    latencyRates: v.BENCH_LATENCY_RATES,
+    latencyDaemons: v.BENCH_LATENCY_DAEMONS,
+    latencySeconds: v.BENCH_LATENCY_SECONDS,
+    latencyClient: v.BENCH_LATENCY_CLIENT,
 
-    capacitySteps: list('BENCH_CAPACITY_STEPS', [5000, 10000, 15000, 19000], [1000, 2000]),
-    clientProcesses: Math.max(1, int('BENCH_CLIENT_PROCESSES', 4, 2)),
-    baselineConnections: int('BENCH_BASELINE_CONNECTIONS', 5000, 1000),
-    settleSeconds: int('BENCH_SETTLE_SECONDS', 5, 2),
-    capacityClient: client('BENCH_CAPACITY_CLIENT', 'raw'),
+    capacitySteps: v.BENCH_CAPACITY_STEPS,
+    clientProcesses: Math.max(1, v.BENCH_CLIENT_PROCESSES),
+    baselineConnections: v.BENCH_BASELINE_CONNECTIONS,
+    settleSeconds: v.BENCH_SETTLE_SECONDS,
+    capacityClient: v.BENCH_CAPACITY_CLIENT,
 
-    stormDaemons: int('BENCH_STORM_DAEMONS', 10_000, 0),
-    stormTimeoutSeconds: int('BENCH_STORM_TIMEOUT_SECONDS', 150, 90),
+    stormDaemons: v.BENCH_STORM_DAEMONS,
+    stormTimeoutSeconds: v.BENCH_STORM_TIMEOUT_SECONDS,
 
-    output: raw('BENCH_OUTPUT') || 'docs/benchmarks.md',
-    profile: flag('BENCH_PROFILE', false),
+    output: v.BENCH_OUTPUT,
+    profile: v.BENCH_PROFILE,
   };
   if (settings.uids < 100 && settings.batches.some((b) => b > settings.uids)) {
     throw new Error('BENCH_UIDS must be at least the largest batch, so a batch never repeats a UID');

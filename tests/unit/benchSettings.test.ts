@@ -1,0 +1,38 @@
+/** The benchmark's settings (scripts/bench/settings.ts), parsed by a schema as the server's configuration is. */
+import { describe, expect, it } from 'vitest';
+import { loadSettings } from '../../scripts/bench/settings.ts';
+
+describe('benchmark settings', () => {
+  it('quick defaults, flags over the environment, empty values as unset, phases in the order they run', () => {
+    const settings = loadSettings({ BENCH_QUICK: '1', BENCH_UIDS: '', BENCH_OUTPUT: 'none', BENCH_LOAD_WORKERS: '9' }, [
+      '--phases=storm,ingest',
+      '--latency-rates=800',
+      '--output=elsewhere.md',
+    ]);
+    expect(settings).toMatchObject({
+      quick: true,
+      phases: ['ingest', 'storm'],
+      concurrency: [1, 8, 32],
+      latencyRates: [800],
+      uids: 1000,
+      loadWorkers: 4,
+      stormDaemons: 0,
+      output: 'elsewhere.md',
+      profile: false,
+    });
+    expect(loadSettings({ BENCH_QUICK: 'off' }, []).maxMinutes).toBe(20);
+  });
+
+  it('names every bad setting in one error, with the value it was given', () => {
+    const load = () => loadSettings({ BENCH_UIDS: '-1', BENCH_BATCHES: '1,x,0', BENCH_PHASES: 'ingest,nope', BENCH_CAPACITY_CLIENT: 'x' }, []);
+    expect(load).toThrow(
+      [
+        'Invalid benchmark settings (see scripts/bench/settings.ts):',
+        '  BENCH_PHASES: unknown phase (ingest, latency, capacity, storm), not "ingest,nope"',
+        '  BENCH_BATCHES: must be a comma-separated list of positive integers, not "1,x,0"',
+        '  BENCH_UIDS: must be a non-negative number, not "-1"',
+        '  BENCH_CAPACITY_CLIENT: must be "trpc" or "raw", not "x"',
+      ].join('\n'),
+    );
+  });
+});
