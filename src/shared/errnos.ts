@@ -80,7 +80,10 @@ const meanings: [Errno, string][] = [
   [Errno.NotNotifications, 'body is not a notification or a non-empty list of them'],
   [Errno.InvalidField, 'a field is missing, of the wrong type, empty, too long, or not storable text; or ttl out of range'],
   [Errno.UnknownField, 'unknown field'],
-  [Errno.ActionNotAllowed, 'action not allowed: not an http(s) URL with a host (and no user name) nor a deep link with a registered scheme, or a scheme that is never allowed'],
+  [
+    Errno.ActionNotAllowed,
+    'action not allowed: not an http(s) URL with a host (and no user name) nor a deep link with a registered scheme, or a scheme that is never allowed',
+  ],
   [Errno.UnknownUid, 'unknown UID (malformed, never granted, revoked, or another app’s)'],
   [Errno.TooLarge, 'more than 1,000 items or more than 2 MiB, nested deeper than 16 levels, or more than 10,000 values'],
   [Errno.NotJson, 'content type is not JSON'],

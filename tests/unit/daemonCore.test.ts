@@ -26,12 +26,17 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-/** A real channel client, with its ack and subscribe calls recorded (and acks failing while `failAcks` is set). */
-function recordedChannel(token: string) {
+/** A real channel client of the test node, closed after the test. */
+function openClient(token: string) {
   const channel = createChannelClient<AppRouter>({ url: channelUrl(node.url), token, WebSocket: WebSocket as unknown as typeof globalThis.WebSocket });
   cleanups.push(() => channel.close());
+  return channel.client;
+}
+
+/** A real channel client, with its ack and subscribe calls recorded (and acks failing while `failAcks` is set). */
+function recordedChannel(token: string) {
+  const real: DaemonChannelClient = openClient(token);
   const calls = { acks: [] as string[][], subscriptions: 0, failAcks: false };
-  const real: DaemonChannelClient = channel.client;
   const client: DaemonChannelClient = {
     daemon: {
       notifications: {
@@ -157,9 +162,7 @@ describe('the daemon core', () => {
     const { core, refusals } = runCore(client);
     core.check(new Error('not a refusal'));
     expect(refusals).toEqual([]);
-    const wrong = createChannelClient<AppRouter>({ url: channelUrl(node.url), token: 'prs_dev_wrong', WebSocket: WebSocket as unknown as typeof globalThis.WebSocket });
-    cleanups.push(() => wrong.close());
-    const refusal = await wrong.client.daemon.whoami.query().catch((error: unknown) => error);
+    const refusal = await openClient('prs_dev_wrong').daemon.whoami.query().catch((error: unknown) => error);
     core.check(refusal);
     expect(refusals).toHaveLength(1);
   });

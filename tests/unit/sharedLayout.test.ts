@@ -31,6 +31,9 @@ function importsOf(file: string): { statement: string; target: string }[] {
   return found;
 }
 
+/** Node's modules, the database and WebSocket server libraries, and the page framework. */
+const nodeOnlyOrFramework = /^(node:|pg$|pg\/|ws$|@prisma\/|prisma$|next$|next\/|react)/;
+
 const under = (folder: string) => (target: string) => target.startsWith(path.join(src, folder) + path.sep);
 
 describe('src/shared', () => {
@@ -41,7 +44,7 @@ describe('src/shared', () => {
     );
     const offending = files.flatMap((file) =>
       importsOf(file)
-        .filter(({ target }) => /^(node:|pg$|pg\/|ws$|@prisma\/|prisma$|next$|next\/|react)/.test(target) || under('server')(target) || under('app')(target) || under('daemon')(target))
+        .filter(({ target }) => nodeOnlyOrFramework.test(target) || ['server', 'app', 'daemon'].some((folder) => under(folder)(target)))
         .map(({ statement }) => `${path.relative(src, file)}: ${statement}`),
     );
     expect(offending).toEqual([]);

@@ -4,6 +4,7 @@
  * 20,000 open-files limit). Daemons behave like the real one: they
  * subscribe, and acknowledge every item they receive.
  */
+import { backoffDelay } from '../../../src/shared/backoff.ts';
 import { openConn, type ClientKind, type DaemonConn } from './daemonConn.ts';
 import { progress, serve } from './ipc.ts';
 
@@ -115,7 +116,7 @@ async function connect(p: ConnectParams): Promise<ConnectResult> {
           state.ackFailures++;
           count(state.ackFailureReasons, shortReason(reason));
           if (attempt >= 8) return;
-          const backoff = Math.min(8_000, 500 * 2 ** attempt) * (0.5 + Math.random() / 2);
+          const backoff = backoffDelay(attempt, 500, 8_000);
           setTimeout(() => conn?.ack(ids, attempt + 1), backoff);
         },
         onLost(reason) {
@@ -143,7 +144,7 @@ async function connect(p: ConnectParams): Promise<ConnectResult> {
         } catch (error) {
           count(errors, shortReason((error as Error).message));
           await conn.close().catch(() => undefined);
-          const backoff = Math.min(8_000, 500 * 2 ** tries) * (0.5 + Math.random() / 2);
+          const backoff = backoffDelay(tries, 500, 8_000);
           if (tries >= p.retries || now() + backoff >= deadline) {
             failed++;
             break;
