@@ -11,7 +11,7 @@ import type { Metrics } from './metrics.ts';
 import { AppError, trpcCode } from './errors.ts';
 import { operatorSessionValid } from './operators.ts';
 
-/** Per-connection context. Built from plain inputs, so tests can call procedures without a socket. */
+/** Per-connection context. Built from plain inputs, so tests call procedures without a socket (tests/integration/procedures.test.ts). */
 export interface Context {
   db: Database;
   doorbells: Doorbells;

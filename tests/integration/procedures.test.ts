@@ -1,0 +1,134 @@
+/**
+ * The tRPC procedures called directly (`createCaller`), with a context built
+ * from plain inputs against the real test database: no socket, no server.
+ * The channel's own tests cover what only a socket has (credentials, limits).
+ */
+import { TRPCError } from '@trpc/server';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Database } from '../../src/server/db/client.ts';
+import { Doorbells } from '../../src/server/delivery/doorbell.ts';
+import { authenticateDevice, type AuthenticatedDevice } from '../../src/server/devices.ts';
+import { AppError } from '../../src/server/errors.ts';
+import { Metrics } from '../../src/server/metrics.ts';
+import { openOperatorSession } from '../../src/server/operators.ts';
+import { appRouter } from '../../src/server/routers/_app.ts';
+import type { Context } from '../../src/server/trpc.ts';
+import { makeApp, makeDaemonUser, makeRecipient, queueItems, testDatabase, uniqueAppid } from '../support/factories.ts';
+
+let db: Database;
+let metrics: Metrics;
+
+beforeAll(() => {
+  db = testDatabase();
+  metrics = new Metrics(db);
+});
+
+afterAll(async () => {
+  await db.close();
+});
+
+/** A context as the channel makes one, from plain inputs: a device for a daemon, a session secret for the dashboard. */
+function contextFor(who: { device?: AuthenticatedDevice; operatorSession?: string } = {}): Context {
+  return {
+    db,
+    doorbells: new Doorbells(),
+    metrics,
+    device: who.device ?? null,
+    daemonSocket: who.device ? { notifications: null } : null,
+    operatorSession: who.operatorSession,
+  };
+}
+
+/** What a call was refused with: its tRPC code and, for a domain refusal, its errno. */
+async function refusal(call: Promise<unknown>): Promise<{ code: string; errno?: number }> {
+  const error = await call.then(
+    () => null,
+    (cause: unknown) => cause,
+  );
+  expect(error).toBeInstanceOf(TRPCError);
+  const { code, cause } = error as TRPCError;
+  return cause instanceof AppError ? { code, errno: cause.errno } : { code };
+}
+
+describe('admin procedures', () => {
+  it('refuse a context without a live operator session', async () => {
+    const caller = appRouter.createCaller(contextFor({ operatorSession: 'adm_not-a-session' }));
+    expect(await refusal(caller.admin.apps.list())).toEqual({ code: 'UNAUTHORIZED' });
+    expect(await refusal(appRouter.createCaller(contextFor()).admin.users.list())).toEqual({ code: 'UNAUTHORIZED' });
+  });
+
+  it('create an app, a user, a device and a UID, send to it, list and purge its queue', async () => {
+    const caller = appRouter.createCaller(contextFor({ operatorSession: await openOperatorSession(db, 'operator-token-of-this-test') }));
+    const appid = uniqueAppid('proc');
+    expect(await caller.admin.apps.create({ appid, schemes: ['myapp'] })).toMatchObject({ appid, key: expect.any(String) });
+    expect((await caller.admin.apps.list()).find((app) => app.appid === appid)).toMatchObject({ schemes: ['myapp'], uids: 0 });
+    const { userId } = await caller.admin.users.create({ name: 'procedure user' });
+    expect(await caller.admin.devices.create({ userId, name: 'laptop' })).toMatchObject({ deviceId: expect.any(String), token: expect.any(String) });
+    const { uid } = await caller.admin.uids.grant({ appid, userId });
+
+    expect(await caller.admin.testSend({ appid, uid, message: 'hello', action: 'myapp://inbox' })).toEqual({
+      result: 'OK',
+      queue_size: 1,
+      queue_sizes: { [uid]: 1 },
+    });
+    expect((await caller.admin.queues.items({ uid })).map((item) => item.message)).toEqual(['hello']);
+    expect(await caller.admin.queues.purge({ uid })).toEqual({ removed: 1 });
+    expect(await queueItems(db, uid)).toEqual([]);
+  });
+
+  it('answer refusals with their tRPC code and errno: bad input 300, unknown names 304, a taken appid 309', async () => {
+    const caller = appRouter.createCaller(contextFor({ operatorSession: await openOperatorSession(db, 'operator-token-of-this-test') }));
+    const taken = await makeApp(db);
+    expect(await refusal(caller.admin.apps.create({ appid: 'Not An Appid!' }))).toEqual({ code: 'BAD_REQUEST', errno: 300 });
+    expect(await refusal(caller.admin.apps.create({ appid: taken.appid }))).toEqual({ code: 'CONFLICT', errno: 309 });
+    expect(await refusal(caller.admin.apps.rotateKey({ appid: uniqueAppid('missing') }))).toEqual({ code: 'NOT_FOUND', errno: 304 });
+    expect(await refusal(caller.admin.uids.grant({ appid: taken.appid, userId: 'no-such-user' }))).toEqual({ code: 'NOT_FOUND', errno: 304 });
+  });
+
+  it('test send answers a refused notification with its KO body, not an error', async () => {
+    const caller = appRouter.createCaller(contextFor({ operatorSession: await openOperatorSession(db, 'operator-token-of-this-test') }));
+    const [{ appid }, other] = [await makeRecipient(db), await makeRecipient(db)];
+    const answer = await caller.admin.testSend({ appid, uid: other.uid, message: 'hello', action: 'https://example.org/' });
+    expect(answer).toMatchObject({ result: 'KO', errno: 105 });
+  });
+});
+
+describe('daemon procedures', () => {
+  it('refuse a context without a device', async () => {
+    const caller = appRouter.createCaller(contextFor({ operatorSession: await openOperatorSession(db, 'operator-token-of-this-test') }));
+    expect(await refusal(caller.daemon.whoami())).toEqual({ code: 'UNAUTHORIZED' });
+  });
+
+  it('say who the device is, send the backlog then live items, and purge what is acked', async () => {
+    const user = await makeDaemonUser(db);
+    const device = await authenticateDevice(db, user.token);
+    expect(device).not.toBeNull();
+    const ctx = contextFor({ device: device as AuthenticatedDevice });
+    const daemon = appRouter.createCaller(ctx).daemon;
+    const admin = appRouter.createCaller(contextFor({ operatorSession: await openOperatorSession(db, 'operator-token-of-this-test') })).admin;
+    expect(await daemon.whoami()).toEqual({ deviceId: user.deviceId, deviceName: 'test device', userId: user.userId });
+
+    expect(await admin.testSend({ appid: user.appid, uid: user.uid, message: 'waiting', action: 'https://example.org/' })).toMatchObject({ result: 'OK' });
+    const stop = new AbortController();
+    const events = (await appRouter.createCaller(ctx, { signal: stop.signal }).daemon.notifications())[Symbol.asyncIterator]();
+    const backlog = await events.next();
+    expect(backlog.value).toMatchObject({ kind: 'backlog', items: [{ message: 'waiting', appid: user.appid }] });
+    // One subscription per connection.
+    expect(await refusal(daemon.notifications())).toEqual({ code: 'CONFLICT' });
+
+    await admin.testSend({ appid: user.appid, uid: user.uid, message: 'live', action: 'https://example.org/' });
+    // What the NOTIFY listener does on a commit for this user.
+    ctx.doorbells.ring([user.userId]);
+    const live = await events.next();
+    expect(live.value).toMatchObject({ kind: 'live', items: [{ message: 'live' }] });
+
+    const ids = [...(backlog.value?.items ?? []), ...(live.value?.items ?? [])].map((item) => item.id);
+    expect(await daemon.ack({ ids })).toEqual({ acked: 2 });
+    expect(await queueItems(db, user.uid)).toEqual([]);
+    expect(await refusal(daemon.ack({ ids: ['0'] }))).toEqual({ code: 'BAD_REQUEST' });
+
+    stop.abort();
+    await events.return?.(undefined);
+    expect(ctx.daemonSocket?.notifications).toBeNull();
+  });
+});
