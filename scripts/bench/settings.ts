@@ -176,14 +176,34 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, argv: readonl
 
 /** The settings as the report lists them. */
 export function describeSettings(s: Settings): [string, string][] {
+  const clients = (client: 'trpc' | 'raw') => (client === 'trpc' ? 'real @trpc/client' : 'lean raw-ws');
   return [
     ['mode', s.quick ? 'BENCH_QUICK=1 (scaled down)' : 'default'],
     ['phases', s.phases.join(', ')],
-    ['ingest', `batches ${s.batches.join(' and ')}; concurrency ${s.concurrency.join(', ')}; ${s.uids} UIDs; ${s.loadWorkers} load worker process(es); ${s.warmupSeconds} s warm-up + ${s.ingestSeconds} s measured per row and side`],
-    ['latency', `${s.latencyRates.join(' and ')} notifications/s (batches of 1) for ${s.latencySeconds} s to ${s.latencyDaemons} connected daemons (${s.latencyClient === 'trpc' ? 'real @trpc/client' : 'lean raw-ws'} clients)`],
-    ['capacity', `steps ${s.capacitySteps.join(', ')} idle daemons over ${s.clientProcesses} client processes (${s.capacityClient === 'trpc' ? 'real @trpc/client' : 'lean raw-ws'} clients); ${s.settleSeconds} s settle per step; bare ws baseline with ${s.baselineConnections} connections`],
+    [
+      'ingest',
+      `batches ${s.batches.join(' and ')}; concurrency ${s.concurrency.join(', ')}; ${s.uids} UIDs; ${s.loadWorkers} load worker process(es); ` +
+        `${s.warmupSeconds} s warm-up + ${s.ingestSeconds} s measured per row and side`,
+    ],
+    [
+      'latency',
+      `${s.latencyRates.join(' and ')} notifications/s (batches of 1) for ${s.latencySeconds} s to ${s.latencyDaemons} connected daemons ` +
+        `(${clients(s.latencyClient)} clients)`,
+    ],
+    [
+      'capacity',
+      `steps ${s.capacitySteps.join(', ')} idle daemons over ${s.clientProcesses} client processes (${clients(s.capacityClient)} clients); ` +
+        `${s.settleSeconds} s settle per step; bare ws baseline with ${s.baselineConnections} connections`,
+    ],
     ['storm', `${s.stormDaemons || 'as many daemons as capacity held'} daemons × 100 queued items; give up after ${s.stormTimeoutSeconds} s`],
-    ['CPU profile', s.profile ? 'server run with --cpu-prof (BENCH_PROFILE=1); summary of the service ingest windows below' : 'off (BENCH_PROFILE=1 to take one)'],
-    ['server', 'node --import tsx src/server/main.ts, HOST=127.0.0.1, LOG_LEVEL=warn, RATE_LIMIT_PER_SECOND=1000000 (every request counted in the shared rate window, as with the default limit, none refused), DATABASE_POOL_SIZE default (20)'],
+    [
+      'CPU profile',
+      s.profile ? 'server run with --cpu-prof (BENCH_PROFILE=1); summary of the service ingest windows below' : 'off (BENCH_PROFILE=1 to take one)',
+    ],
+    [
+      'server',
+      'node --import tsx src/server/main.ts, HOST=127.0.0.1, LOG_LEVEL=warn, RATE_LIMIT_PER_SECOND=1000000 ' +
+        '(every request counted in the shared rate window, as with the default limit, none refused), DATABASE_POOL_SIZE default (20)',
+    ],
   ];
 }

@@ -112,8 +112,12 @@ async function startServers(keepAlive: { pingMs: number; pongWaitMs: number }): 
     limits: LIMITS,
   });
   const trpcHttp = createServer();
-  const trpcWss = new WebSocketServer({ server: trpcHttp });
-  const trpc = applyWSSHandler({ wss: trpcWss, router, createContext: ({ info }) => makeContext(info.connectionParams), keepAlive: { enabled: true, ...keepAlive } });
+  const trpc = applyWSSHandler({
+    wss: new WebSocketServer({ server: trpcHttp }),
+    router,
+    createContext: ({ info }) => makeContext(info.connectionParams),
+    keepAlive: { enabled: true, ...keepAlive },
+  });
   const urls = { own: await listen(ownHttp), trpc: await listen(trpcHttp) };
   return {
     ...urls,
@@ -324,7 +328,8 @@ describe('the own tRPC WebSocket server answers as tRPC does', () => {
   it('connection params that cannot be read, or that the context maker refuses, are answered with an error without an id', async () => {
     const replies = await expectSameReplies(servers, async (url) => {
       const frames: string[] = [];
-      for (const params of ['{not json', '"text"', JSON.stringify({ method: 'connectionParams', data: { name: 7 } }), JSON.stringify({ data: { name: 'intruder' } })]) {
+      const unreadable = ['{not json', '"text"', JSON.stringify({ method: 'connectionParams', data: { name: 7 } })];
+      for (const params of [...unreadable, JSON.stringify({ data: { name: 'intruder' } })]) {
         const client = await RawClient.open(url, { params });
         await client.received(1);
         client.close();

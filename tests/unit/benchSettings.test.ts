@@ -1,6 +1,8 @@
 /** The benchmark's settings (scripts/bench/settings.ts), parsed by a schema as the server's configuration is. */
 import { describe, expect, it } from 'vitest';
-import { loadSettings } from '../../scripts/bench/settings.ts';
+import { loadSettings as loadFrom } from '../../scripts/bench/settings.ts';
+
+const loadSettings = (env: Record<string, string>, argv: string[]) => loadFrom(env as NodeJS.ProcessEnv, argv);
 
 describe('benchmark settings', () => {
   it('quick defaults, flags over the environment, empty values as unset, phases in the order they run', () => {
