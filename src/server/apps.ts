@@ -13,7 +13,7 @@ import { digestSecret, digestsMatch, newSecret } from './secrets.ts';
 const appidSyntax = /^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
 
 /** First path segments the service uses itself: an app named so would shadow them. */
-export const RESERVED_APPIDS: ReadonlySet<string> = new Set([
+const RESERVED_APPIDS: ReadonlySet<string> = new Set([
   'admin', 'api', 'app', 'device', 'devices', 'presence', 'healthz', 'metrics', 'trpc', 'static', 'public', 'login', 'logout', 'docs',
 ]);
 

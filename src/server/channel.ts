@@ -43,9 +43,9 @@ export interface Channel {
 }
 
 /** A socket without valid credentials by then is closed (4401). */
-export const AUTHENTICATE_WITHIN_MS = 10_000;
+const AUTHENTICATE_WITHIN_MS = 10_000;
 /** Live sockets of one device on one node; a newer one closes the oldest (4409). */
-export const SOCKETS_PER_DEVICE = 10;
+const SOCKETS_PER_DEVICE = 10;
 
 /** WebSocket close code sent to a revoked device. */
 const REVOKED = 4403;

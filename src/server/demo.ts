@@ -11,7 +11,7 @@ import { createDevice } from './devices.ts';
 import { grantUid } from './uids.ts';
 import { createUser } from './users.ts';
 
-export const DEMO_APPID = 'demo';
+const DEMO_APPID = 'demo';
 
 export interface DemoCredentials {
   appid: string;

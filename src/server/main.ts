@@ -8,7 +8,7 @@ import { loadConfig } from './config.ts';
 import { startPresence } from './server.ts';
 
 /** Longest a graceful stop may take before every connection is dropped and PostgreSQL stopped anyway. */
-export const STOP_TIMEOUT_MS = 10_000;
+const STOP_TIMEOUT_MS = 10_000;
 
 /** Calls `onGone` once the parent process has exited (this process is then adopted by another). */
 function watchParent(onGone: () => void): void {

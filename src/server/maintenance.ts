@@ -10,7 +10,7 @@ import type { Logger } from './log.ts';
 import { sweepExpiredItems } from './notifications/expiry.ts';
 import { sweepIdempotencyKeys } from './notifications/idempotency.ts';
 
-export const MAINTENANCE_INTERVAL_MS = 30_000;
+const MAINTENANCE_INTERVAL_MS = 30_000;
 
 export function startMaintenance(db: Database, options: { ackLogSize: number; logger: Logger; intervalMs?: number }): { stop(): void } {
   const jobs: [string, () => Promise<unknown>][] = [

@@ -15,13 +15,13 @@ import { AppError, Errno } from './errors.ts';
 export type Transaction = Prisma.TransactionClient | pg.ClientBase;
 
 /** Runs one statement of a transaction and returns its rows, whichever client runs it. */
-export async function queryRows<R>(tx: Transaction, sql: string, values: unknown[]): Promise<R[]> {
+async function queryRows<R>(tx: Transaction, sql: string, values: unknown[]): Promise<R[]> {
   if ('$queryRawUnsafe' in tx) return tx.$queryRawUnsafe<R[]>(sql, ...values);
   return (await tx.query(sql, values)).rows as R[];
 }
 
 /** Locks queue rows in UID order ($1: UIDs sorted), with their apps and users. */
-export const LOCK_QUEUES_SQL = `
+const LOCK_QUEUES_SQL = `
   SELECT q.uid, q.app_id, u.user_id::text
     FROM queues q JOIN uids u ON u.uid = q.uid
    WHERE q.uid = ANY($1::text[])

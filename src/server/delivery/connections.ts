@@ -11,7 +11,7 @@ import { ACTIVITY_CHANNEL, announceSql } from './signals.ts';
 
 export const HEARTBEAT_INTERVAL_MS = 10_000;
 /** A connection whose heartbeat is older than this is not online. */
-export const HEARTBEAT_FRESH_MS = 3 * HEARTBEAT_INTERVAL_MS;
+const HEARTBEAT_FRESH_MS = 3 * HEARTBEAT_INTERVAL_MS;
 
 /** Opens and closes in one statement: at most this many (a reconnect storm opens thousands at once). */
 const CHANGES_PER_STATEMENT = 1_000;

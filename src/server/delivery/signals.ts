@@ -8,7 +8,7 @@ import pg from 'pg';
 import { backoffDelay } from '../../shared/backoff.ts';
 
 /** "These users have new items": comma-separated user ids. */
-export const WAKEUP_CHANNEL = 'presence_wakeup';
+const WAKEUP_CHANNEL = 'presence_wakeup';
 /** "This device was revoked": its id. */
 export const DEVICE_REVOKED_CHANNEL = 'presence_device_revoked';
 /** "Something operators watch changed": an {@link ActivityTopic}. */

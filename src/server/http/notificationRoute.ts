@@ -20,7 +20,7 @@ import { BodyTooLarge, jsonStructureRefusal, readBody } from './body.ts';
 import { corsHeaders, preflightHeaders } from './cors.ts';
 
 /** 2 MiB. */
-export const MAX_BODY_BYTES = 2 * 1024 * 1024;
+const MAX_BODY_BYTES = 2 * 1024 * 1024;
 
 const routePattern = /^\/([^/]+)\/notification$/;
 

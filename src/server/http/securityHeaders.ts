@@ -20,7 +20,7 @@ const FIXED_HEADERS: Record<string, string> = {
 const NON_PAGE_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
 /** The policy of a page: its own origin only, scripts by nonce. Development (hot reload) needs eval and inline styles. */
-export function pagePolicy(nonce: string, dev: boolean): string {
+function pagePolicy(nonce: string, dev: boolean): string {
   return [
     "default-src 'self'",
     `script-src 'self' 'nonce-${nonce}' 'strict-dynamic'${dev ? " 'unsafe-eval'" : ''}`,

@@ -14,7 +14,7 @@ export interface SignInThrottleOptions {
   maxAddresses: number;
 }
 
-export const SIGN_IN_THROTTLE_DEFAULTS: SignInThrottleOptions = { burst: 10, refillMs: 6_000, maxAddresses: 10_000 };
+const SIGN_IN_THROTTLE_DEFAULTS: SignInThrottleOptions = { burst: 10, refillMs: 6_000, maxAddresses: 10_000 };
 
 interface Bucket {
   /** Failures still allowed, as of `at`. */

@@ -49,7 +49,7 @@ export type PushResult = JobOutcome<PushOutcome | IdempotencyKeyTaken>;
  * counts the items for `last_uid` up to and including that push. Returns
  * each queue's live items before the statement.
  */
-export const STORE_SQL = `
+const STORE_SQL = `
   WITH batch AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[]) WITH ORDINALITY AS t(app_id, uid, message, action, ttl, n)
   ), inserted AS (

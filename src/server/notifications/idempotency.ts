@@ -9,7 +9,7 @@ import type { Database } from '../db/client.ts';
 import { AppError, Errno } from '../errors.ts';
 import type { Ack } from './ack.ts';
 
-export const IDEMPOTENCY_WINDOW_HOURS = 24;
+const IDEMPOTENCY_WINDOW_HOURS = 24;
 
 /** Printable ASCII without spaces, 1 to 255 characters (what clients put in a header). */
 const keySyntax = /^[\x21-\x7e]{1,255}$/;
