@@ -1,5 +1,5 @@
 // Used by the Prisma CLI only (generate; migrate status for operators with
-// internet access). The service applies migrations itself: src/server/db/migrate.ts.
+// internet access). The service applies migrations itself: src/server/platform/db/migrate.ts.
 import { defineConfig } from 'prisma/config';
 
 export default defineConfig({

@@ -3,11 +3,11 @@
  * insert-then-prune transaction sent straight to PostgreSQL over `pg`, one
  * transaction per request, without HTTP, JSON validation, group commit or
  * the app authentication in front of it. It runs the service's own
- * transaction code (`storeGroup` of src/server/notifications/groupTransaction.ts) with
+ * transaction code (`storeGroup` of src/server/domain/notifications/groupTransaction.ts) with
  * a group of one, so the two cannot drift apart.
  */
 import type pg from 'pg';
-import { storeGroup } from '../../src/server/notifications/groupTransaction.ts';
+import { storeGroup } from '../../src/server/domain/notifications/groupTransaction.ts';
 import type { Item } from './workload.ts';
 
 /** One push as the service does it, on a dedicated connection. Resolves after COMMIT. */

@@ -1,5 +1,5 @@
 /** What every phase gets from the orchestrator. */
-import type { Database } from '../../src/server/db/client.ts';
+import type { Database } from '../../src/server/platform/db/client.ts';
 import type { WorkerProcess } from './clients/ipc.ts';
 import type { Fixtures } from './fixtures.ts';
 import type { BenchServer } from './server.ts';

@@ -5,11 +5,11 @@
  * first `uids` of them take the ingest load, the first `latencyDaemons` are
  * the latency phase's daemons, all of them connect in the capacity phase.
  */
-import { createApp } from '../../src/server/apps.ts';
-import type { Database } from '../../src/server/db/client.ts';
-import { createDevice } from '../../src/server/devices.ts';
-import { grantUid } from '../../src/server/uids.ts';
-import { createUser } from '../../src/server/users.ts';
+import { createApp } from '../../src/server/domain/apps.ts';
+import type { Database } from '../../src/server/platform/db/client.ts';
+import { createDevice } from '../../src/server/domain/devices.ts';
+import { grantUid } from '../../src/server/domain/uids.ts';
+import { createUser } from '../../src/server/domain/users.ts';
 
 export const BENCH_APPID = 'bench';
 

@@ -5,7 +5,7 @@
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/server/db/embeddedPostgres.ts';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/server/platform/db/embeddedPostgres.ts';
 
 export interface BenchPostgres extends EmbeddedPostgres {
   dataDir: string;

@@ -13,7 +13,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { connectDatabase, type Database } from '../../src/server/db/client.ts';
+import { connectDatabase, type Database } from '../../src/server/platform/db/client.ts';
 import { runCapacity, type CapacityResult } from './capacity.ts';
 import type { WorkerProcess } from './clients/ipc.ts';
 import type { BenchContext } from './context.ts';

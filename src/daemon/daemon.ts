@@ -4,7 +4,7 @@
  * daemon core (src/shared/daemonCore.ts); this file prints, notifies and exits.
  */
 import WebSocket from 'ws';
-import type { AppRouter } from '../server/routers/_app.ts';
+import type { AppRouter } from '../server/trpc/routers/_app.ts';
 import { channelUrl } from '../shared/channel.ts';
 import { createChannelClient } from '../shared/channelClient.ts';
 import { startDaemonCore } from '../shared/daemonCore.ts';

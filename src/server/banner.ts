@@ -4,7 +4,7 @@
  * terminal, and otherwise the banner says which owner-only file holds them.
  */
 import { demoCredentialsPath } from './demo.ts';
-import { operatorTokenPath } from './operators.ts';
+import { operatorTokenPath } from './domain/operators.ts';
 import type { PresenceNode } from './server.ts';
 
 export interface BannerOptions {

@@ -5,11 +5,11 @@
  */
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { createApp, rotateAppKey } from './apps.ts';
-import type { Database } from './db/client.ts';
-import { createDevice } from './devices.ts';
-import { grantUid } from './uids.ts';
-import { createUser } from './users.ts';
+import { createApp, rotateAppKey } from './domain/apps.ts';
+import type { Database } from './platform/db/client.ts';
+import { createDevice } from './domain/devices.ts';
+import { grantUid } from './domain/uids.ts';
+import { createUser } from './domain/users.ts';
 
 const DEMO_APPID = 'demo';
 

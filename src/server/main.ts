@@ -4,7 +4,7 @@
  * connections are still open.
  */
 import { startupBanner } from './banner.ts';
-import { loadConfig } from './config.ts';
+import { loadConfig } from './platform/config.ts';
 import { startPresence } from './server.ts';
 
 /** Longest a graceful stop may take before every connection is dropped and PostgreSQL stopped anyway. */

@@ -9,18 +9,18 @@ import os from 'node:os';
 import type { Duplex } from 'node:stream';
 import next from 'next';
 import { CHANNEL_PATH } from '../shared/channel.ts';
-import { openChannel, refuseUpgrade, type Channel } from './channel.ts';
-import { projectRoot, type Config } from './config.ts';
-import type { Database } from './db/client.ts';
-import type { EmbeddedPostgres } from './db/embeddedPostgres.ts';
-import { openDatabase } from './db/open.ts';
+import { openChannel, refuseUpgrade, type Channel } from './channel/channel.ts';
+import { projectRoot, type Config } from './platform/config.ts';
+import type { Database } from './platform/db/client.ts';
+import type { EmbeddedPostgres } from './platform/db/embeddedPostgres.ts';
+import { openDatabase } from './platform/db/open.ts';
 import { ensureDemoData, type DemoCredentials } from './demo.ts';
 import { createRequestHandler } from './http/requestHandler.ts';
 import { SignInThrottle } from './http/signInThrottle.ts';
-import { createLogger, type Logger } from './log.ts';
-import { startMaintenance } from './maintenance.ts';
-import { Metrics } from './metrics.ts';
-import { endSessionsOfOtherTokens, ensureOperatorToken } from './operators.ts';
+import { createLogger, type Logger } from './platform/log.ts';
+import { startMaintenance } from './platform/maintenance.ts';
+import { Metrics } from './platform/metrics.ts';
+import { endSessionsOfOtherTokens, ensureOperatorToken } from './domain/operators.ts';
 
 export interface StartOptions {
   /** Serve the web app through Next.js (default true); off for an API-only node. */

@@ -7,7 +7,7 @@
 import { test as base, expect, type APIRequestContext } from '@playwright/test';
 import { createTRPCClient, createWSClient, wsLink, type TRPCClient } from '@trpc/client';
 import WebSocket from 'ws';
-import type { AppRouter } from '../../src/server/routers/_app.ts';
+import type { AppRouter } from '../../src/server/trpc/routers/_app.ts';
 
 export type AdminClient = TRPCClient<AppRouter>;
 

@@ -5,7 +5,7 @@
  * got a 200 (from either node, before or after the kill) reaches its daemon.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { Database } from '../../src/server/db/client.ts';
+import type { Database } from '../../src/server/platform/db/client.ts';
 import { startFailoverDaemon, waitForBacklogs, type FailoverDaemon } from '../support/failoverDaemon.ts';
 import { makeApp, makeAppUsers, testDatabase } from '../support/factories.ts';
 import { FaultLoad } from '../support/faultLoad.ts';

@@ -6,11 +6,11 @@
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { heartbeat } from '../../src/server/delivery/connections.ts';
-import type { Database } from '../../src/server/db/client.ts';
-import { createDevice, revokeDevice } from '../../src/server/devices.ts';
+import { heartbeat } from '../../src/server/domain/delivery/onlineRows.ts';
+import type { Database } from '../../src/server/platform/db/client.ts';
+import { createDevice, revokeDevice } from '../../src/server/domain/devices.ts';
 import type { PresenceNode } from '../../src/server/server.ts';
-import { grantUid } from '../../src/server/uids.ts';
+import { grantUid } from '../../src/server/domain/uids.ts';
 import { connectChannel, isUnauthorized } from '../support/daemonClient.ts';
 import { makeApp, makeDaemonUser, queueSize } from '../support/factories.ts';
 import { postNotifications, useTestNode } from '../support/node.ts';

@@ -11,7 +11,7 @@ import { describe, expect, inject, it } from 'vitest';
 import { commandFor, type Opener } from '../../src/daemon/actions.ts';
 import { EXIT_OK, EXIT_REFUSED, runDaemon } from '../../src/daemon/daemon.ts';
 import type { Notifier } from '../../src/daemon/notifier.ts';
-import type { Database } from '../../src/server/db/client.ts';
+import type { Database } from '../../src/server/platform/db/client.ts';
 import type { DeliveredItem } from '../../src/shared/delivery.ts';
 import type { PresenceNode } from '../../src/server/server.ts';
 import { runDaemonProcess as runBin } from '../support/daemonProcess.ts';

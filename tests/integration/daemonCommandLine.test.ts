@@ -8,7 +8,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Database } from '../../src/server/db/client.ts';
+import type { Database } from '../../src/server/platform/db/client.ts';
 import type { DeliveredItem } from '../../src/shared/delivery.ts';
 import type { PresenceNode } from '../../src/server/server.ts';
 import { runDaemonProcess, startDaemonProcess } from '../support/daemonProcess.ts';

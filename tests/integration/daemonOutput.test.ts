@@ -5,7 +5,7 @@
  * process against a real server).
  */
 import { describe, expect, it } from 'vitest';
-import type { Database } from '../../src/server/db/client.ts';
+import type { Database } from '../../src/server/platform/db/client.ts';
 import type { DeliveredItem } from '../../src/shared/delivery.ts';
 import type { PresenceNode } from '../../src/server/server.ts';
 import { runDaemonProcess } from '../support/daemonProcess.ts';

@@ -8,7 +8,7 @@ import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_proces
 import { once } from 'node:events';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Database } from '../../src/server/db/client.ts';
+import type { Database } from '../../src/server/platform/db/client.ts';
 import type { PresenceNode } from '../../src/server/server.ts';
 import { startDaemonProcess } from '../support/daemonProcess.ts';
 import { makeDaemonUser, queueSize } from '../support/factories.ts';

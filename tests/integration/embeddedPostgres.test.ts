@@ -6,8 +6,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { startEmbeddedPostgres } from '../../src/server/db/embeddedPostgres.ts';
-import type { EmbeddedPostgres } from '../../src/server/db/embeddedPostgres.ts';
+import { startEmbeddedPostgres } from '../../src/server/platform/db/embeddedPostgres.ts';
+import type { EmbeddedPostgres } from '../../src/server/platform/db/embeddedPostgres.ts';
 import { isProcessRunning } from '../support/serverProcess.ts';
 
 const projectRoot = fileURLToPath(new URL('../..', import.meta.url));

@@ -4,12 +4,12 @@
  * statement fails is refused alone while its neighbours commit.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Database } from '../../src/server/db/client.ts';
-import { AppError, Errno } from '../../src/server/errors.ts';
-import { ackItems } from '../../src/server/delivery/items.ts';
-import { pushNotifications } from '../../src/server/notifications/push.ts';
+import type { Database } from '../../src/server/platform/db/client.ts';
+import { AppError, Errno } from '../../src/server/domain/errors.ts';
+import { ackItems } from '../../src/server/domain/delivery/items.ts';
+import { pushNotifications } from '../../src/server/domain/notifications/push.ts';
 import { makeApp, makeRecipient, makeUser, queueItems, queueSize, testDatabase } from '../support/factories.ts';
-import { grantUid } from '../../src/server/uids.ts';
+import { grantUid } from '../../src/server/domain/uids.ts';
 
 let db: Database;
 beforeAll(() => {

@@ -5,9 +5,9 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { describe, expect, inject, it } from 'vitest';
-import { loadConfig } from '../../src/server/config.ts';
-import type { Database } from '../../src/server/db/client.ts';
-import { sweepExpiredItems } from '../../src/server/notifications/expiry.ts';
+import { loadConfig } from '../../src/server/platform/config.ts';
+import type { Database } from '../../src/server/platform/db/client.ts';
+import { sweepExpiredItems } from '../../src/server/domain/notifications/expiry.ts';
 import { startPresence, type PresenceNode } from '../../src/server/server.ts';
 import { connectChannel } from '../support/daemonClient.ts';
 import { makeDaemonUser, makeRecipient, queueItems, queueSize } from '../support/factories.ts';

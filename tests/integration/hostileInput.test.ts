@@ -6,7 +6,7 @@
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
-import type { Database } from '../../src/server/db/client.ts';
+import type { Database } from '../../src/server/platform/db/client.ts';
 import type { PresenceNode } from '../../src/server/server.ts';
 import { makeRecipient, queueSize } from '../support/factories.ts';
 import { useTestNode } from '../support/node.ts';

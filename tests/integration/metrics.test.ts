@@ -5,7 +5,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import type { Database } from '../../src/server/db/client.ts';
+import type { Database } from '../../src/server/platform/db/client.ts';
 import type { PresenceNode } from '../../src/server/server.ts';
 import { makeRecipient } from '../support/factories.ts';
 import { postNotifications, startTestNode, useTestNode } from '../support/node.ts';

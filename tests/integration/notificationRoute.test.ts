@@ -3,10 +3,10 @@
  * PostgreSQL: acks, the cap under concurrency, and every refusal.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Database } from '../../src/server/db/client.ts';
+import type { Database } from '../../src/server/platform/db/client.ts';
 import type { PresenceNode } from '../../src/server/server.ts';
-import { revokeUid } from '../../src/server/uids.ts';
-import { grantUid } from '../../src/server/uids.ts';
+import { revokeUid } from '../../src/server/domain/uids.ts';
+import { grantUid } from '../../src/server/domain/uids.ts';
 import { makeApp, makeRecipient, makeUser, queueItems, queueSize } from '../support/factories.ts';
 import { postNotifications, useTestNode } from '../support/node.ts';
 

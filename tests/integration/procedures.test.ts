@@ -5,14 +5,14 @@
  */
 import { TRPCError } from '@trpc/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Database } from '../../src/server/db/client.ts';
-import { Doorbells } from '../../src/server/delivery/doorbell.ts';
-import { authenticateDevice, type AuthenticatedDevice } from '../../src/server/devices.ts';
-import { AppError } from '../../src/server/errors.ts';
-import { Metrics } from '../../src/server/metrics.ts';
-import { openOperatorSession } from '../../src/server/operators.ts';
-import { appRouter } from '../../src/server/routers/_app.ts';
-import type { Context } from '../../src/server/trpc.ts';
+import type { Database } from '../../src/server/platform/db/client.ts';
+import { Doorbells } from '../../src/server/channel/doorbell.ts';
+import { authenticateDevice, type AuthenticatedDevice } from '../../src/server/domain/devices.ts';
+import { AppError } from '../../src/server/domain/errors.ts';
+import { Metrics } from '../../src/server/platform/metrics.ts';
+import { openOperatorSession } from '../../src/server/domain/operators.ts';
+import { appRouter } from '../../src/server/trpc/routers/_app.ts';
+import type { Context } from '../../src/server/trpc/init.ts';
 import { makeApp, makeDaemonUser, makeRecipient, queueItems, testDatabase, uniqueAppid } from '../support/factories.ts';
 
 let db: Database;

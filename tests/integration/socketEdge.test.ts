@@ -11,11 +11,11 @@ import type { AddressInfo } from 'node:net';
 import { initTRPC } from '@trpc/server';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
-import { openChannel, type ChannelOptions } from '../../src/server/channel.ts';
-import { connectDatabase, type Database } from '../../src/server/db/client.ts';
-import { createDevice } from '../../src/server/devices.ts';
-import { Metrics } from '../../src/server/metrics.ts';
-import { serveTrpcSockets } from '../../src/server/trpcSocket.ts';
+import { openChannel, type ChannelOptions } from '../../src/server/channel/channel.ts';
+import { connectDatabase, type Database } from '../../src/server/platform/db/client.ts';
+import { createDevice } from '../../src/server/domain/devices.ts';
+import { Metrics } from '../../src/server/platform/metrics.ts';
+import { serveTrpcSockets } from '../../src/server/channel/trpcSocket.ts';
 import { connectChannel } from '../support/daemonClient.ts';
 import { makeDaemonUser, testDatabase } from '../support/factories.ts';
 

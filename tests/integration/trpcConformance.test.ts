@@ -1,5 +1,5 @@
 /**
- * The channel's own tRPC WebSocket server (src/server/trpcSocket.ts) against
+ * The channel's own tRPC WebSocket server (src/server/channel/trpcSocket.ts) against
  * tRPC's `applyWSSHandler`: both serve one router with one context maker,
  * real `ws` clients send both the same frames, and the replies must match.
  * An upgrade of @trpc/* that changes the protocol fails here instead of in
@@ -19,7 +19,7 @@ import { observable } from '@trpc/server/observable';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { z } from 'zod';
-import { serveTrpcSockets, type ConnectionParams } from '../../src/server/trpcSocket.ts';
+import { serveTrpcSockets, type ConnectionParams } from '../../src/server/channel/trpcSocket.ts';
 
 interface Context {
   name: string;
@@ -33,7 +33,7 @@ async function makeContext(params: ConnectionParams): Promise<Context> {
 }
 
 const t = initTRPC.context<Context>().create({
-  // As the service's router (src/server/trpc.ts): no stacks from tRPC itself.
+  // As the service's router (src/server/trpc/init.ts): no stacks from tRPC itself.
   isDev: false,
   // A formatter both must apply to every error.
   errorFormatter: ({ shape, error }) => ({ ...shape, data: { ...shape.data, formatted: error.code } }),

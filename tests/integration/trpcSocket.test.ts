@@ -9,7 +9,7 @@ import { initTRPC } from '@trpc/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { z } from 'zod';
-import { serveTrpcSockets, type TrpcSockets } from '../../src/server/trpcSocket.ts';
+import { serveTrpcSockets, type TrpcSockets } from '../../src/server/channel/trpcSocket.ts';
 
 const t = initTRPC.context<{ name: string }>().create();
 const router = t.router({

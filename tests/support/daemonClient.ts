@@ -6,7 +6,7 @@ import { createTRPCClient, createWSClient, TRPCClientError, wsLink } from '@trpc
 import WebSocket from 'ws';
 import { channelUrl } from '../../src/shared/channel.ts';
 import type { DeliveryEvent } from '../../src/shared/delivery.ts';
-import type { AppRouter } from '../../src/server/routers/_app.ts';
+import type { AppRouter } from '../../src/server/trpc/routers/_app.ts';
 
 export interface ChannelClient {
   events: DeliveryEvent[];

@@ -4,11 +4,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
-import { createApp } from '../../src/server/apps.ts';
-import { connectDatabase, type Database } from '../../src/server/db/client.ts';
-import { createDevice } from '../../src/server/devices.ts';
-import { grantUid } from '../../src/server/uids.ts';
-import { createUser } from '../../src/server/users.ts';
+import { createApp } from '../../src/server/domain/apps.ts';
+import { connectDatabase, type Database } from '../../src/server/platform/db/client.ts';
+import { createDevice } from '../../src/server/domain/devices.ts';
+import { grantUid } from '../../src/server/domain/uids.ts';
+import { createUser } from '../../src/server/domain/users.ts';
 
 /** A pool on the test database; close it in afterAll. */
 export function testDatabase(): Database {

@@ -10,7 +10,7 @@ import WebSocket from 'ws';
 import { waitUntil } from './faultTools.ts';
 import { channelUrl } from '../../src/shared/channel.ts';
 import type { DeliveredItem } from '../../src/shared/delivery.ts';
-import type { AppRouter } from '../../src/server/routers/_app.ts';
+import type { AppRouter } from '../../src/server/trpc/routers/_app.ts';
 
 export interface FailoverDaemon {
   /** Every distinct item received, by id (the first copy). */

@@ -7,8 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
-import { startEmbeddedPostgres } from '../../src/server/db/embeddedPostgres.ts';
-import { applyMigrations } from '../../src/server/db/migrate.ts';
+import { startEmbeddedPostgres } from '../../src/server/platform/db/embeddedPostgres.ts';
+import { applyMigrations } from '../../src/server/platform/db/migrate.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {

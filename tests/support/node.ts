@@ -1,7 +1,7 @@
 /** Starts a Presence node in this process, on the test database and a free port. */
 import { afterAll, beforeAll, inject } from 'vitest';
-import type { Database } from '../../src/server/db/client.ts';
-import { loadConfig } from '../../src/server/config.ts';
+import type { Database } from '../../src/server/platform/db/client.ts';
+import { loadConfig } from '../../src/server/platform/config.ts';
 import { startPresence, type PresenceNode } from '../../src/server/server.ts';
 import { testDatabase } from './factories.ts';
 

@@ -1,6 +1,6 @@
 /** How the coalescer forms groups: what goes together, what waits, what fails with what. */
 import { describe, expect, it } from 'vitest';
-import { Coalescer, type JobOutcome } from '../../src/server/db/coalescer.ts';
+import { Coalescer, type JobOutcome } from '../../src/server/platform/db/coalescer.ts';
 
 interface Job {
   name: string;

@@ -5,10 +5,10 @@
  */
 import WebSocket from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Database } from '../../src/server/db/client.ts';
-import type { AppRouter } from '../../src/server/routers/_app.ts';
+import type { Database } from '../../src/server/platform/db/client.ts';
+import type { AppRouter } from '../../src/server/trpc/routers/_app.ts';
 import type { PresenceNode } from '../../src/server/server.ts';
-import { grantUid } from '../../src/server/uids.ts';
+import { grantUid } from '../../src/server/domain/uids.ts';
 import { channelUrl } from '../../src/shared/channel.ts';
 import { createChannelClient } from '../../src/shared/channelClient.ts';
 import { SeenIds, startDaemonCore, type DaemonChannelClient, type DaemonCore, type DaemonCoreOptions } from '../../src/shared/daemonCore.ts';

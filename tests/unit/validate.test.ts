@@ -1,7 +1,7 @@
 /** The checks of a POSTed batch (README.md "Sending notifications"): shape, then every field of every item. Pure, no database. */
 import { describe, it, expect } from 'vitest';
-import { AppError, Errno } from '../../src/server/errors.ts';
-import { validateBatch } from '../../src/server/notifications/validate.ts';
+import { AppError, Errno } from '../../src/server/domain/errors.ts';
+import { validateBatch } from '../../src/server/domain/notifications/validate.ts';
 import { MAX_ITEMS_PER_BATCH, MAX_LISTED_ERRORS, MAX_TEXT_CODE_POINTS, MAX_TTL_SECONDS } from '../../src/shared/limits.ts';
 
 const UID = 'AAAAAAAAAAAAAAAAAAAAAA';

@@ -14,7 +14,7 @@
  */
 import { createTRPCClient, createWSClient, wsLink } from '@trpc/client';
 import WebSocket from 'ws';
-import type { AppRouter } from '../../../src/server/routers/_app.ts';
+import type { AppRouter } from '../../../src/server/trpc/routers/_app.ts';
 import { channelUrl } from '../../../src/shared/channel.ts';
 
 export type ClientKind = 'trpc' | 'raw' | 'bare';

@@ -5,7 +5,7 @@
  * (sent by the browser), the device page with its device token.
  */
 import type { TRPCClient } from '@trpc/client';
-import type { AppRouter } from '@/server/routers/_app';
+import type { AppRouter } from '@/server/trpc/routers/_app';
 import { channelUrl } from '@/shared/channel';
 import { createChannelClient } from '@/shared/channelClient';
 

@@ -5,15 +5,15 @@
  * else the embedded PostgreSQL of PRESENCE_DATA_DIR.
  */
 import { parseArgs } from 'node:util';
-import { createApp, listApps, rotateAppKey } from '../apps.ts';
-import { loadConfig } from '../config.ts';
-import { openDatabase } from '../db/open.ts';
-import type { Database } from '../db/client.ts';
-import { createDevice, listDevices, revokeDevice } from '../devices.ts';
-import { AppError } from '../errors.ts';
-import { listQueues } from '../queues.ts';
-import { grantUid, listUids, revokeUid } from '../uids.ts';
-import { createUser, listUsers } from '../users.ts';
+import { createApp, listApps, rotateAppKey } from '../domain/apps.ts';
+import { loadConfig } from '../platform/config.ts';
+import { openDatabase } from '../platform/db/open.ts';
+import type { Database } from '../platform/db/client.ts';
+import { createDevice, listDevices, revokeDevice } from '../domain/devices.ts';
+import { AppError } from '../domain/errors.ts';
+import { listQueues } from '../domain/queues.ts';
+import { grantUid, listUids, revokeUid } from '../domain/uids.ts';
+import { createUser, listUsers } from '../domain/users.ts';
 
 interface Command {
   usage: string;

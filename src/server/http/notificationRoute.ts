@@ -8,14 +8,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { logRefusal } from '../ackLog.ts';
-import { authenticateApp, type AuthenticatedApp } from '../apps.ts';
-import { isStorageUnavailable, type Database } from '../db/client.ts';
-import { AppError, Errno } from '../errors.ts';
-import type { Logger } from '../log.ts';
-import type { Metrics } from '../metrics.ts';
-import { idempotentRequest, priorAck } from '../notifications/idempotency.ts';
-import { batchSize, sendNotifications } from '../notifications/send.ts';
+import { logRefusal } from '../domain/ackLog.ts';
+import { authenticateApp, type AuthenticatedApp } from '../domain/apps.ts';
+import { isStorageUnavailable, type Database } from '../platform/db/client.ts';
+import { AppError, Errno } from '../domain/errors.ts';
+import type { Logger } from '../platform/log.ts';
+import type { Metrics } from '../platform/metrics.ts';
+import { idempotentRequest, priorAck } from '../domain/notifications/idempotency.ts';
+import { batchSize, sendNotifications } from '../domain/notifications/send.ts';
 import { BodyTooLarge, jsonStructureRefusal, readBody } from './body.ts';
 import { corsHeaders, preflightHeaders } from './cors.ts';
 

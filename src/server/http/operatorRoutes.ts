@@ -4,7 +4,7 @@
  * owns the database; the pages themselves are Next.js.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Database } from '../db/client.ts';
+import type { Database } from '../platform/db/client.ts';
 import {
   closeAllOperatorSessions,
   closeOperatorSession,
@@ -14,7 +14,7 @@ import {
   readCookie,
   SESSION_COOKIE,
   SESSION_LIFETIME_MS,
-} from '../operators.ts';
+} from '../domain/operators.ts';
 import { readBody } from './body.ts';
 import { isSameOrigin, ownOrigin } from './origin.ts';
 import type { SignInThrottle } from './signInThrottle.ts';

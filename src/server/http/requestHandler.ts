@@ -3,11 +3,11 @@
  * operator's sign-in and page guard, then Next.js for everything else.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Database } from '../db/client.ts';
-import { checkHealth } from '../health.ts';
-import type { Logger } from '../log.ts';
-import type { Metrics } from '../metrics.ts';
-import { digestSecret, secretMatches } from '../secrets.ts';
+import type { Database } from '../platform/db/client.ts';
+import { checkHealth } from '../platform/health.ts';
+import type { Logger } from '../platform/log.ts';
+import type { Metrics } from '../platform/metrics.ts';
+import { digestSecret, secretMatches } from '../domain/secrets.ts';
 import { handleNotificationRequest, matchNotificationRoute, type NotificationRouteDeps } from './notificationRoute.ts';
 import { handleOperatorRequest, isDashboardPath, type OperatorRouteDeps } from './operatorRoutes.ts';
 import { normaliseRequestPath } from './requestPath.ts';

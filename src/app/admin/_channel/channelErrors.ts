@@ -18,7 +18,7 @@ function errorData(error: unknown): ErrorData {
 
 /**
  * A readable sentence for a failed call: the server's message (input that
- * fails its schema already comes as one sentence, see src/server/trpc.ts). On
+ * fails its schema already comes as one sentence, see src/server/trpc/init.ts). On
  * UNAUTHORIZED it also starts the move to the sign-in page (the session
  * expired or was signed out elsewhere).
  */

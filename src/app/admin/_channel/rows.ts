@@ -3,7 +3,7 @@
  * changed procedure fails the type check here instead of at run time.
  */
 import type { inferRouterOutputs } from '@trpc/server';
-import type { AppRouter } from '@/server/routers/_app';
+import type { AppRouter } from '@/server/trpc/routers/_app';
 
 type AdminOutputs = inferRouterOutputs<AppRouter>['admin'];
 

@@ -5,9 +5,9 @@
  * node clears its own rows when it starts.
  */
 import { randomUUID } from 'node:crypto';
-import { perDatabase, type Database } from '../db/client.ts';
-import { Coalescer, type JobOutcome } from '../db/coalescer.ts';
-import { ACTIVITY_CHANNEL, announceSql } from './signals.ts';
+import { perDatabase, type Database } from '../../platform/db/client.ts';
+import { Coalescer, type JobOutcome } from '../../platform/db/coalescer.ts';
+import { ACTIVITY_CHANNEL, announceSql } from '../../platform/signals.ts';
 
 export const HEARTBEAT_INTERVAL_MS = 10_000;
 /** A connection whose heartbeat is older than this is not online. */

@@ -9,16 +9,16 @@ import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { TRPCError } from '@trpc/server';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { Database } from './db/client.ts';
-import { clearNodeConnections, closeConnection, heartbeat, HEARTBEAT_INTERVAL_MS, openConnection } from './delivery/connections.ts';
-import { Doorbells } from './delivery/doorbell.ts';
-import { SignalListener } from './delivery/signals.ts';
-import { authenticateDevice, type AuthenticatedDevice } from './devices.ts';
-import { isSameOrigin } from './http/origin.ts';
-import { operatorSessionValid, readCookie, SESSION_COOKIE } from './operators.ts';
-import type { Metrics } from './metrics.ts';
-import { appRouter } from './routers/_app.ts';
-import type { Context, DaemonSocketState } from './trpc.ts';
+import type { Database } from '../platform/db/client.ts';
+import { clearNodeConnections, closeConnection, heartbeat, HEARTBEAT_INTERVAL_MS, openConnection } from '../domain/delivery/onlineRows.ts';
+import { Doorbells } from './doorbell.ts';
+import { SignalListener } from '../platform/signals.ts';
+import { authenticateDevice, type AuthenticatedDevice } from '../domain/devices.ts';
+import { isSameOrigin } from '../http/origin.ts';
+import { operatorSessionValid, readCookie, SESSION_COOKIE } from '../domain/operators.ts';
+import type { Metrics } from '../platform/metrics.ts';
+import { appRouter } from '../trpc/routers/_app.ts';
+import type { Context, DaemonSocketState } from '../trpc/init.ts';
 import { serveTrpcSockets, SOCKET_LIMITS } from './trpcSocket.ts';
 
 export interface ChannelOptions {

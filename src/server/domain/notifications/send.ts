@@ -3,7 +3,7 @@
  * store it. The REST route and the dashboard's test send both call this.
  */
 import type { AppIdentity } from '../apps.ts';
-import type { Database } from '../db/client.ts';
+import type { Database } from '../../platform/db/client.ts';
 import { pushNotifications, type PushOptions, type PushOutcome } from './push.ts';
 import { validateBatch } from './validate.ts';
 

@@ -3,8 +3,8 @@
  * transaction itself) and refusals of authenticated apps (written here,
  * best-effort, outside any transaction). Kept to the newest entries.
  */
-import type { Database } from './db/client.ts';
-import { announceSql } from './delivery/signals.ts';
+import type { Database } from '../platform/db/client.ts';
+import { announceSql } from '../platform/signals.ts';
 import type { AppError } from './errors.ts';
 
 /** Records a refusal for an authenticated app; a failure to log is not the caller's problem. */

@@ -3,12 +3,12 @@
  * nodes at once): the expiry sweep, the ack log's bound, old idempotency
  * keys and rate windows, and online rows of nodes that died.
  */
-import { trimAckLog } from './ackLog.ts';
+import { trimAckLog } from '../domain/ackLog.ts';
 import type { Database } from './db/client.ts';
-import { sweepStaleConnections } from './delivery/connections.ts';
+import { sweepStaleConnections } from '../domain/delivery/onlineRows.ts';
 import type { Logger } from './log.ts';
-import { sweepExpiredItems } from './notifications/expiry.ts';
-import { sweepIdempotencyKeys } from './notifications/idempotency.ts';
+import { sweepExpiredItems } from '../domain/notifications/expiry.ts';
+import { sweepIdempotencyKeys } from '../domain/notifications/idempotency.ts';
 
 const MAINTENANCE_INTERVAL_MS = 30_000;
 

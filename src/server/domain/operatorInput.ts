@@ -4,7 +4,7 @@
  * before the database sees it (PostgreSQL cannot store NUL, and a name with an
  * escape sequence would reach every terminal that lists it).
  */
-import { MAX_NAME_CODE_POINTS } from '../shared/limits.ts';
+import { MAX_NAME_CODE_POINTS } from '../../shared/limits.ts';
 import { AppError, Errno } from './errors.ts';
 
 /** Longest id argument worth looking up (UIDs have 22 characters, user and device ids 36, appids at most 40). */

@@ -3,8 +3,8 @@
  * (the queries skip them), and this removes them and corrects the sizes,
  * through the queue lock like every other write.
  */
-import type { Database } from '../db/client.ts';
-import { announceSql } from '../delivery/signals.ts';
+import type { Database } from '../../platform/db/client.ts';
+import { announceSql } from '../../platform/signals.ts';
 import { lockQueues, recountQueues } from '../queues.ts';
 
 /** Removes expired items from up to `batch` queues; returns how many items went. */

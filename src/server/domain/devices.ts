@@ -1,8 +1,8 @@
 /** Devices: each daemon's identity, authenticated by its token. */
-import { Coalescer } from './db/coalescer.ts';
-import { perDatabase, type Database } from './db/client.ts';
+import { Coalescer } from '../platform/db/coalescer.ts';
+import { perDatabase, type Database } from '../platform/db/client.ts';
 import { AppError, Errno } from './errors.ts';
-import { announceSql, DEVICE_REVOKED_CHANNEL } from './delivery/signals.ts';
+import { announceSql, DEVICE_REVOKED_CHANNEL } from '../platform/signals.ts';
 import { digestSecret, digestsMatch, newSecret } from './secrets.ts';
 import { checkIdArgument, checkName } from './operatorInput.ts';
 import { isUuid, requireUser } from './users.ts';

@@ -1,9 +1,9 @@
 /**
  * UIDs: the id one app knows one user by, and the queue that goes with it.
  */
-import type { Database } from './db/client.ts';
+import type { Database } from '../platform/db/client.ts';
 import { AppError, Errno } from './errors.ts';
-import { announceSql } from './delivery/signals.ts';
+import { announceSql } from '../platform/signals.ts';
 import { checkIdArgument } from './operatorInput.ts';
 import { lockQueues } from './queues.ts';
 import { newUid, uidPattern } from './secrets.ts';

@@ -5,8 +5,8 @@
  */
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Database } from './db/client.ts';
-import { announceSql } from './delivery/signals.ts';
+import type { Database } from '../platform/db/client.ts';
+import { announceSql } from '../platform/signals.ts';
 import { digestSecret, newSecret, secretMatches } from './secrets.ts';
 
 export const SESSION_COOKIE = 'presence_operator';

@@ -3,8 +3,8 @@
  * item, listing every offending field of every item. UIDs are checked last,
  * under the queue lock, by the push transaction.
  */
-import { actionRefusal } from '../../shared/action.ts';
-import { MAX_ITEMS_PER_BATCH, MAX_LISTED_ERRORS, MAX_TEXT_CODE_POINTS, MAX_TTL_SECONDS, MIN_TTL_SECONDS } from '../../shared/limits.ts';
+import { actionRefusal } from '../../../shared/action.ts';
+import { MAX_ITEMS_PER_BATCH, MAX_LISTED_ERRORS, MAX_TEXT_CODE_POINTS, MAX_TTL_SECONDS, MIN_TTL_SECONDS } from '../../../shared/limits.ts';
 import { AppError, Errno, type ItemError } from '../errors.ts';
 
 /** A notification that passed every check but the UID's. */

@@ -1,15 +1,15 @@
 /**
  * Storing notifications: the one entry point, `pushNotifications`.
  *
- * Concurrent pushes share a transaction (group commit, see db/coalescer.ts
+ * Concurrent pushes share a transaction (group commit, see platform/db/coalescer.ts
  * and groupTransaction.ts): one lock of all their queues in UID order, one
  * statement that inserts in arrival order, prunes, wakes and logs, one
  * commit; each push is answered only after that commit. When a statement
  * fails, the group is run again with a savepoint per push, so one bad request
  * never fails its neighbours.
  */
-import { inTransaction, isStorageUnavailable, perDatabase, type Database } from '../db/client.ts';
-import { Coalescer } from '../db/coalescer.ts';
+import { inTransaction, isStorageUnavailable, perDatabase, type Database } from '../../platform/db/client.ts';
+import { Coalescer } from '../../platform/db/coalescer.ts';
 import { AppError, Errno } from '../errors.ts';
 import { storeGroup, type Push, type PushOutcome } from './groupTransaction.ts';
 import { IdempotencyKeyTaken, priorAck, type IdempotentRequest } from './idempotency.ts';

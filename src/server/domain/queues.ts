@@ -6,9 +6,9 @@
  * queues never deadlock.
  */
 import type pg from 'pg';
-import type { Database } from './db/client.ts';
-import type { Prisma } from './db/generated/client.ts';
-import { announceSql } from './delivery/signals.ts';
+import type { Database } from '../platform/db/client.ts';
+import type { Prisma } from '../platform/db/generated/client.ts';
+import { announceSql } from '../platform/signals.ts';
 import { AppError, Errno } from './errors.ts';
 
 /** Where a transaction's statements run: a Prisma interactive transaction, or a pg client inside BEGIN. */

@@ -3,8 +3,8 @@
  * errnos that README.md lists ("Refusals") and their HTTP statuses.
  */
 
-import { Errno, httpStatus, type ItemError, type KoBody } from '../shared/errnos.ts';
-import { MAX_LISTED_ERRORS } from '../shared/limits.ts';
+import { Errno, httpStatus, type ItemError, type KoBody } from '../../shared/errnos.ts';
+import { MAX_LISTED_ERRORS } from '../../shared/limits.ts';
 
 // The errnos and the refusal's shape are shared with the pages (src/shared/errnos.ts).
 export { Errno, httpStatus, type ItemError, type KoBody };

@@ -3,11 +3,11 @@
  * user's queues.
  */
 import type pg from 'pg';
-import { inTransaction, perDatabase, type Database } from '../db/client.ts';
-import { Coalescer, type JobOutcome } from '../db/coalescer.ts';
+import { inTransaction, perDatabase, type Database } from '../../platform/db/client.ts';
+import { Coalescer, type JobOutcome } from '../../platform/db/coalescer.ts';
 import { lockQueues, recountQueues, type LockedQueue } from '../queues.ts';
-import type { DeliveredItem } from '../../shared/delivery.ts';
-import { announceSql } from './signals.ts';
+import type { DeliveredItem } from '../../../shared/delivery.ts';
+import { announceSql } from '../../platform/signals.ts';
 
 interface ItemRow {
   id: string;

@@ -1,5 +1,5 @@
 /** The whole API, composed; its type is what the daemon's typed client imports. */
-import { router } from '../trpc.ts';
+import { router } from '../init.ts';
 import { adminRouter } from './admin.ts';
 import { daemonRouter } from './daemon.ts';
 

@@ -7,11 +7,11 @@
  * however many pushes the group holds.
  */
 import type pg from 'pg';
-import { isStorageUnavailable } from '../db/client.ts';
-import type { JobOutcome } from '../db/coalescer.ts';
-import { wakeUsersSql } from '../delivery/signals.ts';
+import { isStorageUnavailable } from '../../platform/db/client.ts';
+import type { JobOutcome } from '../../platform/db/coalescer.ts';
+import { wakeUsersSql } from '../../platform/signals.ts';
 import { AppError, Errno, type ItemError } from '../errors.ts';
-import { QUEUE_CAPACITY } from '../../shared/limits.ts';
+import { QUEUE_CAPACITY } from '../../../shared/limits.ts';
 import { lockQueues, type LockedQueue } from '../queues.ts';
 import { uidPattern } from '../secrets.ts';
 import type { Ack } from './ack.ts';

@@ -5,23 +5,23 @@
  */
 import { TRPCError } from '@trpc/server';
 import { z, ZodError } from 'zod';
-import { MAX_NAME_CODE_POINTS, MAX_SCHEME_LENGTH } from '../../shared/limits.ts';
-import { acksPerMinute, logRefusal, recentAcks } from '../ackLog.ts';
-import { createApp, getApp, listApps, rotateAppKey } from '../apps.ts';
-import { HEARTBEAT_INTERVAL_MS, onlineDeviceIds } from '../delivery/connections.ts';
-import { topicKey } from '../delivery/doorbell.ts';
-import type { ActivityTopic } from '../delivery/signals.ts';
-import { createDevice, listDevices, revokeDevice } from '../devices.ts';
-import { AppError, Errno, type KoBody } from '../errors.ts';
-import type { Ack } from '../notifications/push.ts';
-import { sendNotifications } from '../notifications/send.ts';
-import { listQueueItems, listQueues, purgeQueue } from '../queues.ts';
-import { isOperatorText } from '../operatorInput.ts';
-import { operatorSessionValid } from '../operators.ts';
-import { operatorProcedure as signedInProcedure, router } from '../trpc.ts';
-import type { Context } from '../trpc.ts';
-import { grantUid, listUids, revokeUid } from '../uids.ts';
-import { createUser, listUsers } from '../users.ts';
+import { MAX_NAME_CODE_POINTS, MAX_SCHEME_LENGTH } from '../../../shared/limits.ts';
+import { acksPerMinute, logRefusal, recentAcks } from '../../domain/ackLog.ts';
+import { createApp, getApp, listApps, rotateAppKey } from '../../domain/apps.ts';
+import { HEARTBEAT_INTERVAL_MS, onlineDeviceIds } from '../../domain/delivery/onlineRows.ts';
+import { topicKey } from '../../channel/doorbell.ts';
+import type { ActivityTopic } from '../../platform/signals.ts';
+import { createDevice, listDevices, revokeDevice } from '../../domain/devices.ts';
+import { AppError, Errno, type KoBody } from '../../domain/errors.ts';
+import type { Ack } from '../../domain/notifications/push.ts';
+import { sendNotifications } from '../../domain/notifications/send.ts';
+import { listQueueItems, listQueues, purgeQueue } from '../../domain/queues.ts';
+import { isOperatorText } from '../../domain/operatorInput.ts';
+import { operatorSessionValid } from '../../domain/operators.ts';
+import { operatorProcedure as signedInProcedure, router } from '../init.ts';
+import type { Context } from '../init.ts';
+import { grantUid, listUids, revokeUid } from '../../domain/uids.ts';
+import { createUser, listUsers } from '../../domain/users.ts';
 
 /** Changes that come in a burst are sent once per this interval at most. */
 const COALESCE_MS = 200;

@@ -2,10 +2,10 @@
  * Apps ("AppServices"): who may post, for which appid, with which deep-link
  * schemes. Used by the REST route, the CLI and the dashboard alike.
  */
-import { Coalescer, type JobOutcome } from './db/coalescer.ts';
-import { perDatabase, type Database } from './db/client.ts';
+import { Coalescer, type JobOutcome } from '../platform/db/coalescer.ts';
+import { perDatabase, type Database } from '../platform/db/client.ts';
 import { AppError, Errno } from './errors.ts';
-import { isRegistrableScheme } from '../shared/action.ts';
+import { isRegistrableScheme } from '../../shared/action.ts';
 import { checkIdArgument, checkName, isOperatorText } from './operatorInput.ts';
 import { digestSecret, digestsMatch, newSecret } from './secrets.ts';
 

@@ -4,12 +4,12 @@
  */
 import { initTRPC, TRPCError } from '@trpc/server';
 import { ZodError } from 'zod';
-import { isStorageUnavailable, type Database } from './db/client.ts';
-import type { Doorbells } from './delivery/doorbell.ts';
-import type { AuthenticatedDevice } from './devices.ts';
-import type { Metrics } from './metrics.ts';
-import { AppError, trpcCode } from './errors.ts';
-import { operatorSessionValid } from './operators.ts';
+import { isStorageUnavailable, type Database } from '../platform/db/client.ts';
+import type { Doorbells } from '../channel/doorbell.ts';
+import type { AuthenticatedDevice } from '../domain/devices.ts';
+import type { Metrics } from '../platform/metrics.ts';
+import { AppError, trpcCode } from '../domain/errors.ts';
+import { operatorSessionValid } from '../domain/operators.ts';
 
 /** Per-connection context. Built from plain inputs, so tests call procedures without a socket (tests/integration/procedures.test.ts). */
 export interface Context {

@@ -1,5 +1,5 @@
 /** Users: the people whose devices run the daemon. */
-import type { Database } from './db/client.ts';
+import type { Database } from '../platform/db/client.ts';
 import { AppError, Errno } from './errors.ts';
 import { checkIdArgument, checkName } from './operatorInput.ts';
 

@@ -5,7 +5,7 @@
  * only if the push committed, and two concurrent retries cannot both store.
  */
 import { createHash } from 'node:crypto';
-import type { Database } from '../db/client.ts';
+import type { Database } from '../../platform/db/client.ts';
 import { AppError, Errno } from '../errors.ts';
 import type { Ack } from './ack.ts';
 

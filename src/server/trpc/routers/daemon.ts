@@ -5,12 +5,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
-import { isStorageUnavailable } from '../db/client.ts';
-import type { DeliveredItem, DeliveryEvent } from '../../shared/delivery.ts';
-import { MAX_IDS_PER_ACK } from '../../shared/limits.ts';
-import { ackItems, pendingItems } from '../delivery/items.ts';
-import { deviceProcedure, router, type Context, type DaemonSocketState } from '../trpc.ts';
-import type { AuthenticatedDevice } from '../devices.ts';
+import { isStorageUnavailable } from '../../platform/db/client.ts';
+import type { DeliveredItem, DeliveryEvent } from '../../../shared/delivery.ts';
+import { MAX_IDS_PER_ACK } from '../../../shared/limits.ts';
+import { ackItems, pendingItems } from '../../domain/delivery/items.ts';
+import { deviceProcedure, router, type Context, type DaemonSocketState } from '../init.ts';
+import type { AuthenticatedDevice } from '../../domain/devices.ts';
 
 /** Never added to: the sent ids of every connection that has sent nothing yet. */
 const NOTHING_SENT = new Set<string>();
