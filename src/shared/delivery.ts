@@ -1,6 +1,6 @@
 /** What the channel sends a daemon (README, "The channel"): items in events. */
 
-/** One notification as the daemon channel sends it. */
+/** One notification as the channel sends it to a daemon. */
 export interface DeliveredItem {
   /** A string: database ids are 64-bit. */
   id: string;

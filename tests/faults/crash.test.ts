@@ -210,7 +210,7 @@ describe('a node that is starting', () => {
    * answered once the channel is ready, not handed to Next.js as a plain GET
    * (which never answers it, stalling a reconnecting daemon). The window is
    * held open here, deterministically, by locking the connection row that the
-   * node's start-up deletes (clearNodeConnections).
+   * node's start-up deletes (clearNodeOnlineRows).
    */
   it('answers (or refuses) every WebSocket handshake while it starts', async () => {
     const nodeId = `fault-window-${randomBytes(4).toString('hex')}`;

@@ -1,5 +1,5 @@
 /**
- * The daemon channel's transport: tRPC over WebSocket at `/presence`, on the
+ * The channel: tRPC over WebSocket at `/presence`, for daemons and the dashboard, on the
  * HTTP server's port. Each node listens for wake-ups from every node through
  * PostgreSQL, keeps its connections' online rows fresh, and closes the
  * sockets of revoked devices. A socket is served only with valid
@@ -10,7 +10,7 @@ import type { Duplex } from 'node:stream';
 import { TRPCError } from '@trpc/server';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Database } from '../platform/db/client.ts';
-import { clearNodeConnections, closeConnection, heartbeat, HEARTBEAT_INTERVAL_MS, openConnection } from '../domain/delivery/onlineRows.ts';
+import { clearNodeOnlineRows, closeOnlineRow, heartbeat, HEARTBEAT_INTERVAL_MS, openOnlineRow } from '../domain/delivery/onlineRows.ts';
 import { Doorbells } from './doorbell.ts';
 import { SignalListener } from '../platform/signals.ts';
 import { authenticateDevice, type AuthenticatedDevice } from '../domain/devices.ts';
@@ -80,7 +80,7 @@ export async function openChannel(options: ChannelOptions): Promise<Channel> {
     for (const ws of socketsByDevice.get(deviceId) ?? []) ws.close(REVOKED, 'device revoked');
   };
 
-  await clearNodeConnections(db, nodeId);
+  await clearNodeOnlineRows(db, nodeId);
   const signals = new SignalListener(options.databaseUrl, `presence-listener ${nodeId}`);
   signals.on('wakeup', (userIds) => {
     doorbells.ring(userIds);
@@ -117,7 +117,7 @@ export async function openChannel(options: ChannelOptions): Promise<Channel> {
   const beatTimer = setInterval(() => void beat().catch(() => undefined), options.heartbeatMs ?? HEARTBEAT_INTERVAL_MS);
   beatTimer.unref();
 
-  const forget = (connectionId: string) => void closeConnection(db, connectionId).catch(() => undefined);
+  const forget = (connectionId: string) => void closeOnlineRow(db, connectionId).catch(() => undefined);
   // One listener for every daemon socket (`this` is the socket), not a closure each.
   function onDaemonClose(this: WebSocket): void {
     const daemon = daemons.get(this);
@@ -137,7 +137,7 @@ export async function openChannel(options: ChannelOptions): Promise<Channel> {
    * device is gone.
    */
   async function track(ws: WebSocket, device: AuthenticatedDevice): Promise<DaemonSocket | null> {
-    const connectionId = await openConnection(db, device.deviceId, nodeId);
+    const connectionId = await openOnlineRow(db, device.deviceId, nodeId);
     if (connectionId === null) return null;
     const daemon: DaemonSocket = { connectionId, deviceId: device.deviceId, notifications: null };
     if (ws.readyState !== ws.OPEN) {
@@ -199,7 +199,7 @@ export async function openChannel(options: ChannelOptions): Promise<Channel> {
       await new Promise((resolve) => setTimeout(resolve, 100));
       for (const ws of wss.clients) ws.terminate();
       await new Promise<void>((resolve) => wss.close(() => resolve()));
-      await clearNodeConnections(db, nodeId).catch(() => undefined);
+      await clearNodeOnlineRows(db, nodeId).catch(() => undefined);
     },
   };
 }

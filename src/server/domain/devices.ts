@@ -2,7 +2,7 @@
 import { Coalescer } from '../platform/db/coalescer.ts';
 import { perDatabase, type Database } from '../platform/db/client.ts';
 import { AppError, Errno } from './errors.ts';
-import { announceSql, DEVICE_REVOKED_CHANNEL } from '../platform/signals.ts';
+import { announceSql, DEVICE_REVOKED_SIGNAL } from '../platform/signals.ts';
 import { digestSecret, digestsMatch, newSecret } from './secrets.ts';
 import { checkIdArgument, checkName } from './operatorInput.ts';
 import { isUuid, requireUser } from './users.ts';
@@ -35,7 +35,7 @@ export async function revokeDevice(db: Database, deviceId: string): Promise<void
   const deleted = await db.prisma.$transaction(async (tx) => {
     const { count } = await tx.device.deleteMany({ where: { id: deviceId } });
     if (count > 0) {
-      await tx.$executeRawUnsafe(`SELECT pg_notify('${DEVICE_REVOKED_CHANNEL}', $1)`, deviceId);
+      await tx.$executeRawUnsafe(`SELECT pg_notify('${DEVICE_REVOKED_SIGNAL}', $1)`, deviceId);
       await tx.$executeRawUnsafe(announceSql('devices'));
     }
     return count;

@@ -5,7 +5,7 @@
  */
 import { trimAckLog } from '../domain/ackLog.ts';
 import type { Database } from './db/client.ts';
-import { sweepStaleConnections } from '../domain/delivery/onlineRows.ts';
+import { sweepStaleOnlineRows } from '../domain/delivery/onlineRows.ts';
 import type { Logger } from './log.ts';
 import { sweepExpiredItems } from '../domain/notifications/expiry.ts';
 import { sweepIdempotencyKeys } from '../domain/notifications/idempotency.ts';
@@ -18,7 +18,7 @@ export function startMaintenance(db: Database, options: { ackLogSize: number; lo
     ['ack log trim', () => trimAckLog(db, options.ackLogSize)],
     ['idempotency keys', () => sweepIdempotencyKeys(db)],
     ['rate windows', () => db.pool.query(`DELETE FROM rate_windows WHERE window_start < now() - interval '1 minute'`)],
-    ['stale connections', () => sweepStaleConnections(db)],
+    ['stale connections', () => sweepStaleOnlineRows(db)],
   ];
   let running = false;
   const run = async () => {

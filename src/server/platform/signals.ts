@@ -8,11 +8,11 @@ import pg from 'pg';
 import { backoffDelay } from '../../shared/backoff.ts';
 
 /** "These users have new items": comma-separated user ids. */
-const WAKEUP_CHANNEL = 'presence_wakeup';
+const WAKEUP_SIGNAL = 'presence_wakeup';
 /** "This device was revoked": its id. */
-export const DEVICE_REVOKED_CHANNEL = 'presence_device_revoked';
+export const DEVICE_REVOKED_SIGNAL = 'presence_device_revoked';
 /** "Something operators watch changed": an {@link ActivityTopic}. */
-export const ACTIVITY_CHANNEL = 'presence_activity';
+export const ACTIVITY_SIGNAL = 'presence_activity';
 
 /**
  * What the dashboard can watch change. A push changes queues and acks (its
@@ -25,7 +25,7 @@ export type ActivityTopic = 'queues' | 'acks' | 'devices' | 'sessions';
 const activityTopics: ReadonlySet<string> = new Set<ActivityTopic>(['queues', 'acks', 'devices', 'sessions']);
 
 export function announceSql(topic: ActivityTopic): string {
-  return `SELECT pg_notify('${ACTIVITY_CHANNEL}', '${topic}')`;
+  return `SELECT pg_notify('${ACTIVITY_SIGNAL}', '${topic}')`;
 }
 
 /** 150 UUIDs and their commas stay well under the 8,000-byte payload limit. */
@@ -37,7 +37,7 @@ const USERS_PER_PAYLOAD = 150;
  */
 export function wakeUsersSql(param: string): string {
   return `
-    SELECT pg_notify('${WAKEUP_CHANNEL}', string_agg(id, ','))
+    SELECT pg_notify('${WAKEUP_SIGNAL}', string_agg(id, ','))
       FROM (SELECT id, (row_number() OVER () - 1) / ${USERS_PER_PAYLOAD} AS chunk FROM unnest(${param}::text[]) AS id) AS ids
      GROUP BY chunk`;
 }
@@ -93,9 +93,9 @@ export class SignalListener extends EventEmitter<SignalEvents> {
     client.on('notification', (message) => this.dispatch(message.channel, message.payload ?? ''));
     try {
       await client.connect();
-      await client.query(`LISTEN ${WAKEUP_CHANNEL}`);
-      await client.query(`LISTEN ${DEVICE_REVOKED_CHANNEL}`);
-      await client.query(`LISTEN ${ACTIVITY_CHANNEL}`);
+      await client.query(`LISTEN ${WAKEUP_SIGNAL}`);
+      await client.query(`LISTEN ${DEVICE_REVOKED_SIGNAL}`);
+      await client.query(`LISTEN ${ACTIVITY_SIGNAL}`);
     } catch (error) {
       await client.end().catch(() => undefined); // not half-open: a retry makes a new one
       throw error;
@@ -133,9 +133,10 @@ export class SignalListener extends EventEmitter<SignalEvents> {
     this.retry.unref();
   }
 
-  private dispatch(channel: string, payload: string): void {
-    if (channel === WAKEUP_CHANNEL) this.emit('wakeup', payload.split(',').filter(Boolean));
-    else if (channel === DEVICE_REVOKED_CHANNEL && payload) this.emit('deviceRevoked', payload);
-    else if (channel === ACTIVITY_CHANNEL && activityTopics.has(payload)) this.emit('activity', payload as ActivityTopic);
+  /** `signal` is the NOTIFY channel name, PostgreSQL's term for what this file calls a signal. */
+  private dispatch(signal: string, payload: string): void {
+    if (signal === WAKEUP_SIGNAL) this.emit('wakeup', payload.split(',').filter(Boolean));
+    else if (signal === DEVICE_REVOKED_SIGNAL && payload) this.emit('deviceRevoked', payload);
+    else if (signal === ACTIVITY_SIGNAL && activityTopics.has(payload)) this.emit('activity', payload as ActivityTopic);
   }
 }

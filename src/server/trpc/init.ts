@@ -53,20 +53,20 @@ const domainErrors = t.middleware(async ({ next }) => {
   return result;
 });
 
-export const publicProcedure = t.procedure.use(domainErrors);
+export const baseProcedure = t.procedure.use(domainErrors);
 
 /**
  * For daemons: a connection without a device (the dashboard's) is refused
  * with UNAUTHORIZED. (A connection without valid credentials at all never
  * gets this far: the channel refuses and closes it.)
  */
-export const deviceProcedure = publicProcedure.use(({ ctx, next }) => {
+export const deviceProcedure = baseProcedure.use(({ ctx, next }) => {
   if (!ctx.device || !ctx.daemonSocket) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'this connection has no device token' });
   return next({ ctx: { ...ctx, device: ctx.device, daemonSocket: ctx.daemonSocket } });
 });
 
 /** For the dashboard: refuses a connection without a live operator session. */
-export const operatorProcedure = publicProcedure.use(async ({ ctx, next }) => {
+export const operatorProcedure = baseProcedure.use(async ({ ctx, next }) => {
   if (!(await operatorSessionValid(ctx.db, ctx.operatorSession))) {
     throw new TRPCError({ code: 'UNAUTHORIZED', message: 'sign in at /admin/login' });
   }

@@ -1,7 +1,7 @@
 import type { Metadata } from 'next';
 import Link from 'next/link';
 import type { ReactNode } from 'react';
-import { ChannelProvider } from '../_channel/ChannelProvider.tsx';
+import { ConnectionProvider } from '../_connection/ConnectionProvider.tsx';
 import { AdminNav } from '../_components/AdminNav.tsx';
 import { ConnectionBadge } from '../_components/ConnectionBadge.tsx';
 
@@ -15,7 +15,7 @@ export const metadata: Metadata = { title: { template: '%s · Presence admin', d
  */
 export default function DashboardLayout({ children }: { children: ReactNode }) {
   return (
-    <ChannelProvider>
+    <ConnectionProvider>
       <div className="admin">
         <header className="admin-header">
           <div className="admin-header-inner">
@@ -42,6 +42,6 @@ export default function DashboardLayout({ children }: { children: ReactNode }) {
         </header>
         <main className="admin-main">{children}</main>
       </div>
-    </ChannelProvider>
+    </ConnectionProvider>
   );
 }

@@ -2,7 +2,7 @@
  * Acks and refusals per minute as stacked SVG bars: acks (OK) at the bottom,
  * refusals (KO) on top, one bar per minute, oldest on the left.
  */
-import type { MinuteCount } from '../_channel/rows.ts';
+import type { MinuteCount } from '../_connection/rows.ts';
 
 // Drawn in these units and scaled to the card's width (about 1:1 on a laptop screen).
 const WIDTH = 1000;

@@ -1,6 +1,6 @@
 import { Timestamp } from '@/app/components/Timestamp.tsx';
 import { errnoTable } from '@/shared/errnos';
-import type { AckEntry } from '../_channel/rows.ts';
+import type { AckEntry } from '../_connection/rows.ts';
 
 const meaningOf = new Map<number, string>(errnoTable.map((row) => [row.errno, row.meaning]));
 

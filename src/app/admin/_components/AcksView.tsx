@@ -2,8 +2,8 @@
 /** The ack log, live from `admin.acks.watch`: a per-minute chart and the latest entries. */
 import { EmptyState } from '@/app/components/EmptyState.tsx';
 import { ErrorAlert } from '@/app/components/ErrorAlert.tsx';
-import { useWatch } from '../_channel/hooks.ts';
-import type { AckActivity } from '../_channel/rows.ts';
+import { useWatch } from '../_connection/hooks.ts';
+import type { AckActivity } from '../_connection/rows.ts';
 import { AckChart } from './AckChart.tsx';
 import { AckTable } from './AckTable.tsx';
 

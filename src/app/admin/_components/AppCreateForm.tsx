@@ -2,8 +2,8 @@
 /** Registers an app; its key comes back once, for the caller to show. */
 import { useState } from 'react';
 import { ErrorAlert } from '@/app/components/ErrorAlert.tsx';
-import { useFormAction } from '../_channel/hooks.ts';
-import type { CreatedApp } from '../_channel/rows.ts';
+import { useFormAction } from '../_connection/hooks.ts';
+import type { CreatedApp } from '../_connection/rows.ts';
 import { MAX_NAME_CODE_POINTS } from '@/shared/limits';
 
 /** "chat, chat-beta" → ["chat", "chat-beta"]; a trailing colon is forgiven. */

@@ -1,7 +1,7 @@
 'use client';
 import { ConfirmButton } from '@/app/components/ConfirmButton.tsx';
 import { Timestamp } from '@/app/components/Timestamp.tsx';
-import type { AppRow } from '../_channel/rows.ts';
+import type { AppRow } from '../_connection/rows.ts';
 
 /** Every app, with a key rotation that asks first (the old key stops working at once). */
 export function AppTable({ apps, onRotate }: { apps: AppRow[]; onRotate: (appid: string) => Promise<void> }) {

@@ -4,15 +4,15 @@ import { useState } from 'react';
 import { EmptyState } from '@/app/components/EmptyState.tsx';
 import { ErrorAlert } from '@/app/components/ErrorAlert.tsx';
 import { SecretOnce } from '@/app/components/SecretOnce.tsx';
-import { useChannel } from '../_channel/ChannelProvider.tsx';
-import { describeChannelError } from '../_channel/channelErrors.ts';
-import { useChannelQuery } from '../_channel/hooks.ts';
+import { useConnection } from '../_connection/ConnectionProvider.tsx';
+import { describeCallError } from '../_connection/callErrors.ts';
+import { useConnectionQuery } from '../_connection/hooks.ts';
 import { AppCreateForm } from './AppCreateForm.tsx';
 import { AppTable } from './AppTable.tsx';
 
 export function AppsView() {
-  const client = useChannel();
-  const apps = useChannelQuery((c) => c.admin.apps.list.query());
+  const client = useConnection();
+  const apps = useConnectionQuery((c) => c.admin.apps.list.query());
   const [newKey, setNewKey] = useState<{ appid: string; key: string; rotated: boolean } | null>(null);
   const [rotateError, setRotateError] = useState<string | null>(null);
 
@@ -23,7 +23,7 @@ export function AppsView() {
       const { key } = await client.admin.apps.rotateKey.mutate({ appid });
       setNewKey({ appid, key, rotated: true });
     } catch (error) {
-      setRotateError(describeChannelError(error));
+      setRotateError(describeCallError(error));
     }
   }
 

@@ -1,10 +1,10 @@
 'use client';
 /** Whether the dashboard's live connection is up (it reconnects by itself). */
-import { useChannel, useChannelConnected } from '../_channel/ChannelProvider.tsx';
+import { useConnection, useConnected } from '../_connection/ConnectionProvider.tsx';
 
 export function ConnectionBadge() {
-  const client = useChannel();
-  const connected = useChannelConnected();
+  const client = useConnection();
+  const connected = useConnected();
   const label = connected ? 'Live' : client ? 'Reconnecting…' : 'Connecting…';
   return (
     <span className={`connection ${connected ? 'is-live' : 'is-down'}`} role="status" data-testid="connection-state">

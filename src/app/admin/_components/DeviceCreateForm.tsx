@@ -2,8 +2,8 @@
 /** Registers a device for a user; its token comes back once, for the caller to show. */
 import { useState } from 'react';
 import { ErrorAlert } from '@/app/components/ErrorAlert.tsx';
-import { useFormAction } from '../_channel/hooks.ts';
-import type { UserRow } from '../_channel/rows.ts';
+import { useFormAction } from '../_connection/hooks.ts';
+import type { UserRow } from '../_connection/rows.ts';
 import { ChoiceSelect } from './ChoiceSelect.tsx';
 import { MAX_NAME_CODE_POINTS } from '@/shared/limits';
 

@@ -2,7 +2,7 @@
 import { ConfirmButton } from '@/app/components/ConfirmButton.tsx';
 import { OnlineDot } from '@/app/components/OnlineDot.tsx';
 import { Timestamp } from '@/app/components/Timestamp.tsx';
-import type { DeviceRow } from '../_channel/rows.ts';
+import type { DeviceRow } from '../_connection/rows.ts';
 
 /** Devices with their live online state; revoking asks first. */
 export function DeviceTable({

@@ -4,17 +4,17 @@ import { useEffect, useState } from 'react';
 import { EmptyState } from '@/app/components/EmptyState.tsx';
 import { ErrorAlert } from '@/app/components/ErrorAlert.tsx';
 import { SecretOnce } from '@/app/components/SecretOnce.tsx';
-import { useChannel } from '../_channel/ChannelProvider.tsx';
-import { describeChannelError } from '../_channel/channelErrors.ts';
-import { useChannelQuery, useWatch } from '../_channel/hooks.ts';
-import type { DeviceRow } from '../_channel/rows.ts';
+import { useConnection } from '../_connection/ConnectionProvider.tsx';
+import { describeCallError } from '../_connection/callErrors.ts';
+import { useConnectionQuery, useWatch } from '../_connection/hooks.ts';
+import type { DeviceRow } from '../_connection/rows.ts';
 import { DeviceCreateForm } from './DeviceCreateForm.tsx';
 import { DeviceTable } from './DeviceTable.tsx';
 
 export function DevicesView() {
-  const client = useChannel();
+  const client = useConnection();
   const devices = useWatch<DeviceRow[]>((c, handlers) => c.admin.devices.watch.subscribe(undefined, handlers));
-  const users = useChannelQuery((c) => c.admin.users.list.query());
+  const users = useConnectionQuery((c) => c.admin.users.list.query());
   const [newToken, setNewToken] = useState<{ name: string; token: string } | null>(null);
   const [status, setStatus] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -35,7 +35,7 @@ export function DevicesView() {
       await client.admin.devices.revoke.mutate({ deviceId: device.deviceId });
       setStatus(`Revoked ${device.name}.`);
     } catch (cause) {
-      setError(describeChannelError(cause));
+      setError(describeCallError(cause));
     }
   }
 

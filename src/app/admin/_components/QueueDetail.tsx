@@ -8,15 +8,15 @@ import { useState } from 'react';
 import { ConfirmButton } from '@/app/components/ConfirmButton.tsx';
 import { EmptyState } from '@/app/components/EmptyState.tsx';
 import { ErrorAlert } from '@/app/components/ErrorAlert.tsx';
-import { useChannel } from '../_channel/ChannelProvider.tsx';
-import { describeChannelError } from '../_channel/channelErrors.ts';
-import { useChannelQuery, useWatch } from '../_channel/hooks.ts';
-import type { QueueRow } from '../_channel/rows.ts';
+import { useConnection } from '../_connection/ConnectionProvider.tsx';
+import { describeCallError } from '../_connection/callErrors.ts';
+import { useConnectionQuery, useWatch } from '../_connection/hooks.ts';
+import type { QueueRow } from '../_connection/rows.ts';
 import { QueueItems } from './QueueItems.tsx';
 import { QueueSize } from './QueueTable.tsx';
 
 export function QueueDetail({ uid }: { uid: string }) {
-  const client = useChannel();
+  const client = useConnection();
   const [revision, setRevision] = useState(0);
   const queues = useWatch<QueueRow[]>((c, handlers) =>
     c.admin.queues.watch.subscribe(undefined, {
@@ -27,7 +27,7 @@ export function QueueDetail({ uid }: { uid: string }) {
       onError: handlers.onError,
     }),
   );
-  const items = useChannelQuery((c) => c.admin.queues.items.query({ uid }), `${uid}:${revision}`);
+  const items = useConnectionQuery((c) => c.admin.queues.items.query({ uid }), `${uid}:${revision}`);
   const [purgeError, setPurgeError] = useState<string | null>(null);
   const [purged, setPurged] = useState<number | null>(null);
 
@@ -41,7 +41,7 @@ export function QueueDetail({ uid }: { uid: string }) {
       const { removed } = await client.admin.queues.purge.mutate({ uid });
       setPurged(removed);
     } catch (error) {
-      setPurgeError(describeChannelError(error));
+      setPurgeError(describeCallError(error));
     }
   }
 

@@ -1,5 +1,5 @@
 import { Timestamp } from '@/app/components/Timestamp.tsx';
-import type { QueueItemRow } from '../_channel/rows.ts';
+import type { QueueItemRow } from '../_connection/rows.ts';
 
 /**
  * The items of one queue, oldest first. Messages and actions are what apps

@@ -1,7 +1,7 @@
 'use client';
 import Link from 'next/link';
 import { QUEUE_CAPACITY } from '@/shared/limits';
-import type { QueueRow } from '../_channel/rows.ts';
+import type { QueueRow } from '../_connection/rows.ts';
 
 export function queueHref(uid: string): string {
   return `/admin/queues/${encodeURIComponent(uid)}`;

@@ -3,8 +3,8 @@
 import { useMemo, useState } from 'react';
 import { EmptyState } from '@/app/components/EmptyState.tsx';
 import { ErrorAlert } from '@/app/components/ErrorAlert.tsx';
-import { useWatch } from '../_channel/hooks.ts';
-import type { QueueRow } from '../_channel/rows.ts';
+import { useWatch } from '../_connection/hooks.ts';
+import type { QueueRow } from '../_connection/rows.ts';
 import { QueueTable } from './QueueTable.tsx';
 
 type SortKey = 'size' | 'app' | 'user';

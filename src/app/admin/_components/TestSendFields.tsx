@@ -5,7 +5,7 @@
  */
 import Link from 'next/link';
 import { MAX_TEXT_CODE_POINTS } from '@/shared/limits';
-import type { AppRow, UidRow } from '../_channel/rows.ts';
+import type { AppRow, UidRow } from '../_connection/rows.ts';
 
 /** The part of a field that a refusal can mark: its value, its error (if any), and a change. */
 interface CheckedFieldProps {

@@ -8,18 +8,18 @@ import Link from 'next/link';
 import { useState, type FormEvent } from 'react';
 import { EmptyState } from '@/app/components/EmptyState.tsx';
 import { ErrorAlert } from '@/app/components/ErrorAlert.tsx';
-import { useChannel } from '../_channel/ChannelProvider.tsx';
-import { describeChannelError } from '../_channel/channelErrors.ts';
-import { useChannelQuery } from '../_channel/hooks.ts';
+import { useConnection } from '../_connection/ConnectionProvider.tsx';
+import { describeCallError } from '../_connection/callErrors.ts';
+import { useConnectionQuery } from '../_connection/hooks.ts';
 import { ActionField, AppField, MessageField, UidField } from './TestSendFields.tsx';
 import { SendAckNotice, SendRefusalAlert, useSendOutcome } from './TestSendResult.tsx';
 
 export function TestSendForm() {
-  const client = useChannel();
-  const apps = useChannelQuery((c) => c.admin.apps.list.query());
-  const users = useChannelQuery((c) => c.admin.users.list.query());
+  const client = useConnection();
+  const apps = useConnectionQuery((c) => c.admin.apps.list.query());
+  const users = useConnectionQuery((c) => c.admin.users.list.query());
   const [appid, setAppid] = useState('');
-  const uids = useChannelQuery((c) => (appid ? c.admin.uids.list.query({ appid }) : Promise.resolve([])), appid);
+  const uids = useConnectionQuery((c) => (appid ? c.admin.uids.list.query({ appid }) : Promise.resolve([])), appid);
   const [uid, setUid] = useState('');
   const [message, setMessage] = useState('');
   const [action, setAction] = useState('');
@@ -37,7 +37,7 @@ export function TestSendForm() {
     try {
       outcome.showResult(await client.admin.testSend.mutate({ appid, uid, message, action }));
     } catch (error) {
-      outcome.showFailure(describeChannelError(error));
+      outcome.showFailure(describeCallError(error));
     } finally {
       setSending(false);
     }

@@ -6,7 +6,7 @@
 import Link from 'next/link';
 import { useState } from 'react';
 import { errnoTable } from '@/shared/errnos';
-import type { TestSendAck, TestSendRefusal, TestSendResult } from '../_channel/rows.ts';
+import type { TestSendAck, TestSendRefusal, TestSendResult } from '../_connection/rows.ts';
 import { queueHref } from './QueueTable.tsx';
 
 /** The fields a refusal can name, as `errors[].field` spells them. */

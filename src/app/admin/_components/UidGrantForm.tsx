@@ -2,8 +2,8 @@
 /** Grants an app a UID for a user (the same UID again while one is active). */
 import { useState } from 'react';
 import { ErrorAlert } from '@/app/components/ErrorAlert.tsx';
-import { useFormAction } from '../_channel/hooks.ts';
-import type { AppRow, UserRow } from '../_channel/rows.ts';
+import { useFormAction } from '../_connection/hooks.ts';
+import type { AppRow, UserRow } from '../_connection/rows.ts';
 import { ChoiceSelect } from './ChoiceSelect.tsx';
 
 export function UidGrantForm({

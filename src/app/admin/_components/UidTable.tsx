@@ -2,7 +2,7 @@
 import Link from 'next/link';
 import { ConfirmButton } from '@/app/components/ConfirmButton.tsx';
 import { Timestamp } from '@/app/components/Timestamp.tsx';
-import type { UidRow } from '../_channel/rows.ts';
+import type { UidRow } from '../_connection/rows.ts';
 import { queueHref } from './QueueTable.tsx';
 
 /** Every UID given out, with its queue's size; revoking asks first (it deletes the queue). */

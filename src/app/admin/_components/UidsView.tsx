@@ -7,23 +7,23 @@ import { useState } from 'react';
 import { CopyButton } from '@/app/components/CopyButton.tsx';
 import { EmptyState } from '@/app/components/EmptyState.tsx';
 import { ErrorAlert } from '@/app/components/ErrorAlert.tsx';
-import { useChannel } from '../_channel/ChannelProvider.tsx';
-import { describeChannelError } from '../_channel/channelErrors.ts';
-import { useChannelQuery, useWatch } from '../_channel/hooks.ts';
-import type { UidRow } from '../_channel/rows.ts';
+import { useConnection } from '../_connection/ConnectionProvider.tsx';
+import { describeCallError } from '../_connection/callErrors.ts';
+import { useConnectionQuery, useWatch } from '../_connection/hooks.ts';
+import type { UidRow } from '../_connection/rows.ts';
 import { UidGrantForm } from './UidGrantForm.tsx';
 import { UidTable } from './UidTable.tsx';
 
 export function UidsView() {
-  const client = useChannel();
+  const client = useConnection();
   const [revision, setRevision] = useState(0);
   const changes = useWatch<unknown>((c, handlers) =>
     c.admin.queues.watch.subscribe(undefined, { onData: () => setRevision((r) => r + 1), onError: handlers.onError }),
   );
   const [appFilter, setAppFilter] = useState('');
-  const uids = useChannelQuery((c) => c.admin.uids.list.query(appFilter ? { appid: appFilter } : {}), `${appFilter}:${revision}`);
-  const apps = useChannelQuery((c) => c.admin.apps.list.query());
-  const users = useChannelQuery((c) => c.admin.users.list.query());
+  const uids = useConnectionQuery((c) => c.admin.uids.list.query(appFilter ? { appid: appFilter } : {}), `${appFilter}:${revision}`);
+  const apps = useConnectionQuery((c) => c.admin.apps.list.query());
+  const users = useConnectionQuery((c) => c.admin.users.list.query());
   const [granted, setGranted] = useState<{ uid: string; appid: string; userName: string } | null>(null);
   const [status, setStatus] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -39,7 +39,7 @@ export function UidsView() {
       setStatus(`Revoked the ${row.appid} UID of ${names.get(row.userId) ?? 'the user'}; its queue is gone.`);
       if (granted?.uid === row.uid) setGranted(null);
     } catch (cause) {
-      setError(describeChannelError(cause));
+      setError(describeCallError(cause));
     }
   }
 

@@ -2,7 +2,7 @@
 /** Adds a user; devices and UIDs are given to it on their own pages. */
 import { useState } from 'react';
 import { ErrorAlert } from '@/app/components/ErrorAlert.tsx';
-import { useFormAction } from '../_channel/hooks.ts';
+import { useFormAction } from '../_connection/hooks.ts';
 import { MAX_NAME_CODE_POINTS } from '@/shared/limits';
 
 export function UserCreateForm({ onCreated }: { onCreated: (created: { userId: string; name: string }) => void }) {

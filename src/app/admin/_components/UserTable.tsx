@@ -1,5 +1,5 @@
 import { Timestamp } from '@/app/components/Timestamp.tsx';
-import type { UserRow } from '../_channel/rows.ts';
+import type { UserRow } from '../_connection/rows.ts';
 
 export function UserTable({ users }: { users: UserRow[] }) {
   return (

@@ -4,12 +4,12 @@ import Link from 'next/link';
 import { useState } from 'react';
 import { EmptyState } from '@/app/components/EmptyState.tsx';
 import { ErrorAlert } from '@/app/components/ErrorAlert.tsx';
-import { useChannelQuery } from '../_channel/hooks.ts';
+import { useConnectionQuery } from '../_connection/hooks.ts';
 import { UserCreateForm } from './UserCreateForm.tsx';
 import { UserTable } from './UserTable.tsx';
 
 export function UsersView() {
-  const users = useChannelQuery((c) => c.admin.users.list.query());
+  const users = useConnectionQuery((c) => c.admin.users.list.query());
   const [created, setCreated] = useState<{ userId: string; name: string } | null>(null);
 
   return (

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { perDatabase, type Database } from '../../platform/db/client.ts';
 import { Coalescer, type JobOutcome } from '../../platform/db/coalescer.ts';
-import { ACTIVITY_CHANNEL, announceSql } from '../../platform/signals.ts';
+import { ACTIVITY_SIGNAL, announceSql } from '../../platform/signals.ts';
 
 export const HEARTBEAT_INTERVAL_MS = 10_000;
 /** A connection whose heartbeat is older than this is not online. */
@@ -32,7 +32,7 @@ const OPEN_CONNECTIONS_SQL = `
       JOIN devices d ON d.id = o.device_id
     RETURNING id, device_id
   ), d AS (UPDATE devices SET last_seen_at = now() WHERE id IN (SELECT device_id FROM c))
-  SELECT c.id::text, pg_notify('${ACTIVITY_CHANNEL}', 'devices') FROM c`;
+  SELECT c.id::text, pg_notify('${ACTIVITY_SIGNAL}', 'devices') FROM c`;
 
 /** $1 connection ids. */
 const CLOSE_CONNECTIONS_SQL = `
@@ -90,13 +90,13 @@ const closerOf = perDatabase(
  * now: one statement and one announcement for a reconnect storm's worth).
  * Returns its id, or null when the device no longer exists.
  */
-export async function openConnection(db: Database, deviceId: string, nodeId: string): Promise<string | null> {
+export async function openOnlineRow(db: Database, deviceId: string, nodeId: string): Promise<string | null> {
   const id = randomUUID();
   return (await openerOf(db).submit({ id, deviceId, nodeId })) ? id : null;
 }
 
 /** Deletes the online row of a closed connection (grouped like the openings). */
-export async function closeConnection(db: Database, connectionId: string): Promise<void> {
+export async function closeOnlineRow(db: Database, connectionId: string): Promise<void> {
   await closerOf(db).submit(connectionId);
 }
 
@@ -120,7 +120,7 @@ export async function heartbeat(db: Database, nodeId: string, liveConnectionIds:
 }
 
 /** At start-up: rows this node left when it stopped or crashed are ghosts. */
-export async function clearNodeConnections(db: Database, nodeId: string): Promise<void> {
+export async function clearNodeOnlineRows(db: Database, nodeId: string): Promise<void> {
   await db.pool.query('DELETE FROM connections WHERE node_id = $1', [nodeId]);
 }
 
@@ -134,7 +134,7 @@ export async function onlineDeviceIds(db: Database): Promise<Set<string>> {
 }
 
 /** Deletes rows whose heartbeat stopped long ago (a node that died and never came back). */
-export async function sweepStaleConnections(db: Database): Promise<number> {
+export async function sweepStaleOnlineRows(db: Database): Promise<number> {
   const { rowCount } = await db.pool.query(`DELETE FROM connections WHERE heartbeat_at < now() - interval '10 minutes'`);
   return rowCount ?? 0;
 }

@@ -1,5 +1,5 @@
 /**
- * The daemon channel: one subscription that sends everything pending and
+ * The daemon procedures: one subscription that sends everything pending and
  * then every new item, and the ack that purges what was received.
  */
 import { setTimeout as sleep } from 'node:timers/promises';

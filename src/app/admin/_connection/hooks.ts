@@ -1,9 +1,9 @@
 'use client';
-/** Hooks over the shared channel: live `watch` subscriptions and one-shot queries. */
+/** Hooks over the dashboard's shared connection: live `watch` subscriptions and one-shot queries. */
 import { useCallback, useEffect, useEffectEvent, useState, type FormEvent } from 'react';
 import type { ChannelClient } from '@/app/lib/channelClient';
-import { useChannel } from './ChannelProvider.tsx';
-import { describeChannelError } from './channelErrors.ts';
+import { useConnection } from './ConnectionProvider.tsx';
+import { describeCallError } from './callErrors.ts';
 
 interface Unsubscribable {
   unsubscribe(): void;
@@ -30,7 +30,7 @@ export interface WatchState<T> {
  * `key` names the subscription; a new key subscribes again.
  */
 export function useWatch<T>(subscribe: (client: ChannelClient, handlers: WatchHandlers<T>) => Unsubscribable, key = ''): WatchState<T> {
-  const client = useChannel();
+  const client = useConnection();
   const [data, setData] = useState<T | undefined>(undefined);
   const [error, setError] = useState<string | null>(null);
   const [generation, setGeneration] = useState(0);
@@ -43,7 +43,7 @@ export function useWatch<T>(subscribe: (client: ChannelClient, handlers: WatchHa
         setData(value);
         setError(null);
       },
-      onError: (cause) => setError(describeChannelError(cause)),
+      onError: (cause) => setError(describeCallError(cause)),
     });
     return () => subscription.unsubscribe();
   }, [client, key, generation]);
@@ -61,10 +61,10 @@ export interface QueryState<T> {
 
 /**
  * Runs a query once the channel is there, and again on `reload()` or when
- * `key` changes: `useChannelQuery((client) => client.admin.apps.list.query())`.
+ * `key` changes: `useConnectionQuery((client) => client.admin.apps.list.query())`.
  */
-export function useChannelQuery<T>(load: (client: ChannelClient) => Promise<T>, key = ''): QueryState<T> {
-  const client = useChannel();
+export function useConnectionQuery<T>(load: (client: ChannelClient) => Promise<T>, key = ''): QueryState<T> {
+  const client = useConnection();
   const [data, setData] = useState<T | undefined>(undefined);
   const [error, setError] = useState<string | null>(null);
   const [generation, setGeneration] = useState(0);
@@ -80,7 +80,7 @@ export function useChannelQuery<T>(load: (client: ChannelClient) => Promise<T>, 
         setError(null);
       },
       (cause: unknown) => {
-        if (current) setError(describeChannelError(cause));
+        if (current) setError(describeCallError(cause));
       },
     );
     return () => {
@@ -104,7 +104,7 @@ export interface FormAction {
 
 /** A form that runs one call on the channel: its busy and error state, and its submit handler. */
 export function useFormAction(run: (client: ChannelClient) => Promise<void>): FormAction {
-  const client = useChannel();
+  const client = useConnection();
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const onSubmit = (event: FormEvent<HTMLFormElement>) => {
@@ -113,7 +113,7 @@ export function useFormAction(run: (client: ChannelClient) => Promise<void>): Fo
     setBusy(true);
     setError(null);
     run(client)
-      .catch((cause: unknown) => setError(describeChannelError(cause)))
+      .catch((cause: unknown) => setError(describeCallError(cause)))
       .finally(() => setBusy(false));
   };
   return { ready: client !== null, busy, error, onSubmit };

@@ -22,7 +22,7 @@ function errorData(error: unknown): ErrorData {
  * UNAUTHORIZED it also starts the move to the sign-in page (the session
  * expired or was signed out elsewhere).
  */
-export function describeChannelError(error: unknown): string {
+export function describeCallError(error: unknown): string {
   if (errorData(error).code === 'UNAUTHORIZED') {
     window.location.assign(LOGIN_PATH);
     return 'Your session has ended. Taking you to the sign-in page…';

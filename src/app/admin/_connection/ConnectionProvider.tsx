@@ -6,17 +6,17 @@
 import { createContext, useContext, useEffect, useState, type ReactNode } from 'react';
 import { openChannelClient, type ChannelClient } from '@/app/lib/channelClient';
 
-interface ChannelState {
+interface ConnectionState {
   /** Null until the layout has mounted in the browser. */
   client: ChannelClient | null;
   /** Whether the WebSocket is open right now (it reconnects by itself). */
   connected: boolean;
 }
 
-const ChannelContext = createContext<ChannelState>({ client: null, connected: false });
+const ConnectionContext = createContext<ConnectionState>({ client: null, connected: false });
 
-export function ChannelProvider({ children }: { children: ReactNode }) {
-  const [state, setState] = useState<ChannelState>({ client: null, connected: false });
+export function ConnectionProvider({ children }: { children: ReactNode }) {
+  const [state, setState] = useState<ConnectionState>({ client: null, connected: false });
 
   useEffect(() => {
     const channel = openChannelClient({ onConnectionChange: (connected) => setState((s) => ({ ...s, connected })) });
@@ -27,14 +27,14 @@ export function ChannelProvider({ children }: { children: ReactNode }) {
     };
   }, []);
 
-  return <ChannelContext.Provider value={state}>{children}</ChannelContext.Provider>;
+  return <ConnectionContext.Provider value={state}>{children}</ConnectionContext.Provider>;
 }
 
 /** The shared client, or null before the layout mounted. */
-export function useChannel(): ChannelClient | null {
-  return useContext(ChannelContext).client;
+export function useConnection(): ChannelClient | null {
+  return useContext(ConnectionContext).client;
 }
 
-export function useChannelConnected(): boolean {
-  return useContext(ChannelContext).connected;
+export function useConnected(): boolean {
+  return useContext(ConnectionContext).connected;
 }
