@@ -71,7 +71,17 @@ export async function runCapacity(ctx: BenchContext): Promise<CapacityResult> {
   const s = ctx.settings;
   await resetQueues(ctx.db);
   const workers = Array.from({ length: s.clientProcesses }, (_, i) => ctx.track(new WorkerProcess('daemonWorker.ts', `daemons ${i + 1}`, ctx.log)));
-  const result: CapacityResult = { client: s.capacityClient, clientProcesses: workers.length, rssBefore: 0, heapBefore: 0, steps: [], held: 0, bent: null, baseline: null, massDisconnect: null };
+  const result: CapacityResult = {
+    client: s.capacityClient,
+    clientProcesses: workers.length,
+    rssBefore: 0,
+    heapBefore: 0,
+    steps: [],
+    held: 0,
+    bent: null,
+    baseline: null,
+    massDisconnect: null,
+  };
   try {
     result.baseline = await measureBaseline(ctx, workers);
 
@@ -91,7 +101,15 @@ export async function runCapacity(ctx: BenchContext): Promise<CapacityResult> {
         workers.map((w, i) =>
           w.request<ConnectResult>(
             'connect',
-            { server: ctx.server.url, tokens: shares[i] as string[], kind: s.capacityClient, maxPending: 200, retries: 2, attemptTimeoutMs: 30_000, deadlineMs } satisfies ConnectParams,
+            {
+              server: ctx.server.url,
+              tokens: shares[i] as string[],
+              kind: s.capacityClient,
+              maxPending: 200,
+              retries: 2,
+              attemptTimeoutMs: 30_000,
+              deadlineMs,
+            } satisfies ConnectParams,
             deadlineMs + 60_000,
           ),
         ),
@@ -130,7 +148,9 @@ export async function runCapacity(ctx: BenchContext): Promise<CapacityResult> {
         break;
       }
       if (failed > 0 || status.lost > 0 || status.open < target) {
-        result.bent = `at ${target}: ${failed} failed, ${status.lost} dropped (${Object.entries(step.errors).map(([k, v]) => `${k} ×${v}`).join('; ')})`;
+        result.bent = `at ${target}: ${failed} failed, ${status.lost} dropped (${Object.entries(step.errors)
+          .map(([k, v]) => `${k} ×${v}`)
+          .join('; ')})`;
         break;
       }
       result.held = status.open;
@@ -167,7 +187,19 @@ async function measureBaseline(ctx: BenchContext, workers: WorkerProcess[]): Pro
     const shares = workers.map((_, w) => tokens.filter((_, i) => i % workers.length === w));
     await Promise.all(
       workers.map((w, i) =>
-        w.request<ConnectResult>('connect', { server: url, tokens: shares[i] as string[], kind: 'bare', maxPending: 200, retries: 2, attemptTimeoutMs: 30_000, deadlineMs: 120_000 } satisfies ConnectParams, 180_000),
+        w.request<ConnectResult>(
+          'connect',
+          {
+            server: url,
+            tokens: shares[i] as string[],
+            kind: 'bare',
+            maxPending: 200,
+            retries: 2,
+            attemptTimeoutMs: 30_000,
+            deadlineMs: 120_000,
+          } satisfies ConnectParams,
+          180_000,
+        ),
       ),
     );
     await sleep(ctx.settings.settleSeconds * 1000);

@@ -47,10 +47,14 @@ export async function runIngest(ctx: BenchContext): Promise<IngestOutcome> {
         const base = { uids, batch, concurrency };
         ctx.log(`ingest: batch ${batch}, concurrency ${concurrency}: service…`);
         const service = await side(ctx, workers, { ...base, mode: 'http' });
-        ctx.log(`  service ${fmt(service.notificationsPerSecond)} notifications/s (p50 ${fmt(service.p50)} ms, p99 ${fmt(service.p99)} ms); ${formatCpu(service.cpu)}; ${formatWaits(service.waits)}`);
+        ctx.log(
+          `  service ${fmt(service.notificationsPerSecond)} notifications/s (p50 ${fmt(service.p50)} ms, p99 ${fmt(service.p99)} ms); ${formatCpu(service.cpu)}; ${formatWaits(service.waits)}`,
+        );
         ctx.log(`ingest: batch ${batch}, concurrency ${concurrency}: ceiling…`);
         const ceiling = await side(ctx, workers, { ...base, mode: 'pg' });
-        ctx.log(`  ceiling ${fmt(ceiling.notificationsPerSecond)} notifications/s (p50 ${fmt(ceiling.p50)} ms, p99 ${fmt(ceiling.p99)} ms); ${formatCpu(ceiling.cpu)}; ${formatWaits(ceiling.waits)}`);
+        ctx.log(
+          `  ceiling ${fmt(ceiling.notificationsPerSecond)} notifications/s (p50 ${fmt(ceiling.p50)} ms, p99 ${fmt(ceiling.p99)} ms); ${formatCpu(ceiling.cpu)}; ${formatWaits(ceiling.waits)}`,
+        );
         rows.push({ batch, concurrency, service, ceiling });
       }
     }

@@ -52,7 +52,15 @@ export async function runLatency(ctx: BenchContext): Promise<LatencyResult[]> {
     ctx.log(`latency: connecting ${people.length} daemons (${s.latencyClient} clients)…`);
     const connected = await daemons.request<ConnectResult>(
       'connect',
-      { server: ctx.server.url, tokens: people.map((p) => p.token), kind: s.latencyClient, maxPending: 100, retries: 2, attemptTimeoutMs: 30_000, deadlineMs: 120_000 },
+      {
+        server: ctx.server.url,
+        tokens: people.map((p) => p.token),
+        kind: s.latencyClient,
+        maxPending: 100,
+        retries: 2,
+        attemptTimeoutMs: 30_000,
+        deadlineMs: 120_000,
+      },
       150_000,
     );
     ctx.log(`  ${connected.established} connected in ${fmt(connected.elapsedMs / 1000)} s (${connected.failed} failed)`);
@@ -84,14 +92,22 @@ async function measureRate(
   const stopCpu = startCpuMeter({ server: ctx.server.pid, postmaster: ctx.postmasterPid, clients: ctx.clientPids });
   const paced = await sender.request<PacedResult>(
     'paced',
-    { url: ctx.server.url, appid: ctx.fixtures.appid, key: ctx.fixtures.key, uids: people.map((p) => p.uid), rate, durationMs: s.latencySeconds * 1000, maxInFlight: 256 } satisfies PacedParams,
+    {
+      url: ctx.server.url,
+      appid: ctx.fixtures.appid,
+      key: ctx.fixtures.key,
+      uids: people.map((p) => p.uid),
+      rate,
+      durationMs: s.latencySeconds * 1000,
+      maxInFlight: 256,
+    } satisfies PacedParams,
     s.latencySeconds * 1000 + 120_000,
   );
   const cpu = stopCpu();
   const metricsAfter = await scrapeMetrics(ctx.server.url);
   const acked = paced.ackedAt.filter((t) => !Number.isNaN(t)).length;
   // Grace period: bounded wait for the last deliveries.
-  for (const deadline = Date.now() + 10_000; Date.now() < deadline; ) {
+  for (const deadline = Date.now() + 10_000; Date.now() < deadline;) {
     const status = await daemons.request<WorkerStatus>('status', {}, 10_000);
     if (status.liveItems >= acked) break;
     await new Promise((resolve) => setTimeout(resolve, 250));
@@ -138,7 +154,13 @@ async function measureRate(
     missing,
     skipped: paced.skipped,
     errors: paced.errors,
-    ackToReceipt: { p50: percentile(a, 50), p95: percentile(a, 95), p99: percentile(a, 99), max: percentile(a, 100), negative: ackToReceipt.filter((x) => x < 0).length },
+    ackToReceipt: {
+      p50: percentile(a, 50),
+      p95: percentile(a, 95),
+      p99: percentile(a, 99),
+      max: percentile(a, 100),
+      negative: ackToReceipt.filter((x) => x < 0).length,
+    },
     sendToReceipt: { p50: percentile(e, 50), p95: percentile(e, 95), p99: percentile(e, 99) },
     sendToAck: { p50: percentile(k, 50), p99: percentile(k, 99) },
     cpu,

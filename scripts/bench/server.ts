@@ -32,7 +32,7 @@ async function ensureNextBuild(log: (line: string) => void): Promise<void> {
   if (buildId()) return;
   if (existsSync(`${projectRoot}/.next`)) {
     log('.next has no BUILD_ID: waiting up to 3 min for a `next build` in progress…');
-    for (const deadline = Date.now() + 180_000; Date.now() < deadline && !buildId(); ) await new Promise((resolve) => setTimeout(resolve, 2_000));
+    for (const deadline = Date.now() + 180_000; Date.now() < deadline && !buildId();) await new Promise((resolve) => setTimeout(resolve, 2_000));
     if (buildId()) return;
   }
   log('no .next build: running `npx next build` first…');

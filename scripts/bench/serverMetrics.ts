@@ -19,7 +19,14 @@ export interface ServerMetrics {
 }
 
 export async function scrapeMetrics(server: string): Promise<ServerMetrics> {
-  const empty: ServerMetrics = { heapUsed: Number.NaN, connected: Number.NaN, delivery: new Map(), gcSeconds: {}, loopLagMax: Number.NaN, loopLagP99: Number.NaN };
+  const empty: ServerMetrics = {
+    heapUsed: Number.NaN,
+    connected: Number.NaN,
+    delivery: new Map(),
+    gcSeconds: {},
+    loopLagMax: Number.NaN,
+    loopLagP99: Number.NaN,
+  };
   let text: string;
   try {
     text = await (await fetch(`${server}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();

@@ -132,7 +132,10 @@ export async function runStorm(ctx: BenchContext, daemons: number): Promise<Stor
   await waitForNoConnections(ctx, 60_000);
   await resetQueues(ctx.db);
   ctx.log(`storm: filling ${people.length} queues with 100 items each…`);
-  const fillSeconds = await fillQueues(ctx, people.map((p) => p.uid));
+  const fillSeconds = await fillQueues(
+    ctx,
+    people.map((p) => p.uid),
+  );
   const before = await remaining(ctx);
   ctx.log(`  ${before.items} items queued in ${fmt(fillSeconds)} s`);
 
@@ -208,7 +211,9 @@ export async function runStorm(ctx: BenchContext, daemons: number): Promise<Stor
       ackedItems: statuses.reduce((a, st) => a + st.ackedItems, 0),
       ackFailures: statuses.reduce((a, st) => a + st.ackFailures, 0),
       ackFailureReasons,
-      unauthorized: Object.entries(errors).filter(([k]) => k.startsWith('UNAUTHORIZED')).reduce((a, [, v]) => a + v, 0),
+      unauthorized: Object.entries(errors)
+        .filter(([k]) => k.startsWith('UNAUTHORIZED'))
+        .reduce((a, [, v]) => a + v, 0),
       waits,
       listenOverflows: tcpAfter.listenOverflows - tcpBefore.listenOverflows,
       syncookiesSent: tcpAfter.syncookiesSent - tcpBefore.syncookiesSent,

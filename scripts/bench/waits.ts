@@ -62,6 +62,12 @@ export async function startWaitSampler(databaseUrl: string): Promise<() => Promi
 
 export function formatWaits(profile: WaitProfile, top = 3, statements = false): string {
   const parts = profile.shares.slice(0, top).map(([k, v]) => `${k} ${Math.round(v * 100)}%`);
-  const where = statements && profile.byStatement.length ? ` [${profile.byStatement.slice(0, top).map(([k, v]) => `${k} ${Math.round(v * 100)}%`).join(', ')}]` : '';
+  const where =
+    statements && profile.byStatement.length
+      ? ` [${profile.byStatement
+          .slice(0, top)
+          .map(([k, v]) => `${k} ${Math.round(v * 100)}%`)
+          .join(', ')}]`
+      : '';
   return `pg active ${profile.meanActive.toFixed(1)}: ${parts.join(', ') || 'idle'}${where}`;
 }

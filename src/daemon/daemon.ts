@@ -116,8 +116,7 @@ export function runDaemon(options: DaemonOptions): Promise<number> {
         if (options.once && event.kind === 'backlog') finish(EXIT_OK);
       },
       onAckFailed: (error) => report(`acknowledgement failed (the items will come again): ${error.message}`),
-      onSubscriptionError: (error, retryInMs) =>
-        report(`channel error: ${error.message}; subscribing again in ${Math.round(retryInMs / 100) / 10} s`),
+      onSubscriptionError: (error, retryInMs) => report(`channel error: ${error.message}; subscribing again in ${Math.round(retryInMs / 100) / 10} s`),
       onRefused: (error) => {
         report(`the server refused this device: ${error.message}`);
         finish(EXIT_REFUSED);

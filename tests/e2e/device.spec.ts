@@ -255,7 +255,9 @@ function recordNotifications(options: { permission: 'granted' | 'default' }) {
 }
 
 const shownNotifications = (page: Page) =>
-  page.evaluate(() => (window as unknown as { __shown: { title: string; body?: string; tag?: string }[] }).__shown.map(({ title, body, tag }) => ({ title, body, tag })));
+  page.evaluate(() =>
+    (window as unknown as { __shown: { title: string; body?: string; tag?: string }[] }).__shown.map(({ title, body, tag }) => ({ title, body, tag })),
+  );
 
 test('with permission, each new item is also a browser notification; a click opens its action', async ({ page, context, admin, request, baseURL }) => {
   await context.grantPermissions(['notifications'], { origin: baseURL as string });
@@ -266,10 +268,16 @@ test('with permission, each new item is also a browser notification; a click ope
 
   await sendNotifications(request, fixture, [{ message: 'Your nick was used in #general', action: 'https://chat.example/#general' }]);
   await expect(listedItem(page, 'Your nick was used in #general')).toBeVisible();
-  await expect.poll(() => shownNotifications(page)).toEqual([{ title: fixture.appName, body: 'Your nick was used in #general', tag: expect.stringMatching(/^[1-9]\d*$/) }]);
+  await expect
+    .poll(() => shownNotifications(page))
+    .toEqual([{ title: fixture.appName, body: 'Your nick was used in #general', tag: expect.stringMatching(/^[1-9]\d*$/) }]);
 
-  await page.evaluate(() => (window as unknown as { __shown: { onclick(event: { preventDefault(): void }): void }[] }).__shown[0]?.onclick({ preventDefault() {} }));
-  expect(await page.evaluate(() => (window as unknown as { __opened: unknown[][] }).__opened)).toEqual([['https://chat.example/#general', '_blank', 'noopener']]);
+  await page.evaluate(() =>
+    (window as unknown as { __shown: { onclick(event: { preventDefault(): void }): void }[] }).__shown[0]?.onclick({ preventDefault() {} }),
+  );
+  expect(await page.evaluate(() => (window as unknown as { __opened: unknown[][] }).__opened)).toEqual([
+    ['https://chat.example/#general', '_blank', 'noopener'],
+  ]);
 });
 
 test('"Enable browser notifications" asks for permission only when clicked', async ({ page, admin, request }) => {

@@ -97,7 +97,9 @@ test('a same-site page of another port cannot frame the signed-in dashboard', as
   await signInOperator(page);
   // Another port of the same host is the same site: the SameSite=Strict cookie goes along.
   const framing = http.createServer((_req, res) => {
-    res.writeHead(200, { 'Content-Type': 'text/html' }).end(`<!doctype html><title>framing</title><iframe id="victim" src="${baseURL}/admin/apps" width="800" height="600"></iframe>`);
+    res
+      .writeHead(200, { 'Content-Type': 'text/html' })
+      .end(`<!doctype html><title>framing</title><iframe id="victim" src="${baseURL}/admin/apps" width="800" height="600"></iframe>`);
   });
   await new Promise<void>((resolve) => framing.listen(0, '127.0.0.1', resolve));
   try {

@@ -226,7 +226,7 @@ describe('a node that is starting', () => {
       const starting = startServerProcess({ ...env, PORT: String(port), NODE_ID: nodeId });
       starting.catch(() => undefined);
       let listening = false;
-      for (const deadline = Date.now() + 30_000; !listening && Date.now() < deadline; ) {
+      for (const deadline = Date.now() + 30_000; !listening && Date.now() < deadline;) {
         listening = await accepts(port);
         if (!listening) await new Promise((resolve) => setTimeout(resolve, 50));
       }

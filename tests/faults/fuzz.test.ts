@@ -61,7 +61,14 @@ beforeAll(async () => {
       },
     },
   );
-  const config = loadConfig({ DATABASE_URL: inject('databaseUrl'), PORT: '0', HOST: '127.0.0.1', NODE_ENV: 'test', LOG_LEVEL: 'info', RATE_LIMIT_PER_SECOND: '0' });
+  const config = loadConfig({
+    DATABASE_URL: inject('databaseUrl'),
+    PORT: '0',
+    HOST: '127.0.0.1',
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'info',
+    RATE_LIMIT_PER_SECOND: '0',
+  });
   node = await startPresence(config, { web: false, logger });
   db = testDatabase();
 
@@ -79,8 +86,11 @@ beforeAll(async () => {
   await revokeUid(db, revokedUid);
   watchedUids = [...ownUids, otherAppUid];
   // Something in every queue, so that a refusal that deleted anything would show.
-  for (const uid of ownUids) expect((await postNotifications(node.url, app.appid, app.key, { UID: uid, message: 'seed', action: 'https://example.com/' })).status).toBe(200);
-  expect((await postNotifications(node.url, otherApp.appid, otherApp.key, { UID: otherAppUid, message: 'seed', action: 'https://example.com/' })).status).toBe(200);
+  for (const uid of ownUids)
+    expect((await postNotifications(node.url, app.appid, app.key, { UID: uid, message: 'seed', action: 'https://example.com/' })).status).toBe(200);
+  expect((await postNotifications(node.url, otherApp.appid, otherApp.key, { UID: otherAppUid, message: 'seed', action: 'https://example.com/' })).status).toBe(
+    200,
+  );
 }, 60_000);
 
 afterAll(async () => {
@@ -146,7 +156,11 @@ const oddText = fc.oneof(
   fc.string({ unit: 'grapheme', maxLength: 30 }),
 );
 
-const messageText = fc.oneof({ weight: 6, arbitrary: fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 40 }) }, { weight: 2, arbitrary: boundaryText }, { weight: 2, arbitrary: oddText });
+const messageText = fc.oneof(
+  { weight: 6, arbitrary: fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 40 }) },
+  { weight: 2, arbitrary: boundaryText },
+  { weight: 2, arbitrary: oddText },
+);
 
 /** Actions with a verdict known from README.md (`action` and "Refused schemes"), for an app that registered `chat`. */
 const ACTIONS: Record<string, 'ok' | 104> = {
@@ -189,7 +203,27 @@ const actionText = fc.oneof(
 
 /** Number texts: JSON.parse decides what they mean (1e400 is Infinity, 1.0 is 1). */
 const numberText = fc.oneof(
-  fc.constantFrom('0', '-0', '1', '1.0', '1.5', '-1', '60', `${MAX_TTL}`, `${MAX_TTL + 1}`, `${MAX_TTL}.0000000001`, '1e400', '-1e400', '1e21', '1E3', '9007199254740993', '123456789012345678901234567890', '0.0000001', '2147483648', '-2147483649'),
+  fc.constantFrom(
+    '0',
+    '-0',
+    '1',
+    '1.0',
+    '1.5',
+    '-1',
+    '60',
+    `${MAX_TTL}`,
+    `${MAX_TTL + 1}`,
+    `${MAX_TTL}.0000000001`,
+    '1e400',
+    '-1e400',
+    '1e21',
+    '1E3',
+    '9007199254740993',
+    '123456789012345678901234567890',
+    '0.0000001',
+    '2147483648',
+    '-2147483649',
+  ),
   fc.integer({ min: -10, max: MAX_TTL + 10 }).map(String),
   fc.double({ noNaN: true, noDefaultInfinity: true }).map((d) => JSON.stringify(d)),
 );
@@ -202,7 +236,9 @@ const anyValueText: fc.Arbitrary<string> = fc.letrec<{ value: string }>((tie) =>
     { depthSize: 'small', withCrossShrink: true },
     scalarText,
     fc.array(tie('value'), { maxLength: 3 }).map((a) => `[${a.join(',')}]`),
-    fc.array(fc.tuple(jsonString(fc.constantFrom('a', 'UID', 'message', '')), tie('value')), { maxLength: 3 }).map((e) => `{${e.map(([k, v]) => `${k}:${v}`).join(',')}}`),
+    fc
+      .array(fc.tuple(jsonString(fc.constantFrom('a', 'UID', 'message', '')), tie('value')), { maxLength: 3 })
+      .map((e) => `{${e.map(([k, v]) => `${k}:${v}`).join(',')}}`),
   ),
 })).value;
 
@@ -211,7 +247,12 @@ const deepText = fc.constantFrom(10, 1_000, 50_000).map((d) => `${'['.repeat(d)}
 const uidText = () =>
   fc.oneof(
     { weight: 20, arbitrary: jsonString(fc.constantFrom(...ownUids)) },
-    { weight: 2, arbitrary: jsonString(fc.constantFrom(otherAppUid, revokedUid, ownUids[0]!.toUpperCase(), `${ownUids[0]} `, 'A'.repeat(22), 'a'.repeat(5000), '', '\u0000', '\ud800')) },
+    {
+      weight: 2,
+      arbitrary: jsonString(
+        fc.constantFrom(otherAppUid, revokedUid, ownUids[0]!.toUpperCase(), `${ownUids[0]} `, 'A'.repeat(22), 'a'.repeat(5000), '', '\u0000', '\ud800'),
+      ),
+    },
     { weight: 1, arbitrary: jsonString(fc.string({ maxLength: 30 })) },
     { weight: 1, arbitrary: anyValueText },
   );
@@ -223,7 +264,28 @@ const ttlText = fc.oneof({ weight: 3, arbitrary: numberText }, { weight: 1, arbi
 
 /** Extra keys: misspellings, the first draft's `url`, prototype names, odd Unicode. */
 const extraKey = fc.oneof(
-  fc.constantFrom('url', 'URL', 'uid', 'Uid', 'msg', 'Message', 'text', 'body', 'link', 'ttl ', 'TTL', 'expires', '__proto__', 'constructor', 'toString', 'hasOwnProperty', '', '\u0000', 'UID\u200b', 'ＵＩＤ'),
+  fc.constantFrom(
+    'url',
+    'URL',
+    'uid',
+    'Uid',
+    'msg',
+    'Message',
+    'text',
+    'body',
+    'link',
+    'ttl ',
+    'TTL',
+    'expires',
+    '__proto__',
+    'constructor',
+    'toString',
+    'hasOwnProperty',
+    '',
+    '\u0000',
+    'UID\u200b',
+    'ＵＩＤ',
+  ),
   fc.string({ maxLength: 10 }),
 );
 
@@ -235,7 +297,10 @@ const fuzzyItemText = () =>
       message: fc.option(fieldValue(messageText), { nil: undefined, freq: 15 }),
       action: fc.option(fieldValue(actionText), { nil: undefined, freq: 15 }),
       ttl: sometimes(ttlText, 0.25),
-      extras: fc.oneof({ weight: 8, arbitrary: fc.constant<[string, string][]>([]) }, { weight: 1, arbitrary: fc.array(fc.tuple(extraKey, anyValueText), { minLength: 1, maxLength: 3 }) }),
+      extras: fc.oneof(
+        { weight: 8, arbitrary: fc.constant<[string, string][]>([]) },
+        { weight: 1, arbitrary: fc.array(fc.tuple(extraKey, anyValueText), { minLength: 1, maxLength: 3 }) },
+      ),
       // Duplicate keys: JSON.parse keeps the last one.
       duplicate: sometimes(fc.tuple(fc.constantFrom('UID', 'message', 'action', 'ttl'), anyValueText), 0.1),
       keyStyle: stringStyle,
@@ -249,7 +314,10 @@ const fuzzyItemText = () =>
       if (action !== undefined) entries.push(['action', action]);
       if (ttl !== undefined) entries.push(['ttl', ttl]);
       for (const [k, v] of extras as [string, string][]) entries.push([k, v]);
-      const sorted = entries.map((e, i) => ({ e, k: order[i % order.length]! + i / 100 })).sort((a, b) => a.k - b.k).map(({ e }) => e);
+      const sorted = entries
+        .map((e, i) => ({ e, k: order[i % order.length]! + i / 100 }))
+        .sort((a, b) => a.k - b.k)
+        .map(({ e }) => e);
       if (duplicate) sorted.splice(order[0]! % (sorted.length + 1), 0, duplicate);
       return `{${spaces[0]}${sorted.map(([k, v]) => `${encodeString(k, keyStyle)}${spaces[1]}:${v}`).join(`,${spaces[1]}`)}${spaces[0]}}`;
     });
@@ -293,14 +361,22 @@ interface Body {
   kind: string;
   bytes: Buffer;
 }
-const text = (kind: string) => (t: string): Body => ({ kind, bytes: Buffer.from(t, 'utf8') });
+const text =
+  (kind: string) =>
+  (t: string): Body => ({ kind, bytes: Buffer.from(t, 'utf8') });
 
 const validItem = () => `{"UID":${JSON.stringify(ownUids[0])},"message":"m","action":"https://example.com/"}`;
 
 const bodyArb = (): fc.Arbitrary<Body> =>
   fc.oneof(
     { weight: 200, arbitrary: itemText().map(text('object')) },
-    { weight: 400, arbitrary: fc.array(itemText(), { minLength: 1, maxLength: 5 }).map((items) => `[${items.join(',')}]`).map(text('list')) },
+    {
+      weight: 400,
+      arbitrary: fc
+        .array(itemText(), { minLength: 1, maxLength: 5 })
+        .map((items) => `[${items.join(',')}]`)
+        .map(text('list')),
+    },
     { weight: 20, arbitrary: fc.constantFrom('[]', ' [ ] ', '[ ]\n').map(text('empty list')) },
     { weight: 30, arbitrary: fc.oneof(scalarText, fc.constant('{}'), fc.constant('[{}]')).map(text('not a notification')) },
     {
@@ -313,7 +389,33 @@ const bodyArb = (): fc.Arbitrary<Body> =>
       weight: 50,
       arbitrary: fc
         .oneof(
-          fc.constantFrom('', ' ', '{', '[', '[{}', '{"UID":}', "{'UID':'x'}", '[1,]', '{"a":1,}', 'NaN', 'Infinity', '[-]', '01', '"\\x"', '"\\ud8"', '{"a":1}//', '/*x*/[]', '\u00a0[]', '[]]', 'nul', 'tru', '"abc', '"a\u0001"', '{"UID" "x"}', '\ufeff\ufeff[]'),
+          fc.constantFrom(
+            '',
+            ' ',
+            '{',
+            '[',
+            '[{}',
+            '{"UID":}',
+            "{'UID':'x'}",
+            '[1,]',
+            '{"a":1,}',
+            'NaN',
+            'Infinity',
+            '[-]',
+            '01',
+            '"\\x"',
+            '"\\ud8"',
+            '{"a":1}//',
+            '/*x*/[]',
+            '\u00a0[]',
+            '[]]',
+            'nul',
+            'tru',
+            '"abc',
+            '"a\u0001"',
+            '{"UID" "x"}',
+            '\ufeff\ufeff[]',
+          ),
           itemText().chain((t) => fc.nat({ max: Math.max(0, t.length - 1) }).map((n) => t.slice(0, n))),
         )
         .map(text('invalid JSON')),
@@ -325,7 +427,8 @@ const bodyArb = (): fc.Arbitrary<Body> =>
         .map(([d, where]) => {
           if (where === 'list') return `${'['.repeat(d)}${validItem()}${']'.repeat(d)}`;
           if (where === 'field') return `{"UID":${JSON.stringify(ownUids[0])},"message":${'['.repeat(d)}${']'.repeat(d)},"action":"https://example.com/"}`;
-          if (where === 'object') return `{"UID":${JSON.stringify(ownUids[0])},"message":"m","action":"https://example.com/","x":${'{"a":'.repeat(d)}1${'}'.repeat(d)}}`;
+          if (where === 'object')
+            return `{"UID":${JSON.stringify(ownUids[0])},"message":"m","action":"https://example.com/","x":${'{"a":'.repeat(d)}1${'}'.repeat(d)}}`;
           return `${'['.repeat(d)}${']'.repeat(d - 1)}`;
         })
         .map(text('deep nesting')),
@@ -334,7 +437,10 @@ const bodyArb = (): fc.Arbitrary<Body> =>
       weight: 5,
       arbitrary: fc
         .tuple(fc.constantFrom(999, 1_000, 1_001, 5_000), fc.boolean())
-        .map(([n, oneBad]) => `[${Array.from({ length: n }, (_, i) => (oneBad && i === n - 1 ? '{"UID":1}' : `{"UID":${JSON.stringify(ownUids[i % ownUids.length])},"message":"bulk ${i}","action":"https://example.com/"}`)).join(',')}]`)
+        .map(
+          ([n, oneBad]) =>
+            `[${Array.from({ length: n }, (_, i) => (oneBad && i === n - 1 ? '{"UID":1}' : `{"UID":${JSON.stringify(ownUids[i % ownUids.length])},"message":"bulk ${i}","action":"https://example.com/"}`)).join(',')}]`,
+        )
         .map(text('many items')),
     },
     {
@@ -349,12 +455,12 @@ const bodyArb = (): fc.Arbitrary<Body> =>
       arbitrary: fc
         .tuple(fc.constantFrom([0xff], [0xc0, 0x80], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0xe2, 0x82], [0x80]), fc.constantFrom('message', 'key'))
         .map(([bad, where]): Body => {
-          const [a, b] = where === 'message' ? [`[{"UID":${JSON.stringify(ownUids[0])},"message":"x`, `y","action":"https://example.com/"}]`] : ['[{"', `":1}]`];
+          const [a, b] =
+            where === 'message' ? [`[{"UID":${JSON.stringify(ownUids[0])},"message":"x`, `y","action":"https://example.com/"}]`] : ['[{"', `":1}]`];
           return { kind: 'invalid UTF-8', bytes: Buffer.concat([Buffer.from(a), Buffer.from(bad), Buffer.from(b)]) };
         }),
     },
   );
-
 
 type Auth = { kind: 'valid' } | { kind: 'none' } | { kind: 'header'; value: string; errno: 110 | 111 };
 const authArb = (): fc.Arbitrary<Auth> =>
@@ -524,7 +630,10 @@ function afterContentType(bytes: Buffer): Expectation {
   const uidStage = (): Expectation => {
     const unknown = (items as Record<string, unknown>[]).flatMap((item, i) => (ownUids.includes(item.UID as string) ? [] : [i]));
     if (unknown.length > 0) return { stage: 'uids', unknown };
-    return { stage: 'ok', items: (items as Record<string, unknown>[]).map((item) => ({ uid: item.UID as string, ...(typeof item.ttl === 'number' ? { ttl: item.ttl } : {}) })) };
+    return {
+      stage: 'ok',
+      items: (items as Record<string, unknown>[]).map((item) => ({ uid: item.UID as string, ...(typeof item.ttl === 'number' ? { ttl: item.ttl } : {}) })),
+    };
   };
   return errors.size > 0 ? { stage: 'items', errors, otherwise: uidStage() } : uidStage();
 }
@@ -573,7 +682,10 @@ interface Answer {
 }
 
 function describeRequest(request: RestRequest): string {
-  const shown = request.body.bytes.length > 400 ? `${request.body.bytes.subarray(0, 400).toString('utf8')}… (${request.body.bytes.length} bytes)` : request.body.bytes.toString('utf8');
+  const shown =
+    request.body.bytes.length > 400
+      ? `${request.body.bytes.subarray(0, 400).toString('utf8')}… (${request.body.bytes.length} bytes)`
+      : request.body.bytes.toString('utf8');
   return `auth=${request.auth.kind} content-type=${request.contentType} body(${request.body.kind})=${JSON.stringify(shown)}`;
 }
 
@@ -602,7 +714,10 @@ function checkShape(answer: Answer, context: string): void {
       expect(typeof e.error, context).toBe('string');
     }
     const lowest = Math.min(...errors.map((e) => e.index));
-    expect(errors.filter((e) => e.index === lowest).map((e) => e.errno), `${context}: the top-level errno is the lowest index's`).toContain(errno);
+    expect(
+      errors.filter((e) => e.index === lowest).map((e) => e.errno),
+      `${context}: the top-level errno is the lowest index's`,
+    ).toContain(errno);
   }
 }
 
@@ -619,11 +734,18 @@ function checkVerdict(expected: Expectation, answer: Answer, context: string): v
       return;
     case 'shape':
       expect(body.errno, context).toBe(101);
-      if (errors.length > 0) expect([...new Set(errors.map((e) => e.index))].sort((a, b) => a - b), context).toEqual(expected.indices);
+      if (errors.length > 0)
+        expect(
+          [...new Set(errors.map((e) => e.index))].sort((a, b) => a - b),
+          context,
+        ).toEqual(expected.indices);
       return;
     case 'uids':
       expect(body.errno, context).toBe(105);
-      expect(errors.map((e) => e.index), context).toEqual(expected.unknown);
+      expect(
+        errors.map((e) => e.index),
+        context,
+      ).toEqual(expected.unknown);
       expect(new Set(errors.map((e) => e.field)), context).toEqual(new Set(['UID']));
       return;
     case 'ok':
@@ -792,7 +914,24 @@ describe('daemon channel under garbage', () => {
       fc.subarray(victimIds, { minLength: 1 }),
       fc.subarray(ownIds, { minLength: 1 }),
       fc.tuple(fc.constantFrom(...victimIds), fc.constantFrom(...ownIds)).map((t) => [...t]),
-      fc.constantFrom<unknown[]>([], ['0'], ['-1'], ['1.5'], ['01'], [' 1'], ['1e3'], ['9223372036854775807'], ['99999999999999999999'], ['x'], [''], [null], [1], [{}], [[]], ['１']),
+      fc.constantFrom<unknown[]>(
+        [],
+        ['0'],
+        ['-1'],
+        ['1.5'],
+        ['01'],
+        [' 1'],
+        ['1e3'],
+        ['9223372036854775807'],
+        ['99999999999999999999'],
+        ['x'],
+        [''],
+        [null],
+        [1],
+        [{}],
+        [[]],
+        ['１'],
+      ),
       fc.constant(Array.from({ length: 1_001 }, (_, i) => String(i + 1))),
       fc.constant(Array.from({ length: 1_000 }, (_, i) => String(i + 1))),
       fc.array(fc.bigInt({ min: 1n, max: 10n ** 30n }).map(String), { maxLength: 5 }),
@@ -807,7 +946,22 @@ describe('daemon channel under garbage', () => {
       { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 3 }) },
     );
 
-  const PATHS = ['daemon.ack', 'daemon.whoami', 'daemon.notifications', 'daemon', 'daemon.ack.x', 'admin.queues.purge', 'admin.apps.list', 'admin.queues.watch', '__proto__', 'constructor', 'daemon.__proto__', 'toString', '', 'x'.repeat(10_000)];
+  const PATHS = [
+    'daemon.ack',
+    'daemon.whoami',
+    'daemon.notifications',
+    'daemon',
+    'daemon.ack.x',
+    'admin.queues.purge',
+    'admin.apps.list',
+    'admin.queues.watch',
+    '__proto__',
+    'constructor',
+    'daemon.__proto__',
+    'toString',
+    '',
+    'x'.repeat(10_000),
+  ];
 
   const idArb = fc.oneof(
     fc.integer(),
@@ -820,20 +974,26 @@ describe('daemon channel under garbage', () => {
       .record({
         id: idArb,
         jsonrpc: fc.constantFrom<unknown>(undefined, undefined, undefined, '2.0', '1.0', 2),
-        method: fc.oneof({ weight: 8, arbitrary: fc.constantFrom('query', 'mutation', 'subscription', 'subscription.stop') }, { weight: 1, arbitrary: fc.constantFrom<unknown>('connectionParams', 'reconnect', 'QUERY', '', 7, null) }),
+        method: fc.oneof(
+          { weight: 8, arbitrary: fc.constantFrom('query', 'mutation', 'subscription', 'subscription.stop') },
+          { weight: 1, arbitrary: fc.constantFrom<unknown>('connectionParams', 'reconnect', 'QUERY', '', 7, null) },
+        ),
         path: fc.oneof({ weight: 8, arbitrary: fc.constantFrom(...PATHS) }, { weight: 1, arbitrary: fc.constantFrom<unknown>(1, null, ['daemon.ack']) }),
         input: inputArb(),
         lastEventId: fc.constantFrom<unknown>(undefined, undefined, undefined, 'x', 1),
         paramsShape: fc.constantFrom('object', 'object', 'object', 'missing', 'string'),
       })
       .map(({ id, jsonrpc, method, path, input, lastEventId, paramsShape }) => {
-        const params = paramsShape === 'missing' ? undefined : paramsShape === 'string' ? 'params' : { path, input, ...(lastEventId === undefined ? {} : { lastEventId }) };
+        const params =
+          paramsShape === 'missing' ? undefined : paramsShape === 'string' ? 'params' : { path, input, ...(lastEventId === undefined ? {} : { lastEventId }) };
         return { id, ...(jsonrpc === undefined ? {} : { jsonrpc }), method, ...(params === undefined ? {} : { params }) };
       });
 
   /** Well-formed daemon.ack calls with wrong inputs, other users' ids, odd ids. */
   const ackCall = () =>
-    fc.record({ id: fc.oneof(fc.nat(), fc.string({ maxLength: 4 })), input: inputArb() }).map(({ id, input }) => ({ id, method: 'mutation', params: { path: 'daemon.ack', input } }));
+    fc
+      .record({ id: fc.oneof(fc.nat(), fc.string({ maxLength: 4 })), input: inputArb() })
+      .map(({ id, input }) => ({ id, method: 'mutation', params: { path: 'daemon.ack', input } }));
 
   const callFrame = () => fc.oneof(ackCall(), anyCall());
 
@@ -842,13 +1002,44 @@ describe('daemon channel under garbage', () => {
       { weight: 12, arbitrary: callFrame().map((f) => ({ text: JSON.stringify(f) })) },
       { weight: 2, arbitrary: fc.array(callFrame(), { minLength: 0, maxLength: 4 }).map((fs) => ({ text: JSON.stringify(fs) })) },
       // Numbers JSON.stringify cannot write: a huge id is Infinity once parsed.
-      { weight: 1, arbitrary: fc.constantFrom('1e400', '-1e400', '123456789012345678901234567890').map((id) => ({ text: `{"id":${id},"method":"query","params":{"path":"daemon.whoami"}}` })) },
+      {
+        weight: 1,
+        arbitrary: fc
+          .constantFrom('1e400', '-1e400', '123456789012345678901234567890')
+          .map((id) => ({ text: `{"id":${id},"method":"query","params":{"path":"daemon.whoami"}}` })),
+      },
       { weight: 1, arbitrary: fc.constant({ text: JSON.stringify({ method: 'connectionParams', data: { token: 'prs_dev_other' } }) }) },
-      { weight: 2, arbitrary: fc.constantFrom('', 'PING', 'PONG', '{', 'null', '[]', '[null]', '42', '"x"', '{"id":1}', '{"id":1,"method":"query"}', '{"id":1,"method":"query","params":null}').map((text) => ({ text })) },
+      {
+        weight: 2,
+        arbitrary: fc
+          .constantFrom(
+            '',
+            'PING',
+            'PONG',
+            '{',
+            'null',
+            '[]',
+            '[null]',
+            '42',
+            '"x"',
+            '{"id":1}',
+            '{"id":1,"method":"query"}',
+            '{"id":1,"method":"query","params":null}',
+          )
+          .map((text) => ({ text })),
+      },
       { weight: 2, arbitrary: fc.string({ unit: 'binary', maxLength: 50 }).map((text) => ({ text })) },
       { weight: 1, arbitrary: fc.uint8Array({ maxLength: 40 }).map((a) => ({ bytes: Buffer.from(a), binary: true })) },
-      { weight: 1, arbitrary: fc.constant({ bytes: Buffer.from(JSON.stringify({ id: 1, method: 'query', params: { path: 'daemon.whoami' } })), binary: true }) },
-      { weight: 1, arbitrary: fc.constantFrom(30, 200_000).map((d) => ({ text: `{"id":"deep","method":"mutation","params":{"path":"daemon.ack","input":${'['.repeat(d)}${']'.repeat(d)}}}` })) },
+      {
+        weight: 1,
+        arbitrary: fc.constant({ bytes: Buffer.from(JSON.stringify({ id: 1, method: 'query', params: { path: 'daemon.whoami' } })), binary: true }),
+      },
+      {
+        weight: 1,
+        arbitrary: fc
+          .constantFrom(30, 200_000)
+          .map((d) => ({ text: `{"id":"deep","method":"mutation","params":{"path":"daemon.ack","input":${'['.repeat(d)}${']'.repeat(d)}}}` })),
+      },
     );
 
   /** Rare frames that end the connection: invalid UTF-8 in a text frame, more than 1 MiB. */
@@ -939,7 +1130,8 @@ describe('daemon channel under garbage', () => {
             connection.socket.send(JSON.stringify({ id: 'sentinel', method: 'query', params: { path: 'daemon.whoami' } }));
             const answered = () => {
               const counts = new Map<string, number>();
-              for (const m of connection.messages) if (isPlainObject(m) && 'id' in m) counts.set(JSON.stringify(m.id), (counts.get(JSON.stringify(m.id)) ?? 0) + 1);
+              for (const m of connection.messages)
+                if (isPlainObject(m) && 'id' in m) counts.set(JSON.stringify(m.id), (counts.get(JSON.stringify(m.id)) ?? 0) + 1);
               return [...expected, ['"sentinel"', 1] as const].every(([key, n]) => (counts.get(key) ?? 0) >= n);
             };
             const deadline = Date.now() + 15_000;
@@ -974,7 +1166,9 @@ describe('daemon channel under garbage', () => {
     const firstFrame = fc.oneof(
       fc.constantFrom('', 'x', '{', 'null', '[]', '{"method":"connectionParams"}', '{"method":"connectionParams","data":null}', '{"data":{"token":1}}'),
       fc.jsonValue({ maxDepth: 3 }).map((data) => JSON.stringify({ method: 'connectionParams', data })),
-      fc.constantFrom<unknown>(null, 1, '', [], {}, 'prs_dev_x', victim.token.slice(0, -1)).map((token) => JSON.stringify({ method: 'connectionParams', data: { token } })),
+      fc
+        .constantFrom<unknown>(null, 1, '', [], {}, 'prs_dev_x', victim.token.slice(0, -1))
+        .map((token) => JSON.stringify({ method: 'connectionParams', data: { token } })),
     );
     await withSeed('connection parameters', SEED_PARAMS, () =>
       fc.assert(

@@ -50,9 +50,17 @@ describe('a node dies under load', () => {
     expect(onVictim.every((d) => d.connectedTo[0] === victim.url)).toBe(true);
     expect(daemons.filter((_, i) => i % 2 === 0).every((d) => d.connectedTo[0] === survivor.url)).toBe(true);
 
-    const running = new FaultLoad({ targets: [survivor.url, victim.url], appid: app.appid, key: app.key, uids: users.map((u) => u.uid), batch: 5, concurrency: 6 });
+    const running = new FaultLoad({
+      targets: [survivor.url, victim.url],
+      appid: app.appid,
+      key: app.key,
+      uids: users.map((u) => u.uid),
+      batch: 5,
+      concurrency: 6,
+    });
     load = running;
-    const progress = () => `acked ${running.acked.size}, sent ${running.sent.size}, connection errors ${running.connectionErrors}, refusals ${running.refusals.length}`;
+    const progress = () =>
+      `acked ${running.acked.size}, sent ${running.sent.size}, connection errors ${running.connectionErrors}, refusals ${running.refusals.length}`;
     running.start();
     await waitUntil(() => running.acked.size >= ACKED_PER_PHASE || running.saturated, { timeoutMs: 60_000, describe: progress });
     // Both nodes took POSTs, so items crossed nodes to reach their daemons.
@@ -93,7 +101,10 @@ describe('a node dies under load', () => {
         if (!idsByMessage.has(item.message)) idsByMessage.set(item.message, new Set());
         idsByMessage.get(item.message)?.add(item.id);
       }
-      expect([...idsByMessage].filter(([, ids]) => ids.size > 1), `daemon ${index}: one message under several ids`).toEqual([]);
+      expect(
+        [...idsByMessage].filter(([, ids]) => ids.size > 1),
+        `daemon ${index}: one message under several ids`,
+      ).toEqual([]);
       expect(daemon.errors, `daemon ${index} subscription errors`).toEqual([]);
     }
     const duplicates = daemons.reduce((sum, d) => sum + d.deliveries() - d.items.size, 0);

@@ -29,7 +29,12 @@ const item = (UID: string, message: string) => ({ UID, message, action: 'https:/
 describe('delivery', () => {
   it('sends everything queued in the first event, oldest first, and empties the queue on ack', async () => {
     const user = await makeDaemonUser(db);
-    await postNotifications(node.url, user.appid, user.key, [1, 2, 3, 4, 5].map((n) => item(user.uid, `m${n}`)));
+    await postNotifications(
+      node.url,
+      user.appid,
+      user.key,
+      [1, 2, 3, 4, 5].map((n) => item(user.uid, `m${n}`)),
+    );
     const daemon = connectChannel(node.url, user.token);
     try {
       const first = await daemon.event(0);
@@ -98,14 +103,17 @@ describe('delivery', () => {
       await daemon.event(0);
       // The first transaction takes the lower id but commits last.
       await early.query('BEGIN');
-      await early.query(`INSERT INTO queue_items (uid, app_id, message, action) VALUES ($1, $2, 'lower id, committed last', 'https://e.com/')`, [user.uid, user.appid]);
+      await early.query(`INSERT INTO queue_items (uid, app_id, message, action) VALUES ($1, $2, 'lower id, committed last', 'https://e.com/')`, [
+        user.uid,
+        user.appid,
+      ]);
       await postNotifications(node.url, otherApp.appid, otherApp.key, item(otherUid, 'higher id, committed first'));
       expect((await daemon.event(1)).items.map((i) => i.message)).toEqual(['higher id, committed first']);
       await early.query(`SELECT pg_notify('presence_wakeup', $1)`, [user.userId]);
       await early.query('COMMIT');
       const late = await daemon.event(2);
       expect(late.items.map((i) => i.message)).toEqual(['lower id, committed last']);
-      expect(BigInt(late.items[0]?.id as string)).toBeLessThan(BigInt((daemon.events[1]?.items[0]?.id) as string));
+      expect(BigInt(late.items[0]?.id as string)).toBeLessThan(BigInt(daemon.events[1]?.items[0]?.id as string));
     } finally {
       await early.end();
       await daemon.close();
@@ -191,7 +199,11 @@ describe('online rows', () => {
     const nodeId = `heartbeat-test-${user.deviceId}`;
     const [live, ghost] = [randomUUID(), randomUUID()];
     for (const id of [live, ghost]) {
-      await db.pool.query(`INSERT INTO connections (id, device_id, node_id, heartbeat_at) VALUES ($1, $2, $3, now() - interval '1 minute')`, [id, user.deviceId, nodeId]);
+      await db.pool.query(`INSERT INTO connections (id, device_id, node_id, heartbeat_at) VALUES ($1, $2, $3, now() - interval '1 minute')`, [
+        id,
+        user.deviceId,
+        nodeId,
+      ]);
     }
     await heartbeat(db, nodeId, [live]);
     const { rows } = await db.pool.query(`SELECT id, heartbeat_at > now() - interval '5 seconds' AS fresh FROM connections WHERE node_id = $1`, [nodeId]);
@@ -205,7 +217,9 @@ describe('outages of the listening connection', () => {
     const daemon = connectChannel(node.url, user.token);
     try {
       await daemon.event(0);
-      const killed = await db.pool.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1`, [`presence-listener ${node.nodeId}`]);
+      const killed = await db.pool.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1`, [
+        `presence-listener ${node.nodeId}`,
+      ]);
       expect(killed.rowCount).toBe(1);
       await postNotifications(node.url, user.appid, user.key, item(user.uid, 'posted while nobody listened'));
       await expect.poll(() => daemon.events.flatMap((e) => e.items.map((i) => i.message)), { timeout: 10_000 }).toEqual(['posted while nobody listened']);

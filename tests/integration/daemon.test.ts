@@ -52,8 +52,13 @@ describe('presence-daemon', () => {
     const printed: string[] = [];
     const stop = new AbortController();
     const running = runDaemon({
-      server: node.url, token: user.token, notifier, opener,
-      print: (line) => printed.push(line), report: () => undefined, signal: stop.signal,
+      server: node.url,
+      token: user.token,
+      notifier,
+      opener,
+      print: (line) => printed.push(line),
+      report: () => undefined,
+      signal: stop.signal,
     });
     await expect.poll(() => notifier.shown.length).toBe(1);
     await postNotifications(node.url, user.appid, user.key, { UID: user.uid, message: 'live', action: 'chat://room/42' });
@@ -75,14 +80,26 @@ describe('presence-daemon', () => {
     await postNotifications(node.url, user.appid, user.key, { UID: user.uid, message: 'once', action: 'https://e.com/' });
     const notifier = new RecordingNotifier();
     const stop = new AbortController();
-    const running = runDaemon({ server: server.url, token: user.token, notifier, opener: new RecordingOpener(), print: () => undefined, report: () => undefined, signal: stop.signal });
+    const running = runDaemon({
+      server: server.url,
+      token: user.token,
+      notifier,
+      opener: new RecordingOpener(),
+      print: () => undefined,
+      report: () => undefined,
+      signal: stop.signal,
+    });
     try {
       await expect.poll(() => queueSize(db, user.uid)).toBe(0);
       server.kill('SIGTERM');
       await server.exited;
       // Put the same item back, as if its ack had been lost, and queue a new one.
       const id = notifier.shown[0]?.id as string;
-      await db.pool.query(`INSERT INTO queue_items (id, uid, app_id, message, action) VALUES ($1, $2, $3, 'once', 'https://e.com/')`, [id, user.uid, user.appid]);
+      await db.pool.query(`INSERT INTO queue_items (id, uid, app_id, message, action) VALUES ($1, $2, $3, 'once', 'https://e.com/')`, [
+        id,
+        user.uid,
+        user.appid,
+      ]);
       await db.pool.query(`UPDATE queues SET size = 1 WHERE uid = $1`, [user.uid]);
       await postNotifications(node.url, user.appid, user.key, { UID: user.uid, message: 'next', action: 'https://e.com/' });
       const restarted = await startServerProcess(env);
@@ -99,10 +116,18 @@ describe('presence-daemon', () => {
 
   it('--once --json prints what is pending as JSON lines, acks it and exits 0', async () => {
     const user = await makeDaemonUser(db);
-    await postNotifications(node.url, user.appid, user.key, [1, 2].map((n) => ({ UID: user.uid, message: `m${n}`, action: 'https://e.com/' })));
+    await postNotifications(
+      node.url,
+      user.appid,
+      user.key,
+      [1, 2].map((n) => ({ UID: user.uid, message: `m${n}`, action: 'https://e.com/' })),
+    );
     const result = await runBin(['--server', node.url, '--once', '--json'], { PRESENCE_DEVICE_TOKEN: user.token });
     expect(result.code).toBe(0);
-    const lines = result.stdout.trim().split('\n').map((line) => JSON.parse(line) as DeliveredItem);
+    const lines = result.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as DeliveredItem);
     expect(lines.map((i) => i.message)).toEqual(['m1', 'm2']);
     expect(await queueSize(db, user.uid)).toBe(0);
   });

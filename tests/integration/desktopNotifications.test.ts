@@ -63,7 +63,14 @@ async function startDesktop(): Promise<Desktop> {
     const dunst = spawn('dunst', [], { env: { ...process.env, ...env }, stdio: 'ignore' });
     children.push(dunst);
     // dunst is ready once it answers on the bus.
-    for (let attempt = 0; !(await dunstctl(env, ['is-paused']).then(() => true, () => false)); attempt++) {
+    for (
+      let attempt = 0;
+      !(await dunstctl(env, ['is-paused']).then(
+        () => true,
+        () => false,
+      ));
+      attempt++
+    ) {
       if (attempt === 100) throw new Error('dunst did not come up on the session bus');
       await new Promise((resolve) => setTimeout(resolve, 100));
     }

@@ -85,75 +85,94 @@ async function startInChildAndKillIt(dataDir: string): Promise<{ url: string; cl
 }
 
 describe('startEmbeddedPostgres', () => {
-  it('initialises a cluster, serves queries, stops, and keeps the data for the next start', async () => {
-    const dataDir = await tempDataDir();
-    const logs: string[] = [];
-    const first = await start(dataDir, logs);
-    expect(first.url).toMatch(/^postgresql:\/\/presence:[A-Za-z0-9_-]{43}@127\.0\.0\.1:\d+\/presence$/);
-    expect(first.clusterDir).toBe(path.join(await fs.realpath(dataDir), 'pgdata'));
-    expect(logs.some((line) => line.startsWith('initialising'))).toBe(true);
-    expect((await fs.stat(path.join(dataDir, 'postgres-password'))).mode & 0o777).toBe(0o600);
-    if (isRoot) {
-      const postgresUid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
-      expect((await fs.stat(first.clusterDir)).uid).toBe(postgresUid);
-    }
+  it(
+    'initialises a cluster, serves queries, stops, and keeps the data for the next start',
+    async () => {
+      const dataDir = await tempDataDir();
+      const logs: string[] = [];
+      const first = await start(dataDir, logs);
+      expect(first.url).toMatch(/^postgresql:\/\/presence:[A-Za-z0-9_-]{43}@127\.0\.0\.1:\d+\/presence$/);
+      expect(first.clusterDir).toBe(path.join(await fs.realpath(dataDir), 'pgdata'));
+      expect(logs.some((line) => line.startsWith('initialising'))).toBe(true);
+      expect((await fs.stat(path.join(dataDir, 'postgres-password'))).mode & 0o777).toBe(0o600);
+      if (isRoot) {
+        const postgresUid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
+        expect((await fs.stat(first.clusterDir)).uid).toBe(postgresUid);
+      }
 
-    expect(await query(first.url, 'select 1 as one')).toEqual([{ one: 1 }]);
-    await query(first.url, "create table kept (note text); insert into kept values ('first run')");
-    const pid = await postmasterPid(first.clusterDir);
-    await first.stop();
-    await first.stop(); // idempotent
-    expect(isProcessRunning(pid)).toBe(false);
+      expect(await query(first.url, 'select 1 as one')).toEqual([{ one: 1 }]);
+      await query(first.url, "create table kept (note text); insert into kept values ('first run')");
+      const pid = await postmasterPid(first.clusterDir);
+      await first.stop();
+      await first.stop(); // idempotent
+      expect(isProcessRunning(pid)).toBe(false);
 
-    logs.length = 0;
-    const second = await start(dataDir, logs);
-    expect(logs.some((line) => line.startsWith('initialising'))).toBe(false);
-    expect(await query(second.url, 'select note from kept')).toEqual([{ note: 'first run' }]);
-  }, TIMEOUT);
+      logs.length = 0;
+      const second = await start(dataDir, logs);
+      expect(logs.some((line) => line.startsWith('initialising'))).toBe(false);
+      expect(await query(second.url, 'select note from kept')).toEqual([{ note: 'first run' }]);
+    },
+    TIMEOUT,
+  );
 
-  it('stops the PostgreSQL left running when the Node process was killed with SIGKILL', async () => {
-    const dataDir = await tempDataDir();
-    const { clusterDir } = await startInChildAndKillIt(dataDir);
-    const orphan = await postmasterPid(clusterDir);
-    orphans.push(orphan);
-    expect(isProcessRunning(orphan)).toBe(true); // postgres outlived its parent
+  it(
+    'stops the PostgreSQL left running when the Node process was killed with SIGKILL',
+    async () => {
+      const dataDir = await tempDataDir();
+      const { clusterDir } = await startInChildAndKillIt(dataDir);
+      const orphan = await postmasterPid(clusterDir);
+      orphans.push(orphan);
+      expect(isProcessRunning(orphan)).toBe(true); // postgres outlived its parent
 
-    const logs: string[] = [];
-    const db = await start(dataDir, logs);
-    expect(logs.some((line) => line.includes('left running by an earlier crash'))).toBe(true);
-    expect(isProcessRunning(orphan)).toBe(false);
-    expect(await query(db.url, 'select note from crash_marker')).toEqual([{ note: 'written before the crash' }]);
-  }, TIMEOUT);
+      const logs: string[] = [];
+      const db = await start(dataDir, logs);
+      expect(logs.some((line) => line.includes('left running by an earlier crash'))).toBe(true);
+      expect(isProcessRunning(orphan)).toBe(false);
+      expect(await query(db.url, 'select note from crash_marker')).toEqual([{ note: 'written before the crash' }]);
+    },
+    TIMEOUT,
+  );
 
-  it('starts after both the Node process and postgres were killed with SIGKILL', async () => {
-    const dataDir = await tempDataDir();
-    const { clusterDir } = await startInChildAndKillIt(dataDir);
-    const orphan = await postmasterPid(clusterDir);
-    orphans.push(orphan);
-    process.kill(orphan, 'SIGKILL');
-    while (isProcessRunning(orphan)) await new Promise((resolve) => setTimeout(resolve, 50));
+  it(
+    'starts after both the Node process and postgres were killed with SIGKILL',
+    async () => {
+      const dataDir = await tempDataDir();
+      const { clusterDir } = await startInChildAndKillIt(dataDir);
+      const orphan = await postmasterPid(clusterDir);
+      orphans.push(orphan);
+      process.kill(orphan, 'SIGKILL');
+      while (isProcessRunning(orphan)) await new Promise((resolve) => setTimeout(resolve, 50));
 
-    const db = await start(dataDir);
-    expect(await query(db.url, 'select note from crash_marker')).toEqual([{ note: 'written before the crash' }]);
-  }, TIMEOUT);
+      const db = await start(dataDir);
+      expect(await query(db.url, 'select note from crash_marker')).toEqual([{ note: 'written before the crash' }]);
+    },
+    TIMEOUT,
+  );
 
-  it.runIf(isRoot)('as root, keeps the cluster under /var/lib/presence/clusters when the postgres user cannot reach dataDir', async () => {
-    const privateParent = await tempDataDir();
-    await fs.chmod(privateParent, 0o700);
-    const dataDir = path.join(privateParent, 'data');
+  it.runIf(isRoot)(
+    'as root, keeps the cluster under /var/lib/presence/clusters when the postgres user cannot reach dataDir',
+    async () => {
+      const privateParent = await tempDataDir();
+      await fs.chmod(privateParent, 0o700);
+      const dataDir = path.join(privateParent, 'data');
 
-    const db = await start(dataDir);
-    const hash = createHash('sha256').update(await fs.realpath(dataDir)).digest('hex').slice(0, 16);
-    expect(db.clusterDir).toBe(`/var/lib/presence/clusters/${hash}/pgdata`);
-    const stat = await fs.stat(db.clusterDir);
-    expect(stat.mode & 0o777).toBe(0o700);
-    expect(stat.uid).toBe(Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim()));
-    expect((await fs.stat(path.join(dataDir, 'postgres-password'))).uid).toBe(0);
-    expect(await query(db.url, 'select current_user as who')).toEqual([{ who: 'presence' }]);
+      const db = await start(dataDir);
+      const hash = createHash('sha256')
+        .update(await fs.realpath(dataDir))
+        .digest('hex')
+        .slice(0, 16);
+      expect(db.clusterDir).toBe(`/var/lib/presence/clusters/${hash}/pgdata`);
+      const stat = await fs.stat(db.clusterDir);
+      expect(stat.mode & 0o777).toBe(0o700);
+      expect(stat.uid).toBe(Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim()));
+      expect((await fs.stat(path.join(dataDir, 'postgres-password'))).uid).toBe(0);
+      expect(await query(db.url, 'select current_user as who')).toEqual([{ who: 'presence' }]);
 
-    await db.stop();
-    const again = await start(dataDir);
-    expect(again.clusterDir).toBe(db.clusterDir);
-    expect(await query(again.url, 'select 1 as one')).toEqual([{ one: 1 }]);
-  }, TIMEOUT);
+      await db.stop();
+      const again = await start(dataDir);
+      expect(again.clusterDir).toBe(db.clusterDir);
+      expect(await query(again.url, 'select 1 as one')).toEqual([{ one: 1 }]);
+    },
+    TIMEOUT,
+  );
 });

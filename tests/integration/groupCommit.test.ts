@@ -40,8 +40,20 @@ describe('group commit', () => {
 
   it('caps each queue at 100 across a group, and counts what the cap dropped for each push', async () => {
     const { appid, uid } = await makeRecipient(db);
-    await pushNotifications(db, appid, Array.from({ length: 95 }, (_, n) => note(uid, `old${n}`)));
-    const outcomes = await Promise.all([0, 1, 2].map((p) => pushNotifications(db, appid, Array.from({ length: 4 }, (_, n) => note(uid, `new${p}.${n}`)))));
+    await pushNotifications(
+      db,
+      appid,
+      Array.from({ length: 95 }, (_, n) => note(uid, `old${n}`)),
+    );
+    const outcomes = await Promise.all(
+      [0, 1, 2].map((p) =>
+        pushNotifications(
+          db,
+          appid,
+          Array.from({ length: 4 }, (_, n) => note(uid, `new${p}.${n}`)),
+        ),
+      ),
+    );
 
     expect(outcomes.map((o) => [o.ack.queue_size, o.droppedByCap])).toEqual([
       [99, 0],
@@ -57,7 +69,15 @@ describe('group commit', () => {
   it('keeps the newest 100 when a group brings more than 100 to one queue', async () => {
     const { appid, uid } = await makeRecipient(db);
     await pushNotifications(db, appid, [note(uid, 'oldest')]);
-    const outcomes = await Promise.all([0, 1].map((p) => pushNotifications(db, appid, Array.from({ length: 80 }, (_, n) => note(uid, `p${p}.${n}`)))));
+    const outcomes = await Promise.all(
+      [0, 1].map((p) =>
+        pushNotifications(
+          db,
+          appid,
+          Array.from({ length: 80 }, (_, n) => note(uid, `p${p}.${n}`)),
+        ),
+      ),
+    );
 
     expect(outcomes.map((o) => [o.ack.queue_size, o.droppedByCap])).toEqual([
       [81, 0],
@@ -121,7 +141,7 @@ describe('group commit', () => {
     expect(rows[0]?.n).toBe(2);
   });
 
-  it('acks of several daemons in one transaction: each removes only its own user\'s items, each counted once', async () => {
+  it("acks of several daemons in one transaction: each removes only its own user's items, each counted once", async () => {
     const alice = await makeRecipient(db);
     const bob = await makeRecipient(db);
     await pushNotifications(db, alice.appid, [note(alice.uid, 'a1'), note(alice.uid, 'a2'), note(alice.uid, 'a3')]);

@@ -78,9 +78,7 @@ describe('rate limits', () => {
       const r = await makeRecipient(db);
       // Start at the beginning of a second, so the burst falls in one window.
       await new Promise((resolve) => setTimeout(resolve, 1000 - (Date.now() % 1000) + 20));
-      const answers = await Promise.all(
-        Array.from({ length: 8 }, (_, n) => postNotifications(n % 2 ? a.url : b.url, r.appid, r.key, item(r.uid))),
-      );
+      const answers = await Promise.all(Array.from({ length: 8 }, (_, n) => postNotifications(n % 2 ? a.url : b.url, r.appid, r.key, item(r.uid))));
       const ok = answers.filter((x) => x.status === 200);
       const slowed = answers.filter((x) => x.status === 429);
       expect(ok).toHaveLength(3);
@@ -155,7 +153,12 @@ describe('health and metrics', () => {
     const daemon = connectChannel(node.url, user.token);
     try {
       await daemon.event(0);
-      await postNotifications(node.url, user.appid, user.key, Array.from({ length: 120 }, (_, n) => item(user.uid, `m${n}`)));
+      await postNotifications(
+        node.url,
+        user.appid,
+        user.key,
+        Array.from({ length: 120 }, (_, n) => item(user.uid, `m${n}`)),
+      );
       await postNotifications(node.url, user.appid, user.key, { UID: user.uid });
       await daemon.event(1);
       const text = await (await fetch(`${node.url}/metrics`)).text();
@@ -175,7 +178,10 @@ describe('health and metrics', () => {
 describe('CORS', () => {
   it('is off unless configured', async () => {
     const r = await makeRecipient(db);
-    const preflight = await fetch(`${node.url}/${r.appid}/notification`, { method: 'OPTIONS', headers: { Origin: 'https://app.example', 'Access-Control-Request-Method': 'POST' } });
+    const preflight = await fetch(`${node.url}/${r.appid}/notification`, {
+      method: 'OPTIONS',
+      headers: { Origin: 'https://app.example', 'Access-Control-Request-Method': 'POST' },
+    });
     expect(preflight.status).toBe(405);
     expect(preflight.headers.get('access-control-allow-origin')).toBeNull();
     const post = await postNotifications(node.url, r.appid, r.key, item(r.uid), { headers: { Origin: 'https://app.example' } });
@@ -186,7 +192,10 @@ describe('CORS', () => {
     const cors = await startTestNode({ CORS_ORIGINS: 'https://app.example' });
     try {
       const r = await makeRecipient(db);
-      const preflight = await fetch(`${cors.url}/${r.appid}/notification`, { method: 'OPTIONS', headers: { Origin: 'https://app.example', 'Access-Control-Request-Method': 'POST' } });
+      const preflight = await fetch(`${cors.url}/${r.appid}/notification`, {
+        method: 'OPTIONS',
+        headers: { Origin: 'https://app.example', 'Access-Control-Request-Method': 'POST' },
+      });
       expect(preflight.status).toBe(204);
       expect(preflight.headers.get('access-control-allow-origin')).toBe('https://app.example');
       expect(preflight.headers.get('access-control-allow-headers')).toContain('Authorization');

@@ -132,7 +132,13 @@ describe('hostile field names and links', () => {
     const { appid, key, uid } = await makeRecipient(db, { schemes: ['chat'] });
     // As an app registered before the rule: its stored schemes still list them.
     await db.pool.query(`UPDATE apps SET schemes = ARRAY['chat', 'ms-msdt', 'search-ms', 'intent'] WHERE id = $1`, [appid]);
-    const actions = ['https://user:pass@evil.example@good.example/', 'ms-msdt:/id PCWDiagnostic', 'search-ms:query=x&crumb=location:\\\\evil\\share', 'intent://scan/#Intent;scheme=zxing;end', 'chat://room/1'];
+    const actions = [
+      'https://user:pass@evil.example@good.example/',
+      'ms-msdt:/id PCWDiagnostic',
+      'search-ms:query=x&crumb=location:\\\\evil\\share',
+      'intent://scan/#Intent;scheme=zxing;end',
+      'chat://room/1',
+    ];
     const answer = await post(appid, key, JSON.stringify(actions.map((action) => ({ UID: uid, message: 'm', action }))));
     expect(answer.status).toBe(400);
     expect(answer.body.errors).toEqual([

@@ -52,11 +52,16 @@ function pool(): pg.Pool {
 /** The migration folders, in the order they apply, with the checksum Prisma records (sha256 hex of migration.sql). */
 async function migrationFolders(): Promise<{ name: string; checksum: string }[]> {
   const entries = await fs.readdir(migrationsDir, { withFileTypes: true });
-  const names = entries.filter((e) => e.isDirectory()).map((e) => e.name).sort();
+  const names = entries
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort();
   return Promise.all(
     names.map(async (name) => ({
       name,
-      checksum: createHash('sha256').update(await fs.readFile(path.join(migrationsDir, name, 'migration.sql'))).digest('hex'),
+      checksum: createHash('sha256')
+        .update(await fs.readFile(path.join(migrationsDir, name, 'migration.sql')))
+        .digest('hex'),
     })),
   );
 }
@@ -109,9 +114,14 @@ describe('applyMigrations on a fresh database', () => {
     expect([a.length, b.length].sort()).toEqual([0, folders.length]);
 
     const check = pool();
-    const { rows } = await check.query<{ migration_name: string; checksum: string; finished_at: Date | null; rolled_back_at: Date | null; applied_steps_count: number; logs: string | null }>(
-      'SELECT migration_name, checksum, finished_at, rolled_back_at, applied_steps_count, logs FROM "_prisma_migrations" ORDER BY migration_name',
-    );
+    const { rows } = await check.query<{
+      migration_name: string;
+      checksum: string;
+      finished_at: Date | null;
+      rolled_back_at: Date | null;
+      applied_steps_count: number;
+      logs: string | null;
+    }>('SELECT migration_name, checksum, finished_at, rolled_back_at, applied_steps_count, logs FROM "_prisma_migrations" ORDER BY migration_name');
     expect(rows).toEqual(
       folders.map((f) => ({
         migration_name: f.name,

@@ -46,7 +46,14 @@ describe('acks', () => {
   it('keeps exactly the newest 100 when 40 requests of 5 race for one queue', async () => {
     const { appid, key, uid } = await makeRecipient(db);
     const results = await Promise.all(
-      Array.from({ length: 40 }, (_, r) => postNotifications(node.url, appid, key, Array.from({ length: 5 }, (_, i) => item(uid, `r${r}-${i}`)))),
+      Array.from({ length: 40 }, (_, r) =>
+        postNotifications(
+          node.url,
+          appid,
+          key,
+          Array.from({ length: 5 }, (_, i) => item(uid, `r${r}-${i}`)),
+        ),
+      ),
     );
     expect(results.every((res) => res.status === 200)).toBe(true);
     // Commits are serialised by the queue lock: sizes 5, 10, … 100, then 100.
@@ -131,7 +138,16 @@ describe('refusals', () => {
   it('106: more than 2 MiB or more than 1,000 items', async () => {
     const huge = JSON.stringify([item(app.uid, 'x'.repeat(2 * 1024 * 1024))]);
     await expectRefused(await postNotifications(node.url, app.appid, app.key, huge, { raw: true }), 413, 106);
-    await expectRefused(await postNotifications(node.url, app.appid, app.key, Array.from({ length: 1001 }, () => item(app.uid))), 413, 106);
+    await expectRefused(
+      await postNotifications(
+        node.url,
+        app.appid,
+        app.key,
+        Array.from({ length: 1001 }, () => item(app.uid)),
+      ),
+      413,
+      106,
+    );
   });
 
   it('100: a body that is not JSON, or not UTF-8', async () => {
@@ -162,7 +178,13 @@ describe('refusals', () => {
     ]);
     await expectRefused(res, 400, 102);
     expect(res.body.errors.map((e: { index: number; field: string }) => `${e.index}:${e.field}`)).toEqual([
-      '0:message', '1:message', '2:message', '3:ttl', '4:ttl', '5:ttl', '6:UID',
+      '0:message',
+      '1:message',
+      '2:message',
+      '3:ttl',
+      '4:ttl',
+      '5:ttl',
+      '6:UID',
     ]);
     // A lone surrogate and a NUL are not text PostgreSQL can store.
     const raw = `[{"UID":"${app.uid}","message":"\\ud800","action":"https://e.com/"},{"UID":"${app.uid}","message":"a\\u0000b","action":"https://e.com/"}]`;
@@ -179,8 +201,23 @@ describe('refusals', () => {
   });
 
   it('104: actions that are neither web links with a host nor registered deep links', async () => {
-    const actions = ['javascript:alert(1)', 'data:text/html,hi', 'file:///etc/passwd', 'vbscript:x', 'blob:https://e.com/x', 'http:foo', 'https://', 'mail:someone', 'https://e.com/a b'];
-    const res = await postNotifications(node.url, app.appid, app.key, actions.map((action) => ({ UID: app.uid, message: 'x', action })));
+    const actions = [
+      'javascript:alert(1)',
+      'data:text/html,hi',
+      'file:///etc/passwd',
+      'vbscript:x',
+      'blob:https://e.com/x',
+      'http:foo',
+      'https://',
+      'mail:someone',
+      'https://e.com/a b',
+    ];
+    const res = await postNotifications(
+      node.url,
+      app.appid,
+      app.key,
+      actions.map((action) => ({ UID: app.uid, message: 'x', action })),
+    );
     await expectRefused(res, 400, 104);
     expect(res.body.errors.map((e: { index: number }) => e.index)).toEqual(actions.map((_, n) => n));
   });
@@ -203,7 +240,11 @@ describe('refusals', () => {
 
   it('checks in order: credentials before content type, items before UIDs', async () => {
     await expectRefused(await postNotifications(node.url, app.appid, 'wrong', 'not json', { raw: true, headers: { 'Content-Type': 'text/plain' } }), 401, 111);
-    await expectRefused(await postNotifications(node.url, app.appid, app.key, [item('unknown-uid'), { UID: app.uid, message: '' , action: 'https://e.com/' }]), 400, 102);
+    await expectRefused(
+      await postNotifications(node.url, app.appid, app.key, [item('unknown-uid'), { UID: app.uid, message: '', action: 'https://e.com/' }]),
+      400,
+      102,
+    );
   });
 
   it('a refused batch changes no queue, even with valid items in it', async () => {
@@ -214,6 +255,8 @@ describe('refusals', () => {
 
   it('logs refusals of an authenticated app for the dashboard', async () => {
     await postNotifications(node.url, app.appid, app.key, { nope: true });
-    await expect.poll(async () => (await db.pool.query("SELECT errno FROM ack_log WHERE app_id = $1 AND result = 'KO'", [app.appid])).rows.length).toBeGreaterThan(0);
+    await expect
+      .poll(async () => (await db.pool.query("SELECT errno FROM ack_log WHERE app_id = $1 AND result = 'KO'", [app.appid])).rows.length)
+      .toBeGreaterThan(0);
   });
 });

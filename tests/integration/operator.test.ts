@@ -154,7 +154,12 @@ describe('dashboard API', () => {
       });
       await expect.poll(() => sizes).toEqual([0]);
 
-      const ack = await dashboard.client.admin.testSend.mutate({ appid: recipient.appid, uid: recipient.uid, message: 'from the dashboard', action: 'chat://room/1' });
+      const ack = await dashboard.client.admin.testSend.mutate({
+        appid: recipient.appid,
+        uid: recipient.uid,
+        message: 'from the dashboard',
+        action: 'chat://room/1',
+      });
       expect(ack).toMatchObject({ result: 'OK', queue_size: 1 });
       await expect.poll(() => sizes.at(-1)).toBe(1);
       await postNotifications(node.url, recipient.appid, recipient.key, { UID: recipient.uid, message: 'over REST', action: 'https://e.com/' });
@@ -191,11 +196,13 @@ describe('dashboard API', () => {
       });
       await expect.poll(() => seen.length).toBeGreaterThan(0);
       await postNotifications(node.url, recipient.appid, recipient.key, { UID: recipient.uid, message: 'ok', action: 'https://e.com/' });
-      await postNotifications(node.url, recipient.appid, recipient.key, { UID: recipient.uid, message: '' , action: 'https://e.com/' });
-      await expect.poll(() => seen.at(-1)).toEqual([
-        { result: 'KO', errno: 102 },
-        { result: 'OK', errno: null },
-      ]);
+      await postNotifications(node.url, recipient.appid, recipient.key, { UID: recipient.uid, message: '', action: 'https://e.com/' });
+      await expect
+        .poll(() => seen.at(-1))
+        .toEqual([
+          { result: 'KO', errno: 102 },
+          { result: 'OK', errno: null },
+        ]);
       watching.unsubscribe();
     } finally {
       await dashboard.close();
@@ -209,7 +216,14 @@ function signInFrom(localAddress: string, token: string): Promise<{ status: numb
   const body = new URLSearchParams({ token }).toString();
   return new Promise((resolve, reject) => {
     const req = http.request(
-      { host: hostname, port, localAddress, path: '/admin/login', method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': Buffer.byteLength(body) } },
+      {
+        host: hostname,
+        port,
+        localAddress,
+        path: '/admin/login',
+        method: 'POST',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': Buffer.byteLength(body) },
+      },
       (res) => {
         res.resume();
         res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers }));
@@ -251,7 +265,11 @@ describe('ending every session', () => {
       dashboard.client.admin.queues.watch.subscribe(undefined, { onData: () => events++, onError: (error) => errors.push(error) });
       await expect.poll(() => events).toBeGreaterThan(0);
 
-      const crossSite = await fetch(`${node.url}/admin/logout-everywhere`, { method: 'POST', redirect: 'manual', headers: { Cookie: mine, Origin: 'https://evil.example' } });
+      const crossSite = await fetch(`${node.url}/admin/logout-everywhere`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { Cookie: mine, Origin: 'https://evil.example' },
+      });
       expect(crossSite.status).toBe(403);
       const anonymous = await fetch(`${node.url}/admin/logout-everywhere`, { method: 'POST', redirect: 'manual' });
       expect(anonymous.status).toBe(303);

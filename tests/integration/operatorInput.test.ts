@@ -33,7 +33,11 @@ async function dashboard() {
       super(url, protocols, { headers: { Cookie: cookie } });
     }
   }
-  const wsClient = createWSClient({ url: `${node.url.replace('http', 'ws')}/presence`, WebSocket: CookieWebSocket as unknown as typeof globalThis.WebSocket, retryDelayMs: () => 60_000 });
+  const wsClient = createWSClient({
+    url: `${node.url.replace('http', 'ws')}/presence`,
+    WebSocket: CookieWebSocket as unknown as typeof globalThis.WebSocket,
+    retryDelayMs: () => 60_000,
+  });
   return { client: createTRPCClient<AppRouter>({ links: [wsLink({ client: wsClient })] }), close: () => wsClient.close() };
 }
 
@@ -73,7 +77,7 @@ describe('dashboard API: operator text', () => {
       }
       expect(await db.prisma.app.count({ where: { id: appid } })).toBe(0);
     } finally {
-      close();
+      await close();
     }
   });
 
@@ -90,7 +94,7 @@ describe('dashboard API: operator text', () => {
       const { userId } = await client.admin.users.create.mutate({ name: 'Zoë Ångström 😀' });
       expect((await db.prisma.user.findUniqueOrThrow({ where: { id: userId } })).name).toBe('Zoë Ångström 😀');
     } finally {
-      close();
+      await close();
     }
   });
 });

@@ -72,7 +72,10 @@ describe('while PostgreSQL is down', () => {
       postgres = await startEmbeddedPostgres({ dataDir, port });
       // The pool reconnects by itself: the next POSTs succeed.
       await expect
-        .poll(async () => (await postNotifications(node.url, user.appid, user.key, { UID: user.uid, message: 'after', action: 'https://e.com/' })).status, { timeout: 20_000, interval: 500 })
+        .poll(async () => (await postNotifications(node.url, user.appid, user.key, { UID: user.uid, message: 'after', action: 'https://e.com/' })).status, {
+          timeout: 20_000,
+          interval: 500,
+        })
         .toBe(200);
       // The connected daemon gets what was posted after the outage (the listener came back too).
       await expect.poll(() => daemon.receivedIds().length, { timeout: 20_000 }).toBeGreaterThanOrEqual(2);
@@ -95,7 +98,10 @@ describe('when PostgreSQL dies under load', () => {
   it('leaves no pg error uncaught: a node without any uncaughtException handler lives on and recovers', async () => {
     const user = await makeDaemonUser(db);
     // Its own process, without Next.js (whose handler would swallow an uncaught error): one crashes it.
-    const child = spawn(process.execPath, ['--import', 'tsx', 'tests/fixtures/apiNodeChild.ts', postgres.url], { cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'tests/fixtures/apiNodeChild.ts', postgres.url], {
+      cwd: projectRoot,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
@@ -108,7 +114,11 @@ describe('when PostgreSQL dies under load', () => {
       await daemon.event(0);
       // Many requests in flight, so pooled connections are checked out (not idle) when the database dies.
       let stored = 0;
-      const post = (message: string) => postNotifications(url, user.appid, user.key, { UID: user.uid, message, action: 'https://e.com/' }).then((r) => r.status, () => 0);
+      const post = (message: string) =>
+        postNotifications(url, user.appid, user.key, { UID: user.uid, message, action: 'https://e.com/' }).then(
+          (r) => r.status,
+          () => 0,
+        );
       const posters = Array.from({ length: 30 }, async () => {
         while (load) if ((await post('load')) === 200) stored++;
       });

@@ -272,7 +272,10 @@ describe('revocations no node heard of', () => {
     const { url } = await startChannel({ nodeId, heartbeatMs: 3_600_000 });
     const revoked = connectChannel(url, user.token, { retry: false });
     const kept = connectChannel(url, otherToken, { retry: false });
-    stops.push(() => revoked.close(), () => kept.close());
+    stops.push(
+      () => revoked.close(),
+      () => kept.close(),
+    );
     await Promise.all([revoked.event(0), kept.event(0)]);
     await db.pool.query('DELETE FROM devices WHERE id = $1', [user.deviceId]);
     const killed = await db.pool.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [`presence-listener ${nodeId}`]);

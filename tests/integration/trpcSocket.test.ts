@@ -65,10 +65,12 @@ async function connect(options: { params?: Record<string, string>; answerPings?:
 describe('tRPC over WebSocket', () => {
   it('answers a query with the context made from the connection params, and refuses bad input', async () => {
     const client = await connect({ params: { name: 'node A' } });
-    client.ws.send(JSON.stringify([
-      { id: 1, method: 'query', params: { path: 'greet', input: { who: 'Ada' } } },
-      { id: 2, method: 'query', params: { path: 'greet', input: { who: 42 } } },
-    ]));
+    client.ws.send(
+      JSON.stringify([
+        { id: 1, method: 'query', params: { path: 'greet', input: { who: 'Ada' } } },
+        { id: 2, method: 'query', params: { path: 'greet', input: { who: 42 } } },
+      ]),
+    );
     await expect.poll(() => client.json().length).toBe(2);
     const byId = new Map(client.json().map((m) => [m.id, m]));
     expect(byId.get(1)?.result).toEqual({ type: 'data', data: 'node A greets Ada' });
@@ -83,7 +85,10 @@ describe('tRPC over WebSocket', () => {
     expect(client.json()[0]?.result).toEqual({ type: 'started' });
     client.ws.send(JSON.stringify({ id: 7, method: 'subscription.stop' }));
     await expect.poll(() => client.json().at(-1)?.result?.type).toBe('stopped');
-    const data = client.json().filter((m) => m.result?.type === 'data').map((m) => m.result.data);
+    const data = client
+      .json()
+      .filter((m) => m.result?.type === 'data')
+      .map((m) => m.result.data);
     expect(data).toEqual(data.map((_, n) => n));
     client.ws.close();
   });

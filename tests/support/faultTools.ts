@@ -61,7 +61,10 @@ export function rawRequest(
  * Polls `check` until it returns true, or throws after `timeoutMs` with
  * `describe()` in the message (what was still missing).
  */
-export async function waitUntil(check: () => boolean | Promise<boolean>, options: { timeoutMs: number; intervalMs?: number; describe: () => string }): Promise<void> {
+export async function waitUntil(
+  check: () => boolean | Promise<boolean>,
+  options: { timeoutMs: number; intervalMs?: number; describe: () => string },
+): Promise<void> {
   const deadline = Date.now() + options.timeoutMs;
   for (;;) {
     if (await check()) return;

@@ -11,7 +11,13 @@ export async function startTestNode(env: Record<string, string> = {}): Promise<P
 }
 
 /** POSTs JSON (or a raw string) to /<appid>/notification with a key. */
-export async function postNotifications(baseUrl: string, appid: string, key: string | null, body: unknown, init: { headers?: Record<string, string>; raw?: boolean } = {}) {
+export async function postNotifications(
+  baseUrl: string,
+  appid: string,
+  key: string | null,
+  body: unknown,
+  init: { headers?: Record<string, string>; raw?: boolean } = {},
+) {
   const response = await fetch(`${baseUrl}/${appid}/notification`, {
     method: 'POST',
     headers: {

@@ -91,7 +91,10 @@ export async function startServerProcess(env: ServerEnv, options: { timeoutMs?: 
       const check = () => {
         const match = out.match(pattern);
         if (match) return finish(() => resolve(match));
-        if (hasExited) return finish(() => reject(new Error(`server exited (code ${child.exitCode}, signal ${child.signalCode}) before printing ${pattern}\n${describe()}`)));
+        if (hasExited)
+          return finish(() =>
+            reject(new Error(`server exited (code ${child.exitCode}, signal ${child.signalCode}) before printing ${pattern}\n${describe()}`)),
+          );
       };
       const timer = setTimeout(() => finish(() => reject(new Error(`server did not print ${pattern} within ${waitMs / 1000} s\n${describe()}`))), waitMs);
       const finish = (settle: () => void) => {
@@ -176,7 +179,11 @@ export async function stopClusterPostgres(dataDir: string): Promise<void> {
   if (pid === null || !isProcessRunning(pid)) return;
   const cwd = await fs.readlink(`/proc/${pid}/cwd`).catch(() => undefined);
   if (cwd !== undefined && cwd !== clusterDir) return;
-  for (const [signal, waitMs] of [['SIGINT', 20_000], ['SIGQUIT', 5_000], ['SIGKILL', 5_000]] as const) {
+  for (const [signal, waitMs] of [
+    ['SIGINT', 20_000],
+    ['SIGQUIT', 5_000],
+    ['SIGKILL', 5_000],
+  ] as const) {
     try {
       process.kill(pid, signal);
     } catch {

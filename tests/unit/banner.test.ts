@@ -7,13 +7,23 @@ import { startupBanner, type BannerOptions } from '../../src/server/banner.ts';
 
 const dataDir = '/srv/presence-data';
 const demo = {
-  appid: 'demo', key: 'prs_app_demoKEYdemoKEYdemoKEY', userId: 'u', deviceId: 'd', deviceToken: 'prs_dev_demoTOKENdemoTOKEN', uid: 'AAAAAAAAAAAAAAAAAAAAAA',
+  appid: 'demo',
+  key: 'prs_app_demoKEYdemoKEYdemoKEY',
+  userId: 'u',
+  deviceId: 'd',
+  deviceToken: 'prs_dev_demoTOKENdemoTOKEN',
+  uid: 'AAAAAAAAAAAAAAAAAAAAAA',
 };
 const embedded = { url: 'postgresql://presence:pw@127.0.0.1:5432/presence', clusterDir: `${dataDir}/pgdata`, stop: async () => {} };
 
 function banner(options: Partial<BannerOptions> & { operatorToken?: string | null }): string {
   return startupBanner({
-    node: { url: 'http://localhost:3000', embedded, demo, operatorToken: options.operatorToken === undefined ? 'prs_adm_generatedOPERATOR' : options.operatorToken },
+    node: {
+      url: 'http://localhost:3000',
+      embedded,
+      demo,
+      operatorToken: options.operatorToken === undefined ? 'prs_adm_generatedOPERATOR' : options.operatorToken,
+    },
     dataDir,
     interactive: false,
     operatorTokenFromEnvironment: false,

@@ -23,12 +23,36 @@ describe('jsonStructureRefusal', () => {
   });
 
   it(`refuses more than ${MAX_JSON_VALUES} list elements and object fields in all`, () => {
-    expect(jsonStructureRefusal(bytes(`[${Array(MAX_JSON_VALUES - 1).fill('0').join(',')}]`))).toBeNull();
+    expect(
+      jsonStructureRefusal(
+        bytes(
+          `[${Array(MAX_JSON_VALUES - 1)
+            .fill('0')
+            .join(',')}]`,
+        ),
+      ),
+    ).toBeNull();
     const refusal = `body has more than ${MAX_JSON_VALUES} values (list elements and object fields)`;
-    expect(jsonStructureRefusal(bytes(`[${Array(MAX_JSON_VALUES + 1).fill('0').join(',')}]`))).toBe(refusal);
+    expect(
+      jsonStructureRefusal(
+        bytes(
+          `[${Array(MAX_JSON_VALUES + 1)
+            .fill('0')
+            .join(',')}]`,
+        ),
+      ),
+    ).toBe(refusal);
     const fields = Array.from({ length: MAX_JSON_VALUES + 1 }, (_, n) => `"f${n}":0`).join(',');
     expect(jsonStructureRefusal(bytes(`{${fields}}`))).toBe(refusal);
-    expect(jsonStructureRefusal(bytes(`[${Array(MAX_JSON_VALUES + 1).fill('{}').join(',')}]`))).toBe(refusal);
+    expect(
+      jsonStructureRefusal(
+        bytes(
+          `[${Array(MAX_JSON_VALUES + 1)
+            .fill('{}')
+            .join(',')}]`,
+        ),
+      ),
+    ).toBe(refusal);
   });
 
   it('counts nothing inside strings: brackets, commas and escaped quotes in texts are text', () => {

@@ -46,7 +46,10 @@ describe('Coalescer', () => {
     expect(await Promise.all(first)).toEqual(['a done', 'b done']);
     await finishOne();
     expect(await Promise.all(later)).toEqual(['c done', 'd done']);
-    expect(groups).toEqual([['a', 'b'], ['c', 'd']]);
+    expect(groups).toEqual([
+      ['a', 'b'],
+      ['c', 'd'],
+    ]);
   });
 
   it('keeps a group within the weight limit, and lets a heavier job go alone', async () => {

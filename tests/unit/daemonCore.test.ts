@@ -156,13 +156,15 @@ describe('the daemon core', () => {
     expect(calls.acks).toEqual([]);
   });
 
-  it('ends on a refusal of a front end\'s own call too', async () => {
+  it("ends on a refusal of a front end's own call too", async () => {
     const user = await makeDaemonUser(db);
     const { client } = recordedChannel(user.token);
     const { core, refusals } = runCore(client);
     core.check(new Error('not a refusal'));
     expect(refusals).toEqual([]);
-    const refusal = await openClient('prs_dev_wrong').daemon.whoami.query().catch((error: unknown) => error);
+    const refusal = await openClient('prs_dev_wrong')
+      .daemon.whoami.query()
+      .catch((error: unknown) => error);
     core.check(refusal);
     expect(refusals).toHaveLength(1);
   });

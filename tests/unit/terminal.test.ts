@@ -6,7 +6,9 @@ const TERMINAL_CONTROLS = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u
 
 describe('forTerminal', () => {
   it('leaves no terminal control character in any text, and a JSON line made safe parses to the same value (generated, fixed seed)', () => {
-    const text = fc.string({ unit: fc.oneof(fc.constantFrom('\u001b', '\n', '\u009b', '\u202e', '\u2028', '\u007f'), fc.string({ unit: 'binary', minLength: 1, maxLength: 1 })) });
+    const text = fc.string({
+      unit: fc.oneof(fc.constantFrom('\u001b', '\n', '\u009b', '\u202e', '\u2028', '\u007f'), fc.string({ unit: 'binary', minLength: 1, maxLength: 1 })),
+    });
     fc.assert(
       fc.property(text, (value) => {
         expect(forTerminal(value)).not.toMatch(TERMINAL_CONTROLS);

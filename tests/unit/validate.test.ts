@@ -33,7 +33,12 @@ describe('validateBatch: shape', () => {
   });
 
   it('accepts 1000 items and refuses 1001 with 106 (413)', () => {
-    expect(validateBatch(Array.from({ length: MAX_ITEMS_PER_BATCH }, () => item()), [])).toHaveLength(1000);
+    expect(
+      validateBatch(
+        Array.from({ length: MAX_ITEMS_PER_BATCH }, () => item()),
+        [],
+      ),
+    ).toHaveLength(1000);
     const error = refusal(Array.from({ length: MAX_ITEMS_PER_BATCH + 1 }, () => item()));
     expect(error.errno).toBe(Errno.TooLarge);
     expect(error.status).toBe(413);
@@ -133,7 +138,13 @@ describe('validateBatch: text fields', () => {
 
   it('refuses actions that are not allowed with 104, using the app’s schemes', () => {
     const error = refusal(
-      [item({ action: 'http:foo' }), item({ action: 'https://' }), item({ action: 'javascript:alert(1)' }), item({ action: 'demo://x' }), item({ action: 'CHAT://ok' })],
+      [
+        item({ action: 'http:foo' }),
+        item({ action: 'https://' }),
+        item({ action: 'javascript:alert(1)' }),
+        item({ action: 'demo://x' }),
+        item({ action: 'CHAT://ok' }),
+      ],
       ['chat', 'javascript'],
     );
     expect(error.errno).toBe(104);
@@ -245,10 +256,17 @@ describe('validateBatch: item-level refusals', () => {
 describe('validateBatch: hostile bodies', () => {
   it('gives no hint drawn from Object.prototype to fields named __proto__, constructor, toString or hasOwnProperty', () => {
     // JSON.parse makes "__proto__" an own field, as a client's body would.
-    const body = JSON.parse(`{"UID":"${UID}","message":"m","action":"https://example.com/","__proto__":1,"constructor":2,"toString":3,"hasOwnProperty":4,"valueOf":5}`);
+    const body = JSON.parse(
+      `{"UID":"${UID}","message":"m","action":"https://example.com/","__proto__":1,"constructor":2,"toString":3,"hasOwnProperty":4,"valueOf":5}`,
+    );
     const error = refusal(body);
     expect(error.items).toEqual(
-      ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf'].map((field) => ({ index: 0, field, errno: 103, error: `unknown field "${field}"` })),
+      ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf'].map((field) => ({
+        index: 0,
+        field,
+        errno: 103,
+        error: `unknown field "${field}"`,
+      })),
     );
     expect(JSON.stringify(error.toBody())).not.toMatch(/object Object|function|native code/);
   });

@@ -185,7 +185,15 @@ async function closeAll(): Promise<{ closed: number }> {
 }
 
 async function resetCounters(): Promise<{ ok: true }> {
-  Object.assign(state, { backlogItems: 0, liveItems: 0, ackedItems: 0, ackFailures: 0, ackFailureReasons: {}, lastBacklogAt: Number.NaN, lastAckAt: Number.NaN });
+  Object.assign(state, {
+    backlogItems: 0,
+    liveItems: 0,
+    ackedItems: 0,
+    ackFailures: 0,
+    ackFailureReasons: {},
+    lastBacklogAt: Number.NaN,
+    lastAckAt: Number.NaN,
+  });
   return { ok: true };
 }
 

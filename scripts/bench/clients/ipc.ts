@@ -27,7 +27,12 @@ export class WorkerProcess {
   readonly child: ChildProcess;
 
   /** `module` is relative to this folder (e.g. "loadWorker.ts"); progress lines go to `log`. */
-  constructor(module: string, readonly name: string, log: (line: string) => void, extraExecArgv: string[] = []) {
+  constructor(
+    module: string,
+    readonly name: string,
+    log: (line: string) => void,
+    extraExecArgv: string[] = [],
+  ) {
     const path = fileURLToPath(new URL(module, import.meta.url));
     this.child = fork(path, [], {
       execArgv: ['--import', 'tsx', ...extraExecArgv],

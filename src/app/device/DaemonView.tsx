@@ -86,9 +86,7 @@ function NotificationControl({ permission, failed, onEnable }: { permission: Not
     );
   }
   const text = {
-    granted: failed
-      ? 'This browser shows notifications only from installed apps; this list stays up to date.'
-      : 'Browser notifications are on.',
+    granted: failed ? 'This browser shows notifications only from installed apps; this list stays up to date.' : 'Browser notifications are on.',
     denied: "Browser notifications are blocked for this site: allow them in the browser's site settings.",
     unsupported: 'This browser has no notifications; this list stays up to date.',
   }[permission];

@@ -20,8 +20,7 @@ export function SignInForm({ error, onSignIn }: { error: string | null; onSignIn
       <section className={styles.card}>
         <h1 className={styles.title}>Sign in this device</h1>
         <p className={styles.lead}>
-          This page receives your notifications while it is open, on a computer or a phone. Sign in with the device
-          token your operator created for this device.
+          This page receives your notifications while it is open, on a computer or a phone. Sign in with the device token your operator created for this device.
         </p>
         {error && (
           <p className={styles.error} role="alert">

@@ -108,7 +108,11 @@ export async function openChannel(options: ChannelOptions): Promise<Channel> {
   // row is gone belongs to a revoked device: it closes, also when the
   // revocation's signal never reached this node.
   async function beat(): Promise<void> {
-    const gone = await heartbeat(db, nodeId, Array.from(daemons.values(), (daemon) => daemon.connectionId));
+    const gone = await heartbeat(
+      db,
+      nodeId,
+      Array.from(daemons.values(), (daemon) => daemon.connectionId),
+    );
     if (gone.length === 0) return;
     const goneIds = new Set(gone);
     for (const [ws, daemon] of daemons) if (goneIds.has(daemon.connectionId)) ws.close(REVOKED, 'device revoked');

@@ -320,9 +320,20 @@ class Connection<TContext> {
     try {
       const ctx = await this.context;
       if (ctx instanceof TRPCError) return this.refuse(ctx, id, jsonrpc, type, path, input);
-      const result: unknown = await callTRPCProcedure({ router: this.options.router, path, getRawInput: async () => input, ctx, type, signal: undefined, batchIndex });
+      const result: unknown = await callTRPCProcedure({
+        router: this.options.router,
+        path,
+        getRawInput: async () => input,
+        ctx,
+        type,
+        signal: undefined,
+        batchIndex,
+      });
       if (isAsyncIterable(result) || isObservable(result)) {
-        throw new TRPCError({ code: 'UNSUPPORTED_MEDIA_TYPE', message: `Cannot return an async iterable or observable from a ${type} procedure with WebSockets` });
+        throw new TRPCError({
+          code: 'UNSUPPORTED_MEDIA_TYPE',
+          message: `Cannot return an async iterable or observable from a ${type} procedure with WebSockets`,
+        });
       }
       this.respond({ id, jsonrpc, result: { type: 'data', data: result } });
     } catch (cause) {
@@ -378,7 +389,11 @@ class Connection<TContext> {
             }
             if (signal.aborted) break;
             const value: unknown = next.value;
-            this.respond({ id, jsonrpc, result: isTrackedEnvelope(value) ? { type: 'data', data: { id: value[0], data: value[1] }, id: value[0] } : { type: 'data', data: value } });
+            this.respond({
+              id,
+              jsonrpc,
+              result: isTrackedEnvelope(value) ? { type: 'data', data: { id: value[0], data: value[1] }, id: value[0] } : { type: 'data', data: value },
+            });
           }
         } catch (cause) {
           // After a stop a failure is only reported, and an AbortError is how a stop is expected to end.
@@ -419,14 +434,25 @@ class Connection<TContext> {
     const ctx = await this.context;
     if (ctx instanceof TRPCError) throw ctx;
     if (signal.aborted || this.ws.readyState !== OPEN) return null;
-    const result: unknown = await callTRPCProcedure({ router: this.options.router, path, getRawInput: async () => input, ctx, type: 'subscription', signal, batchIndex });
+    const result: unknown = await callTRPCProcedure({
+      router: this.options.router,
+      path,
+      getRawInput: async () => input,
+      ctx,
+      type: 'subscription',
+      signal,
+      batchIndex,
+    });
     if (!isAsyncIterable(result) && !isObservable(result)) {
       throw new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: `Subscription ${path} did not return an observable or a AsyncGenerator` });
     }
     if (signal.aborted || this.ws.readyState !== OPEN) {
       controller.abort();
       // Stopped before it started: let a generator clean up without running it.
-      if (isAsyncIterable(result)) await result[Symbol.asyncIterator]().return?.()?.catch((cause: unknown) => this.options.onError(getTRPCErrorFromUnknown(cause), path));
+      if (isAsyncIterable(result))
+        await result[Symbol.asyncIterator]()
+          .return?.()
+          ?.catch((cause: unknown) => this.options.onError(getTRPCErrorFromUnknown(cause), path));
       return null;
     }
     return (isObservable(result) ? observableToAsyncIterable(result, signal) : result)[Symbol.asyncIterator]();

@@ -63,7 +63,11 @@ const commands: Record<string, Command> = {
       return { revoked: deviceId };
     },
   },
-  'uid grant': { usage: 'uid grant <appid> <userId>', positionals: 2, run: (db, [appid, userId]) => grantUid(db, { appid: appid as string, userId: userId as string }) },
+  'uid grant': {
+    usage: 'uid grant <appid> <userId>',
+    positionals: 2,
+    run: (db, [appid, userId]) => grantUid(db, { appid: appid as string, userId: userId as string }),
+  },
   'uid revoke': {
     usage: 'uid revoke <uid>',
     positionals: 1,
@@ -99,10 +103,16 @@ function formatHuman(result: unknown): string {
     const columns = Object.keys(rows[0] as object);
     const cell = (v: unknown) => (v instanceof Date ? v.toISOString() : Array.isArray(v) ? v.join(',') : v === null || v === undefined ? '-' : String(v));
     const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
-    const line = (values: string[]) => values.map((v, i) => v.padEnd(widths[i] as number)).join('  ').trimEnd();
+    const line = (values: string[]) =>
+      values
+        .map((v, i) => v.padEnd(widths[i] as number))
+        .join('  ')
+        .trimEnd();
     return [line(columns), ...rows.map((r) => line(columns.map((c) => cell(r[c]))))].join('\n');
   }
-  return Object.entries(result as Record<string, unknown>).map(([k, v]) => `${k}: ${String(v)}`).join('\n');
+  return Object.entries(result as Record<string, unknown>)
+    .map(([k, v]) => `${k}: ${String(v)}`)
+    .join('\n');
 }
 
 async function main(argv: string[]): Promise<number> {

@@ -20,10 +20,7 @@ export async function logRefusal(db: Database, appId: string, refusal: AppError,
 
 /** Deletes all but the newest `keep` entries. */
 export async function trimAckLog(db: Database, keep: number): Promise<number> {
-  return db.prisma.$executeRawUnsafe(
-    `DELETE FROM ack_log WHERE id <= (SELECT id FROM ack_log ORDER BY id DESC OFFSET $1 LIMIT 1)`,
-    keep,
-  );
+  return db.prisma.$executeRawUnsafe(`DELETE FROM ack_log WHERE id <= (SELECT id FROM ack_log ORDER BY id DESC OFFSET $1 LIMIT 1)`, keep);
 }
 
 /** One entry as the dashboard shows it. */

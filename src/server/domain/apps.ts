@@ -14,7 +14,20 @@ const appidSyntax = /^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
 
 /** First path segments the service uses itself: an app named so would shadow them. */
 const RESERVED_APPIDS: ReadonlySet<string> = new Set([
-  'admin', 'api', 'app', 'device', 'devices', 'presence', 'healthz', 'metrics', 'trpc', 'static', 'public', 'login', 'logout', 'docs',
+  'admin',
+  'api',
+  'app',
+  'device',
+  'devices',
+  'presence',
+  'healthz',
+  'metrics',
+  'trpc',
+  'static',
+  'public',
+  'login',
+  'logout',
+  'docs',
 ]);
 
 /** An app as the service uses it to authorise a POST. */

@@ -35,7 +35,8 @@ export function checkName(kind: string, name: string): string {
   const trimmed = name.trim();
   let codePoints = 0;
   for (const _ of trimmed) if (++codePoints > MAX_NAME_CODE_POINTS) break;
-  if (codePoints === 0 || codePoints > MAX_NAME_CODE_POINTS) throw new AppError(Errno.InvalidArgument, `${kind} name must be 1 to ${MAX_NAME_CODE_POINTS} characters`);
+  if (codePoints === 0 || codePoints > MAX_NAME_CODE_POINTS)
+    throw new AppError(Errno.InvalidArgument, `${kind} name must be 1 to ${MAX_NAME_CODE_POINTS} characters`);
   return trimmed;
 }
 

@@ -19,7 +19,10 @@ export function operatorTokenPath(dataDir: string): string {
 /** The embedded default's operator token: read, or generated once (owner-only file). */
 export async function ensureOperatorToken(dataDir: string): Promise<string> {
   const file = operatorTokenPath(dataDir);
-  const saved = await readFile(file, 'utf8').then((text) => text.trim(), () => '');
+  const saved = await readFile(file, 'utf8').then(
+    (text) => text.trim(),
+    () => '',
+  );
   if (saved) return saved;
   const token = newSecret('adm');
   await writeFile(file, `${token}\n`, { mode: 0o600 });

@@ -93,7 +93,13 @@ export async function listQueueItems(db: Database, uid: string): Promise<QueueIt
       ORDER BY id`,
     [uid],
   );
-  return rows.map((r) => ({ id: r.id, message: r.message, action: r.action, createdAt: r.created_at.toISOString(), expiresAt: r.expires_at?.toISOString() ?? null }));
+  return rows.map((r) => ({
+    id: r.id,
+    message: r.message,
+    action: r.action,
+    createdAt: r.created_at.toISOString(),
+    expiresAt: r.expires_at?.toISOString() ?? null,
+  }));
 }
 
 /** Empties one queue (through the queue lock). Returns how many items were removed. */

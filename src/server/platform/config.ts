@@ -42,7 +42,14 @@ const schema = z.object({
   CORS_ORIGINS: z
     .string()
     .optional()
-    .transform((value) => (value ? value.split(',').map((origin) => origin.trim()).filter(Boolean) : [])),
+    .transform((value) =>
+      value
+        ? value
+            .split(',')
+            .map((origin) => origin.trim())
+            .filter(Boolean)
+        : [],
+    ),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Not a setting: npm sets it for the scripts it runs; `npm start`'s node then stops when npm goes away. */
   npm_lifecycle_event: z.string().optional(),

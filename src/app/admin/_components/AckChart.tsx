@@ -44,9 +44,7 @@ export function AckChart({ perMinute }: { perMinute: MinuteCount[] }) {
       </div>
       <svg viewBox={`0 0 ${WIDTH} ${HEIGHT}`} role="img" aria-labelledby="ack-chart-title ack-chart-desc" preserveAspectRatio="xMidYMid meet">
         <title id="ack-chart-title">Acks and refusals per minute, last {perMinute.length} minutes</title>
-        <desc id="ack-chart-desc">
-          {`${plural(totalOk, 'ack', 'acks')} and ${plural(totalKo, 'refusal', 'refusals')} in total.`}
-        </desc>
+        <desc id="ack-chart-desc">{`${plural(totalOk, 'ack', 'acks')} and ${plural(totalKo, 'refusal', 'refusals')} in total.`}</desc>
         {ticks.map((tick) => (
           <g key={tick} className="chart-grid">
             <line x1={MARGIN.left} x2={WIDTH - MARGIN.right} y1={y(tick)} y2={y(tick)} />

@@ -27,9 +27,7 @@ export function AcksView() {
         <AckChart perMinute={data.perMinute} />
       </section>
       <section className="card" aria-labelledby="latest-heading">
-        <h2 id="latest-heading">
-          Latest entries {data.entries.length > 0 ? <span className="muted">({data.entries.length}, newest first)</span> : null}
-        </h2>
+        <h2 id="latest-heading">Latest entries {data.entries.length > 0 ? <span className="muted">({data.entries.length}, newest first)</span> : null}</h2>
         {data.entries.length === 0 ? (
           <EmptyState title="No acks or refusals yet" testId="acks-empty">
             Every POST of an app (and every test send) is logged here: its ack, or the refusal with its errno.

@@ -47,7 +47,14 @@ export function AppCreateForm({ onCreated }: { onCreated: (created: CreatedApp) 
         </div>
         <div className="field">
           <label htmlFor="app-name">Name</label>
-          <input id="app-name" value={name} onChange={(e) => setName(e.target.value)} maxLength={MAX_NAME_CODE_POINTS} autoComplete="off" aria-describedby="app-name-hint" />
+          <input
+            id="app-name"
+            value={name}
+            onChange={(e) => setName(e.target.value)}
+            maxLength={MAX_NAME_CODE_POINTS}
+            autoComplete="off"
+            aria-describedby="app-name-hint"
+          />
           <p className="hint" id="app-name-hint">
             The title of its notifications; the app id when empty.
           </p>

@@ -36,7 +36,14 @@ export function DeviceCreateForm({
         />
         <div className="field">
           <label htmlFor="device-name">Device name</label>
-          <input id="device-name" value={name} onChange={(e) => setName(e.target.value)} maxLength={MAX_NAME_CODE_POINTS} placeholder="laptop" autoComplete="off" />
+          <input
+            id="device-name"
+            value={name}
+            onChange={(e) => setName(e.target.value)}
+            maxLength={MAX_NAME_CODE_POINTS}
+            placeholder="laptop"
+            autoComplete="off"
+          />
         </div>
       </div>
       <ErrorAlert message={form.error} />

@@ -46,9 +46,8 @@ export function DevicesView() {
       {newToken ? (
         <SecretOnce title={`Token for ${newToken.name}`} value={newToken.token} onDismiss={() => setNewToken(null)}>
           <p className="hint">
-            Save it in a file only you can read and run the daemon with it:{' '}
-            <code>npx presence-daemon --server {origin} --token-file &lt;file&gt;</code>, or enter it on the{' '}
-            <a href="/device">device page</a> of a phone or browser.
+            Save it in a file only you can read and run the daemon with it: <code>npx presence-daemon --server {origin} --token-file &lt;file&gt;</code>, or
+            enter it on the <a href="/device">device page</a> of a phone or browser.
           </p>
         </SecretOnce>
       ) : null}

@@ -124,7 +124,11 @@ export function ActionField({ app, value, error, onChange }: CheckedFieldProps &
           <>
             : <code>{schemes.map((s) => `${s}:`).join(' ')}</code>
           </>
-        ) : app ? ' (it has none)' : ''}
+        ) : app ? (
+          ' (it has none)'
+        ) : (
+          ''
+        )}
         .
       </p>
     </div>

@@ -61,8 +61,7 @@ export function useSendOutcome(): SendOutcome {
 export function SendAckNotice({ ack, uid }: { ack: TestSendAck; uid: string }) {
   return (
     <p role="status" className="notice" data-testid="send-ack">
-      Stored. Queue size is now <strong data-testid="send-ack-queue-size">{ack.queue_size}</strong>.{' '}
-      <Link href={queueHref(uid)}>Open the queue</Link>
+      Stored. Queue size is now <strong data-testid="send-ack-queue-size">{ack.queue_size}</strong>. <Link href={queueHref(uid)}>Open the queue</Link>
     </p>
   );
 }

@@ -22,7 +22,7 @@ export function ConnectionProvider({ children }: { children: ReactNode }) {
     const channel = openChannelClient({ onConnectionChange: (connected) => setState((s) => ({ ...s, connected })) });
     setState((s) => ({ ...s, client: channel.client }));
     return () => {
-      channel.close();
+      void channel.close();
       setState({ client: null, connected: false });
     };
   }, []);

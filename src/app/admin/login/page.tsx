@@ -22,8 +22,8 @@ export default async function LoginPage({ searchParams }: { searchParams: Promis
         <div role="alert" className="alert">
           <p>Sign-in is not available: this server has no operator token.</p>
           <p>
-            Set <code>ADMIN_TOKEN</code> in the server&rsquo;s environment to a long random string and restart it. On the embedded
-            default (no <code>DATABASE_URL</code>) one is generated and kept in <code>admin-token</code> in the data folder.
+            Set <code>ADMIN_TOKEN</code> in the server&rsquo;s environment to a long random string and restart it. On the embedded default (no{' '}
+            <code>DATABASE_URL</code>) one is generated and kept in <code>admin-token</code> in the data folder.
           </p>
         </div>
       ) : null}

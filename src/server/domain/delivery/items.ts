@@ -107,7 +107,10 @@ async function deleteAcked(client: pg.ClientBase, requests: readonly AckRequest[
   const ids = requests.flatMap((r) => r.ids);
   const users = requests.flatMap((r) => r.ids.map(() => r.userId));
   const { rows: owned } = await client.query<{ uid: string }>(`SELECT DISTINCT i.uid ${OWNED_ITEMS}`, [ids, users]);
-  const locked = await lockQueues(client, owned.map((r) => r.uid));
+  const locked = await lockQueues(
+    client,
+    owned.map((r) => r.uid),
+  );
   // Each removed item, with the user whose queue held it.
   const removedFor = new Map<string, string>();
   if (locked.size > 0) {

@@ -88,7 +88,10 @@ const STORE_SQL = `
  * benchmark's ceiling, which runs it with one push per transaction.
  */
 export async function storeGroup(client: pg.ClientBase, pushes: readonly Push[], options: { isolate?: boolean } = {}): Promise<PushResult[]> {
-  const locked = await lockQueues(client, pushes.flatMap((p) => p.items.map((i) => i.uid).filter((uid) => uidPattern.test(uid))));
+  const locked = await lockQueues(
+    client,
+    pushes.flatMap((p) => p.items.map((i) => i.uid).filter((uid) => uidPattern.test(uid))),
+  );
   const results: (PushResult | null)[] = pushes.map((push) => refuseUnknownUids(push, locked));
   const accepted = pushes.flatMap((push, i) => (results[i] === null ? [i] : []));
   if (!options.isolate) {
@@ -130,7 +133,10 @@ async function storeTogether(
   locked: ReadonlyMap<string, LockedQueue>,
   results: (PushResult | null)[],
 ): Promise<void> {
-  const claimed = await claimKeys(client, indexes.map((i) => pushes[i] as Push));
+  const claimed = await claimKeys(
+    client,
+    indexes.map((i) => pushes[i] as Push),
+  );
   const storing = indexes.filter((i) => {
     const push = pushes[i] as Push;
     if (!push.idempotency || claimed.has(keyOf(push.appId, push.idempotency.key))) return true;
@@ -146,7 +152,13 @@ async function storeTogether(
   const entries = group.map((push) => {
     for (const item of push.items) upto.set(item.uid, (upto.get(item.uid) ?? 0) + 1);
     const lastUid = (push.items[push.items.length - 1] as NotificationInput).uid;
-    return { app_id: push.appId, item_count: push.items.length, uids: [...new Set(push.items.map((i) => i.uid))].sort(), last_uid: lastUid, upto: upto.get(lastUid) };
+    return {
+      app_id: push.appId,
+      item_count: push.items.length,
+      uids: [...new Set(push.items.map((i) => i.uid))].sort(),
+      last_uid: lastUid,
+      upto: upto.get(lastUid),
+    };
   });
   const { rows } = await client.query<{ uid: string; before: number }>(STORE_SQL, [
     items.map((i) => i.appId),

@@ -70,4 +70,3 @@ export async function pushNotifications(db: Database, appId: string, items: Noti
   if (!replay) throw new AppError(Errno.StorageUnavailable, 'a request with this Idempotency-Key is still in progress; retry later');
   return { ack: replay, stored: 0, droppedByCap: 0 };
 }
-

@@ -20,7 +20,13 @@ const knownFields = ['UID', 'message', 'action', 'ttl'] as const;
 
 // Names an app may well send instead of ours, or gets wrong easily. A Map, so
 // that "__proto__" or "constructor" find nothing inherited from Object.
-const suggestions = new Map([['url', 'action'], ['link', 'action'], ['msg', 'message'], ['text', 'message'], ['body', 'message']]);
+const suggestions = new Map([
+  ['url', 'action'],
+  ['link', 'action'],
+  ['msg', 'message'],
+  ['text', 'message'],
+  ['body', 'message'],
+]);
 
 /** Longest field name echoed in a refusal; a longer one is cut. */
 const MAX_FIELD_NAME_CODE_POINTS = 64;

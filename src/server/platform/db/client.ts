@@ -118,7 +118,8 @@ const unavailableCodes = new Set([
   '25P04', // transaction_timeout
 ]);
 
-const unavailableMessages = /timeout exceeded when trying to connect|Connection terminated|Client has encountered a connection error|Transaction already closed|Unable to start a transaction|transaction timeout/i;
+const unavailableMessages =
+  /timeout exceeded when trying to connect|Connection terminated|Client has encountered a connection error|Transaction already closed|Unable to start a transaction|transaction timeout/i;
 
 /**
  * True when an error says the database cannot serve now (down, restarting,

@@ -15,9 +15,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import type { Client } from 'pg';
-import {
-  SHARED_ROOT, binariesUsableBy, ensureDir, exists, postgresAccount, resolvePostgresBinaries, userCanReach,
-} from './postgresBinaries.ts';
+import { SHARED_ROOT, binariesUsableBy, ensureDir, exists, postgresAccount, resolvePostgresBinaries, userCanReach } from './postgresBinaries.ts';
 import type { PostgresBinaries, UserIds } from './postgresBinaries.ts';
 
 /** Options of {@link startEmbeddedPostgres}. */
@@ -51,7 +49,11 @@ export interface EmbeddedPostgres {
 const SUPERUSER = 'presence';
 const START_TIMEOUT_MS = 30_000;
 /** SIGINT = fast shutdown; SIGQUIT = immediate shutdown (the postmaster still takes its children down); SIGKILL last. */
-const SHUTDOWN_STEPS = [['SIGINT', 20_000], ['SIGQUIT', 5_000], ['SIGKILL', 5_000]] as const;
+const SHUTDOWN_STEPS = [
+  ['SIGINT', 20_000],
+  ['SIGQUIT', 5_000],
+  ['SIGKILL', 5_000],
+] as const;
 
 /**
  * Starts (initialising on first use) the PostgreSQL cluster kept in
@@ -157,8 +159,7 @@ async function initCluster(
   try {
     await fs.writeFile(pwfile, `${password}\n`, { mode: 0o600, flag: 'wx' });
     if (owner) await fs.chown(pwfile, owner.uid, owner.gid);
-    const args = ['-D', clusterDir, '-U', SUPERUSER, `--pwfile=${pwfile}`,
-      '--auth=scram-sha-256', '-E', 'UTF8', '--locale=C', '--no-instructions'];
+    const args = ['-D', clusterDir, '-U', SUPERUSER, `--pwfile=${pwfile}`, '--auth=scram-sha-256', '-E', 'UTF8', '--locale=C', '--no-instructions'];
     const offset = await logSize(logPath);
     const child = await spawnLogged(binaries.initdb, args, logPath, owner, clusterDir, {});
     const [code, signal] = await new Promise<[number | null, string | null]>((resolve, reject) => {
@@ -207,8 +208,7 @@ async function launch(
     const port = fixedPort ?? (await freePort());
     const offset = await logSize(logPath);
     // TCP on loopback only; no Unix socket, whose default directory (/tmp or /var/run/postgresql) may be shared or missing.
-    const args = ['-D', clusterDir, '-p', String(port),
-      '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=200'];
+    const args = ['-D', clusterDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=200'];
     // detached: own process group, so a Ctrl-C at the terminal reaches Node, which then decides to stop PostgreSQL.
     const child = await spawnLogged(binaries.postgres, args, logPath, owner, clusterDir, { detached: true });
     let exit: string | undefined;
@@ -217,7 +217,12 @@ async function launch(
     const deadline = Date.now() + START_TIMEOUT_MS;
     while (exit === undefined && Date.now() < deadline) {
       const client = new pg.Client({
-        host: '127.0.0.1', port, user: SUPERUSER, password, database: 'postgres', connectionTimeoutMillis: 5_000,
+        host: '127.0.0.1',
+        port,
+        user: SUPERUSER,
+        password,
+        database: 'postgres',
+        connectionTimeoutMillis: 5_000,
       });
       client.on('error', () => {}); // errors surface through connect()
       try {
@@ -227,7 +232,7 @@ async function launch(
         await client.end().catch(() => {});
         if ((error as { code?: string }).code === '28P01') {
           await shutdown(child.pid);
-          throw new Error(`PostgreSQL rejected the password stored in the data folder for cluster ${clusterDir}`);
+          throw new Error(`PostgreSQL rejected the password stored in the data folder for cluster ${clusterDir}`, { cause: error });
         }
       }
       await sleep(200);
@@ -309,7 +314,7 @@ async function shutdown(pid: number | undefined): Promise<void> {
       process.kill(pid, signal);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ESRCH') return;
-      throw new Error(`cannot signal PostgreSQL (pid ${pid}): ${(error as Error).message}`);
+      throw new Error(`cannot signal PostgreSQL (pid ${pid}): ${(error as Error).message}`, { cause: error });
     }
     for (const deadline = Date.now() + waitMs; Date.now() < deadline; await sleep(100)) {
       if (processState(pid) !== 'alive') return;
@@ -346,7 +351,10 @@ function freePort(): Promise<number> {
 }
 
 async function logSize(logPath: string): Promise<number> {
-  return fs.stat(logPath).then((stat) => stat.size, () => 0);
+  return fs.stat(logPath).then(
+    (stat) => stat.size,
+    () => 0,
+  );
 }
 
 /** The end (at most 3 kB) of what was logged since `offset`, for error messages. */

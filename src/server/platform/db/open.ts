@@ -18,14 +18,9 @@ export interface OpenDatabase {
   close(): Promise<void>;
 }
 
-export async function openDatabase(
-  config: Config,
-  options: { log?: (line: string) => void; attach?: boolean } = {},
-): Promise<OpenDatabase> {
+export async function openDatabase(config: Config, options: { log?: (line: string) => void; attach?: boolean } = {}): Promise<OpenDatabase> {
   const log = options.log ?? (() => {});
-  const embedded = config.DATABASE_URL
-    ? null
-    : await startEmbeddedPostgres({ dataDir: config.PRESENCE_DATA_DIR, log, attach: options.attach });
+  const embedded = config.DATABASE_URL ? null : await startEmbeddedPostgres({ dataDir: config.PRESENCE_DATA_DIR, log, attach: options.attach });
   const url = config.DATABASE_URL ?? (embedded as EmbeddedPostgres).url;
   const db = connectDatabase({
     url,

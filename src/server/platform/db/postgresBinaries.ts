@@ -59,8 +59,7 @@ export async function ensureDir(dir: string, mode: number): Promise<void> {
 /** The ids of the `postgres` system account, created on first use. */
 export function postgresAccount(log: (line: string) => void): UserIds {
   const lookUp = (): UserIds => {
-    const id = (flag: string): number =>
-      Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim());
+    const id = (flag: string): number => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim());
     return { uid: id('-u'), gid: id('-g') };
   };
   try {
@@ -91,11 +90,7 @@ function userCanExecute(binary: string, user: UserIds): boolean {
  * `native/` folder (bin, lib, share) is then copied once to
  * `/var/lib/presence/postgresql-<package version>/` and used from there.
  */
-export async function binariesUsableBy(
-  binaries: PostgresBinaries,
-  user: UserIds,
-  log: (line: string) => void,
-): Promise<PostgresBinaries> {
+export async function binariesUsableBy(binaries: PostgresBinaries, user: UserIds, log: (line: string) => void): Promise<PostgresBinaries> {
   if (userCanExecute(binaries.postgres, user)) return binaries;
   const nativeDir = path.dirname(path.dirname(binaries.postgres));
   const manifest = JSON.parse(await fs.readFile(path.join(nativeDir, '..', 'package.json'), 'utf8')) as { version?: string };

@@ -34,7 +34,13 @@ const SESSION_RECHECK_MS = 30_000;
  * least every `refreshMs` (for state that goes stale by itself, and to notice
  * an expired session). Ends with UNAUTHORIZED once the session is gone.
  */
-async function* watch<T>(ctx: Context, topic: ActivityTopic, load: () => Promise<T>, signal: AbortSignal | undefined, refreshMs = SESSION_RECHECK_MS): AsyncGenerator<T> {
+async function* watch<T>(
+  ctx: Context,
+  topic: ActivityTopic,
+  load: () => Promise<T>,
+  signal: AbortSignal | undefined,
+  refreshMs = SESSION_RECHECK_MS,
+): AsyncGenerator<T> {
   const doorbell = ctx.doorbells.add(topicKey(topic));
   const stop = signal ?? new AbortController().signal;
   const refresh = setInterval(() => doorbell.ring(), Math.min(refreshMs, SESSION_RECHECK_MS));
@@ -104,14 +110,22 @@ export const adminRouter = router({
       (await listApps(ctx.db)).map((a) => ({ appid: a.id, name: a.name, schemes: a.schemes, createdAt: a.createdAt.toISOString(), uids: a._count.uids })),
     ),
     create: operatorProcedure
-      .input(z.object({ appid, name: z.string().max(MAX_NAME_CODE_POINTS).optional(), schemes: z.array(z.string().max(MAX_SCHEME_LENGTH)).max(20).default([]) }))
+      .input(
+        z.object({ appid, name: z.string().max(MAX_NAME_CODE_POINTS).optional(), schemes: z.array(z.string().max(MAX_SCHEME_LENGTH)).max(20).default([]) }),
+      )
       .mutation(({ ctx, input }) => createApp(ctx.db, input)),
     rotateKey: operatorProcedure.input(z.object({ appid })).mutation(({ ctx, input }) => rotateAppKey(ctx.db, input.appid)),
   }),
 
   users: router({
     list: operatorProcedure.query(async ({ ctx }) =>
-      (await listUsers(ctx.db)).map((u) => ({ userId: u.id, name: u.name, createdAt: u.createdAt.toISOString(), devices: u._count.devices, uids: u._count.uids })),
+      (await listUsers(ctx.db)).map((u) => ({
+        userId: u.id,
+        name: u.name,
+        createdAt: u.createdAt.toISOString(),
+        devices: u._count.devices,
+        uids: u._count.uids,
+      })),
     ),
     create: operatorProcedure.input(z.object({ name: z.string().max(MAX_NAME_CODE_POINTS) })).mutation(({ ctx, input }) => createUser(ctx.db, input)),
   }),
@@ -124,13 +138,22 @@ export const adminRouter = router({
         'devices',
         async () => {
           const [devices, online] = await Promise.all([listDevices(ctx.db), onlineDeviceIds(ctx.db)]);
-          return devices.map((d) => ({ deviceId: d.id, userId: d.userId, name: d.name, createdAt: d.createdAt.toISOString(), lastSeenAt: d.lastSeenAt?.toISOString() ?? null, online: online.has(d.id) }));
+          return devices.map((d) => ({
+            deviceId: d.id,
+            userId: d.userId,
+            name: d.name,
+            createdAt: d.createdAt.toISOString(),
+            lastSeenAt: d.lastSeenAt?.toISOString() ?? null,
+            online: online.has(d.id),
+          }));
         },
         signal,
         HEARTBEAT_INTERVAL_MS,
       ),
     ),
-    create: operatorProcedure.input(z.object({ userId: uuid, name: z.string().max(MAX_NAME_CODE_POINTS).optional() })).mutation(({ ctx, input }) => createDevice(ctx.db, input)),
+    create: operatorProcedure
+      .input(z.object({ userId: uuid, name: z.string().max(MAX_NAME_CODE_POINTS).optional() }))
+      .mutation(({ ctx, input }) => createDevice(ctx.db, input)),
     revoke: operatorProcedure.input(z.object({ deviceId: uuid })).mutation(async ({ ctx, input }) => {
       await revokeDevice(ctx.db, input.deviceId);
       return { revoked: input.deviceId };
@@ -139,7 +162,13 @@ export const adminRouter = router({
 
   uids: router({
     list: operatorProcedure.input(z.object({ appid: appid.optional(), userId: uuid.optional() }).default({})).query(async ({ ctx, input }) =>
-      (await listUids(ctx.db, input)).map((u) => ({ uid: u.uid, appid: u.appId, userId: u.userId, grantedAt: u.grantedAt.toISOString(), queueSize: u.queue?.size ?? 0 })),
+      (await listUids(ctx.db, input)).map((u) => ({
+        uid: u.uid,
+        appid: u.appId,
+        userId: u.userId,
+        grantedAt: u.grantedAt.toISOString(),
+        queueSize: u.queue?.size ?? 0,
+      })),
     ),
     grant: operatorProcedure.input(z.object({ appid, userId: uuid })).mutation(({ ctx, input }) => grantUid(ctx.db, input)),
     revoke: operatorProcedure.input(z.object({ uid })).mutation(async ({ ctx, input }) => {

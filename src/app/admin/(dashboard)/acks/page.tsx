@@ -7,9 +7,7 @@ export const metadata: Metadata = { title: 'Acks' };
 export default function AcksPage() {
   return (
     <>
-      <PageHeader title="Acks and refusals">
-        What apps sent and what was refused, live. Refusals are logged for authenticated apps only.
-      </PageHeader>
+      <PageHeader title="Acks and refusals">What apps sent and what was refused, live. Refusals are logged for authenticated apps only.</PageHeader>
       <AcksView />
     </>
   );

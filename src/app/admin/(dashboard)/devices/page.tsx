@@ -7,9 +7,7 @@ export const metadata: Metadata = { title: 'Devices' };
 export default function DevicesPage() {
   return (
     <>
-      <PageHeader title="Devices">
-        Where users receive notifications: each runs a daemon with its own token. Online states update live.
-      </PageHeader>
+      <PageHeader title="Devices">Where users receive notifications: each runs a daemon with its own token. Online states update live.</PageHeader>
       <DevicesView />
     </>
   );

@@ -8,8 +8,8 @@ export default function TestSendPage() {
   return (
     <>
       <PageHeader title="Test send">
-        Send one notification to a user as an app would, through the same checks and queue as{' '}
-        <code>POST /&lt;appid&gt;/notification</code>. It is logged in the acks.
+        Send one notification to a user as an app would, through the same checks and queue as <code>POST /&lt;appid&gt;/notification</code>. It is logged in the
+        acks.
       </PageHeader>
       <TestSendForm />
     </>
