@@ -4,6 +4,8 @@
  * lists them): subscribe to `daemon.notifications`, show each item once, ack
  * every id received in batches, subscribe again with backoff after a
  * server-side failure, and stop for good when the server refuses the device.
+ * It also carries dismissals both ways: what the user clicked or dismissed
+ * here goes to the user's other devices, and theirs come back to close ours.
  *
  * Close codes (README, "The channel"): 4401 follows the UNAUTHORIZED answer to
  * the subscription, which is what ends the core; after 4403 (device revoked)
@@ -12,8 +14,8 @@
  */
 import { TRPCClientError } from '@trpc/client';
 import { backoffDelay } from './backoff.ts';
-import type { DeliveredItem, DeliveryEvent } from './delivery.ts';
-import { MAX_IDS_PER_ACK } from './limits.ts';
+import type { DeliveredItem, DeliveryEvent, ItemsEvent } from './delivery.ts';
+import { MAX_IDS_PER_ACK, MAX_IDS_PER_DISMISS } from './limits.ts';
 
 /**
  * The calls the core makes: the part of the typed client (`TRPCClient<AppRouter>`)
@@ -28,6 +30,7 @@ export interface DaemonChannelClient {
       ): { unsubscribe(): void };
     };
     ack: { mutate(input: { ids: string[] }): Promise<{ acked: number }> };
+    dismiss: { mutate(input: { ids: string[] }): Promise<{ dismissed: number }> };
   };
 }
 
@@ -64,7 +67,9 @@ export interface DaemonCoreOptions {
   /** Every event as it arrives, before its new items are shown. */
   onEvent?: (event: DeliveryEvent) => void;
   /** Every id of `event` is acknowledged (at once for an event without items). */
-  onAcked?: (event: DeliveryEvent) => void;
+  onAcked?: (event: ItemsEvent) => void;
+  /** The user clicked or dismissed these items on another device: close what shows them here. */
+  onDismissed?: (ids: string[]) => void;
   /** An ack failed: the items come again on the next connection. */
   onAckFailed?: (error: Error) => void;
   /** The server could not serve the subscription (its database was away, say): it is made again after `retryInMs`. */
@@ -74,6 +79,8 @@ export interface DaemonCoreOptions {
 export interface DaemonCore {
   /** Stops subscribing, showing and acking. Idempotent. */
   stop(): void;
+  /** Tells the user's other devices that these items were clicked or dismissed here. Failures are dropped: it is a courtesy. */
+  dismiss(ids: string[]): void;
   /** Hands over the failure of a front end's own call (`daemon.whoami`): a refusal ends the core as its own calls' do. */
   check(error: unknown): void;
 }
@@ -111,6 +118,7 @@ export function startDaemonCore(options: DaemonCoreOptions): DaemonCore {
   const receive = (event: DeliveryEvent) => {
     if (stopped) return;
     options.onEvent?.(event);
+    if (event.kind === 'dismissed') return options.onDismissed?.(event.ids);
     const fresh = event.items.filter((item) => seen.add(item.id));
     if (fresh.length > 0) options.show(fresh);
     // Ack every id received, duplicates too: a redelivery means an earlier ack was lost.
@@ -149,9 +157,21 @@ export function startDaemonCore(options: DaemonCoreOptions): DaemonCore {
     });
   };
 
+  const dismiss = async (ids: string[]) => {
+    for (let start = 0; start < ids.length && !stopped; start += MAX_IDS_PER_DISMISS) {
+      await client.daemon.dismiss.mutate({ ids: ids.slice(start, start + MAX_IDS_PER_DISMISS) });
+    }
+  };
+
   subscribe();
   return {
     stop,
+    dismiss: (ids) => {
+      if (stopped || ids.length === 0) return;
+      dismiss(ids).catch((error: unknown) => {
+        if (isRefusal(error)) refuse(error);
+      });
+    },
     check: (error) => {
       if (isRefusal(error)) refuse(error);
     },

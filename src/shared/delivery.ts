@@ -13,11 +13,20 @@ export interface DeliveredItem {
   expiresAt?: string;
 }
 
-/** One message on the channel. The first is always the whole backlog (possibly empty). */
-export interface DeliveryEvent {
+/** Items to show: the first event is always the whole backlog (possibly empty), then live ones. */
+export interface ItemsEvent {
   kind: 'backlog' | 'live';
   items: DeliveredItem[];
 }
+
+/** The user clicked or dismissed these items on another of their devices: close their notifications here. */
+export interface DismissedEvent {
+  kind: 'dismissed';
+  ids: string[];
+}
+
+/** One message on the channel. */
+export type DeliveryEvent = ItemsEvent | DismissedEvent;
 
 /** What `daemon.whoami` answers. */
 export interface DeviceIdentity {

@@ -22,6 +22,9 @@ export const MAX_LISTED_ERRORS = 100;
 /** The most ids one `daemon.ack` may carry. */
 export const MAX_IDS_PER_ACK = 1_000;
 
+/** The most ids one `daemon.dismiss` may carry (they travel in one signal between nodes). */
+export const MAX_IDS_PER_DISMISS = 100;
+
 /** The longest name of an app, a user or a device, in code points. */
 export const MAX_NAME_CODE_POINTS = 100;
 

@@ -5,24 +5,29 @@
 import { createTRPCClient, createWSClient, TRPCClientError, wsLink } from '@trpc/client';
 import WebSocket from 'ws';
 import { channelUrl } from '../../src/shared/channel.ts';
-import type { DeliveryEvent } from '../../src/shared/delivery.ts';
+import type { ItemsEvent } from '../../src/shared/delivery.ts';
 import type { AppRouter } from '../../src/server/trpc/routers/_app.ts';
 
 export interface ChannelClient {
-  events: DeliveryEvent[];
+  /** The backlog and live events, in order. */
+  events: ItemsEvent[];
+  /** The ids of each `dismissed` event, in order. */
+  dismissals: string[][];
   errors: Error[];
   /** WebSocket close codes seen, in order. */
   closeCodes: number[];
   /** Resolves with event number `index` (0 = the backlog) once it has arrived. */
-  event(index: number, timeoutMs?: number): Promise<DeliveryEvent>;
+  event(index: number, timeoutMs?: number): Promise<ItemsEvent>;
   /** The ids of every item received so far. */
   receivedIds(): string[];
   ack(ids: string[]): Promise<{ acked: number }>;
+  dismiss(ids: string[]): Promise<{ dismissed: number }>;
   close(): Promise<void>;
 }
 
 export function connectChannel(serverUrl: string, token: string | null, options: { retry?: boolean } = {}): ChannelClient {
-  const events: DeliveryEvent[] = [];
+  const events: ItemsEvent[] = [];
+  const dismissals: string[][] = [];
   const errors: Error[] = [];
   const closeCodes: number[] = [];
   const waiters = new Set<() => void>();
@@ -36,7 +41,8 @@ export function connectChannel(serverUrl: string, token: string | null, options:
   const client = createTRPCClient<AppRouter>({ links: [wsLink({ client: wsClient })] });
   const subscription = client.daemon.notifications.subscribe(undefined, {
     onData: (event) => {
-      events.push(event);
+      if (event.kind === 'dismissed') dismissals.push(event.ids);
+      else events.push(event);
       waiters.forEach((wake) => wake());
     },
     onError: (error) => {
@@ -46,6 +52,7 @@ export function connectChannel(serverUrl: string, token: string | null, options:
   });
   return {
     events,
+    dismissals,
     errors,
     closeCodes,
     event: (index, timeoutMs = 10_000) =>
@@ -66,6 +73,7 @@ export function connectChannel(serverUrl: string, token: string | null, options:
       }),
     receivedIds: () => events.flatMap((e) => e.items.map((i) => i.id)),
     ack: (ids) => client.daemon.ack.mutate({ ids }),
+    dismiss: (ids) => client.daemon.dismiss.mutate({ ids }),
     async close() {
       subscription.unsubscribe();
       await wsClient.close();

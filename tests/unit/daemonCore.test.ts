@@ -52,6 +52,7 @@ function recordedChannel(token: string) {
           return real.daemon.ack.mutate(input);
         },
       },
+      dismiss: real.daemon.dismiss,
     },
   };
   return { client, calls };

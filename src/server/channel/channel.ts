@@ -56,7 +56,11 @@ const REPLACED = 4409;
 interface DaemonSocket extends DaemonSocketState {
   connectionId: string;
   deviceId: string;
+  userId: string;
 }
+
+/** Dismissed ids a socket keeps for its subscription; past this the oldest are dropped (closing a notification is a courtesy). */
+const MAX_WAITING_DISMISSALS = 1_000;
 
 /**
  * Answers an upgrade that is not served with an HTTP status, and lets the
@@ -101,6 +105,17 @@ export async function openChannel(options: ChannelOptions): Promise<Channel> {
   });
   signals.on('lost', (error) => log(`wake-up listener lost its connection: ${error.message}`));
   signals.on('deviceRevoked', closeDeviceSockets);
+  // The user's other devices on this node close these items' notifications; the sender's own sockets are not told.
+  signals.on('dismissed', ({ userId, fromDeviceId, ids }) => {
+    let told = false;
+    for (const daemon of daemons.values()) {
+      if (daemon.userId !== userId || daemon.deviceId === fromDeviceId) continue;
+      daemon.dismissed.push(...ids);
+      if (daemon.dismissed.length > MAX_WAITING_DISMISSALS) daemon.dismissed.splice(0, daemon.dismissed.length - MAX_WAITING_DISMISSALS);
+      told = true;
+    }
+    if (told) doorbells.ring([userId]);
+  });
 
   // The online rows of this node's live sockets: the heartbeat refreshes
   // exactly these and deletes any other row of this node (one whose close
@@ -143,7 +158,7 @@ export async function openChannel(options: ChannelOptions): Promise<Channel> {
   async function track(ws: WebSocket, device: AuthenticatedDevice): Promise<DaemonSocket | null> {
     const connectionId = await openOnlineRow(db, device.deviceId, nodeId);
     if (connectionId === null) return null;
-    const daemon: DaemonSocket = { connectionId, deviceId: device.deviceId, notifications: null };
+    const daemon: DaemonSocket = { connectionId, deviceId: device.deviceId, userId: device.userId, notifications: null, dismissed: [] };
     if (ws.readyState !== ws.OPEN) {
       forget(connectionId); // closed while the row was being written
       return daemon;

@@ -11,6 +11,8 @@ import { backoffDelay } from '../../shared/backoff.ts';
 const WAKEUP_SIGNAL = 'presence_wakeup';
 /** "This device was revoked": its id. */
 export const DEVICE_REVOKED_SIGNAL = 'presence_device_revoked';
+/** "A device of this user clicked or dismissed these items": `userId deviceId id,id,…`. */
+const DISMISSED_SIGNAL = 'presence_dismissed';
 /** "Something operators watch changed": an {@link ActivityTopic}. */
 export const ACTIVITY_SIGNAL = 'presence_activity';
 
@@ -42,10 +44,34 @@ export function wakeUsersSql(param: string): string {
      GROUP BY chunk`;
 }
 
+/** A dismissal as it travels between nodes. */
+export interface Dismissal {
+  userId: string;
+  /** The device the user dismissed on: it is not told again. */
+  fromDeviceId: string;
+  ids: string[];
+}
+
+/**
+ * Sends a dismissal to every node (at once, or on commit inside a transaction).
+ * Its ids are bounded by the caller (MAX_IDS_PER_DISMISS), so the payload stays small.
+ */
+export async function signalDismissal(db: { pool: pg.Pool }, dismissal: Dismissal): Promise<void> {
+  const payload = `${dismissal.userId} ${dismissal.fromDeviceId} ${dismissal.ids.join(',')}`;
+  await db.pool.query(`SELECT pg_notify('${DISMISSED_SIGNAL}', $1)`, [payload]);
+}
+
+function parseDismissal(payload: string): Dismissal | null {
+  const [userId, fromDeviceId, ids] = payload.split(' ');
+  if (!userId || !fromDeviceId || !ids) return null;
+  return { userId, fromDeviceId, ids: ids.split(',').filter(Boolean) };
+}
+
 export interface SignalEvents {
   wakeup: [userIds: string[]];
   deviceRevoked: [deviceId: string];
   activity: [topic: ActivityTopic];
+  dismissed: [dismissal: Dismissal];
   /** The listening connection came back after a loss: anything may have been missed. */
   resumed: [];
   /** The listening connection failed (it is retried). */
@@ -96,6 +122,7 @@ export class SignalListener extends EventEmitter<SignalEvents> {
       await client.query(`LISTEN ${WAKEUP_SIGNAL}`);
       await client.query(`LISTEN ${DEVICE_REVOKED_SIGNAL}`);
       await client.query(`LISTEN ${ACTIVITY_SIGNAL}`);
+      await client.query(`LISTEN ${DISMISSED_SIGNAL}`);
     } catch (error) {
       await client.end().catch(() => undefined); // not half-open: a retry makes a new one
       throw error;
@@ -138,5 +165,9 @@ export class SignalListener extends EventEmitter<SignalEvents> {
     if (signal === WAKEUP_SIGNAL) this.emit('wakeup', payload.split(',').filter(Boolean));
     else if (signal === DEVICE_REVOKED_SIGNAL && payload) this.emit('deviceRevoked', payload);
     else if (signal === ACTIVITY_SIGNAL && activityTopics.has(payload)) this.emit('activity', payload as ActivityTopic);
+    else if (signal === DISMISSED_SIGNAL) {
+      const dismissal = parseDismissal(payload);
+      if (dismissal) this.emit('dismissed', dismissal);
+    }
   }
 }

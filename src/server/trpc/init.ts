@@ -24,9 +24,11 @@ export interface Context {
   operatorSession: string | undefined;
 }
 
-/** Per daemon socket: its one `daemon.notifications` subscription, while it runs. */
+/** Per daemon socket: its one `daemon.notifications` subscription, while it runs, and the dismissals it has yet to send. */
 export interface DaemonSocketState {
   notifications: AbortSignal | null;
+  /** Ids the user dismissed on another device, for the subscription's next `dismissed` event (the channel adds them and rings). */
+  dismissed: string[];
 }
 
 const t = initTRPC.context<Context>().create({

@@ -1,14 +1,18 @@
 /**
  * The daemon procedures: one subscription that sends everything pending and
- * then every new item, and the ack that purges what was received.
+ * then every new item (and what the user dismissed on their other devices),
+ * the ack that purges what was received, and the dismissal of what the user
+ * clicked or closed.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import { isStorageUnavailable } from '../../platform/db/client.ts';
 import type { DeliveredItem, DeliveryEvent } from '../../../shared/delivery.ts';
-import { MAX_IDS_PER_ACK } from '../../../shared/limits.ts';
+import { MAX_IDS_PER_ACK, MAX_IDS_PER_DISMISS } from '../../../shared/limits.ts';
+import { signalDismissal } from '../../platform/signals.ts';
 import { ackItems, pendingItems } from '../../domain/delivery/items.ts';
+import { issuePairingCode } from '../../domain/pairing.ts';
 import { deviceProcedure, router, type Context, type DaemonSocketState } from '../init.ts';
 import type { AuthenticatedDevice } from '../../domain/devices.ts';
 
@@ -45,6 +49,23 @@ export const daemonRouter = router({
   ack: deviceProcedure
     .input(z.object({ ids: z.array(itemId).min(1).max(MAX_IDS_PER_ACK) }))
     .mutation(async ({ ctx, input }) => ({ acked: await ackItems(ctx.db, ctx.device.userId, input.ids) })),
+
+  /**
+   * The user clicked or dismissed these items here: their other connected
+   * devices close them. The items are usually acked (gone) by now, so no row
+   * is needed: the dismissal reaches only the caller's own user's devices.
+   */
+  dismiss: deviceProcedure.input(z.object({ ids: z.array(itemId).min(1).max(MAX_IDS_PER_DISMISS) })).mutation(async ({ ctx, input }) => {
+    const ids = [...new Set(input.ids)];
+    await signalDismissal(ctx.db, { userId: ctx.device.userId, fromDeviceId: ctx.device.deviceId, ids });
+    return { dismissed: ids.length };
+  }),
+
+  /** A one-time code that `presence-daemon pair` (POST /pair) exchanges for a new device of this user. */
+  pairingCode: deviceProcedure.mutation(async ({ ctx }) => {
+    const { code, expiresAt } = await issuePairingCode(ctx.db, ctx.device.userId);
+    return { code, expiresAt: expiresAt.toISOString() };
+  }),
 });
 
 /** The backlog, then every new item, until `stop` aborts. */
@@ -62,6 +83,7 @@ async function* deliver(ctx: Context & { device: AuthenticatedDevice }, socket: 
     while (!stop.aborted) {
       await doorbell.wait(stop);
       if (stop.aborted) break;
+      if (socket.dismissed.length > 0) yield { kind: 'dismissed', ids: socket.dismissed.splice(0) };
       // Everything pending not sent yet: never "ids greater than the last one",
       // because ids of different queues commit out of order.
       let fresh: DeliveredItem[];
