@@ -9,7 +9,7 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['.next/**', '.presence/**', 'src/server/platform/db/generated/**', 'test-results/**', 'next-env.d.ts'] },
+  { ignores: ['.next/**', '.presence/**', 'dist/**', 'src/server/platform/db/generated/**', 'test-results/**', 'next-env.d.ts'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

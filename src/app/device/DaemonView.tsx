@@ -1,6 +1,7 @@
 'use client';
 import { useState } from 'react';
 import { showBrowserNotifications, useNotificationPermission, useNotificationServiceWorker, type NotificationSupport } from './browserNotifications';
+import { DaemonInstall } from './DaemonInstall';
 import { PageShell } from './PageShell';
 import styles from './device.module.css';
 import { NotificationList } from './NotificationList';
@@ -73,6 +74,8 @@ export function DaemonView({ token, onSignOut, onRefused }: { token: string; onS
         </div>
         <NotificationList items={items} labelledBy="notifications-heading" />
       </section>
+
+      <DaemonInstall />
     </PageShell>
   );
 }

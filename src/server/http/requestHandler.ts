@@ -8,6 +8,7 @@ import { checkHealth } from '../platform/health.ts';
 import type { Logger } from '../platform/log.ts';
 import type { Metrics } from '../platform/metrics.ts';
 import { digestSecret, secretMatches } from '../domain/secrets.ts';
+import { handleDownloadRequest, type DownloadRouteDeps } from './downloadRoute.ts';
 import { handleNotificationRequest, matchNotificationRoute, type NotificationRouteDeps } from './notificationRoute.ts';
 import { handleOperatorRequest, isDashboardPath, type OperatorRouteDeps } from './operatorRoutes.ts';
 import { normaliseRequestPath } from './requestPath.ts';
@@ -25,6 +26,8 @@ export interface RequestHandlerDeps {
   web: ((req: IncomingMessage, res: ServerResponse) => Promise<void>) | null;
   /** Next.js in development mode (hot reload), whose pages need a looser policy. */
   dev?: boolean;
+  /** The daemon package offered for download; without it that path is left to the pages. */
+  downloads?: DownloadRouteDeps;
 }
 
 function sendText(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
@@ -54,6 +57,7 @@ async function route(deps: RequestHandlerDeps, req: IncomingMessage, res: Server
     sendText(res, 200, text, { 'Content-Type': deps.metrics.registry.contentType });
     return;
   }
+  if (deps.downloads && (await handleDownloadRequest(deps.downloads, req, res, pathname))) return;
   if (await handleOperatorRequest(deps.operators, req, res, pathname)) return;
   if (deps.web) {
     preparePageRequest(req, res, deps.dev ?? false);

@@ -55,6 +55,11 @@ const schema = z.object({
   npm_lifecycle_event: z.string().optional(),
   /** How many recent acks and refusals the dashboard's log keeps. */
   ACK_LOG_SIZE: positive.default(5_000),
+  /** The packed daemon served at /downloads/presence-daemon.tgz (`npm run build` writes it). */
+  DAEMON_PACKAGE_FILE: z
+    .string()
+    .min(1)
+    .default(path.join(projectRoot, 'dist', 'presence-daemon.tgz')),
 });
 
 export type Config = z.infer<typeof schema>;
