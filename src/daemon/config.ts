@@ -43,6 +43,7 @@ const fileSchema = z
   .strict();
 
 export const usage = `Usage: presence-daemon [--server URL] [--token-file FILE] [--config FILE] [--json] [--once [--timeout SECONDS]]
+       presence-daemon pair CODE [--server URL] [--name NAME] [--config FILE] [--force]   (see pair --help)
 
   --server URL       the Presence server (env PRESENCE_SERVER; default http://localhost:3000)
   --token-file FILE  read this device's token from FILE (readable by its owner only);
@@ -55,7 +56,8 @@ export const usage = `Usage: presence-daemon [--server URL] [--token-file FILE] 
 
 export class ConfigError extends Error {}
 
-function defaultConfigPath(env: NodeJS.ProcessEnv): string {
+/** `$XDG_CONFIG_HOME/presence/daemon.json`, or under `~/.config`. */
+export function defaultConfigPath(env: NodeJS.ProcessEnv): string {
   const base = env.XDG_CONFIG_HOME || path.join(os.homedir(), '.config');
   return path.join(base, 'presence', 'daemon.json');
 }
@@ -71,7 +73,8 @@ interface ConfigFile {
   shared: boolean;
 }
 
-function readConfigFile(file: string, required: boolean): ConfigFile {
+/** The settings in a config file (none when it is missing and not `required`), or a ConfigError. */
+export function readConfigFile(file: string, required: boolean): ConfigFile {
   let text: string;
   let shared: boolean;
   try {

@@ -3,9 +3,17 @@ import { SystemOpener } from './actions.ts';
 import { ConfigError, loadDaemonConfig, usage } from './config.ts';
 import { runDaemon } from './daemon.ts';
 import { systemNotifier } from './notifier.ts';
+import { runPairCommand } from './pair.ts';
 import { forTerminal } from './terminal.ts';
 
 async function main(): Promise<number> {
+  if (process.argv[2] === 'pair') {
+    return runPairCommand(process.argv.slice(3), process.env, (line) => console.log(line)).catch((error: unknown) => {
+      if (!(error instanceof ConfigError)) throw error;
+      console.error(`presence-daemon pair: ${forTerminal(error.message)}`);
+      return 1;
+    });
+  }
   let config;
   try {
     config = loadDaemonConfig(process.argv.slice(2), process.env);

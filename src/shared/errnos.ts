@@ -19,6 +19,14 @@ export const Errno = {
   InvalidKey: 111,
   IdempotencyKeyReused: 120,
   SlowDown: 129,
+  /** Pairing (`POST /pair`): no such code. */
+  PairingCodeUnknown: 140,
+  /** Pairing: the code was used already. */
+  PairingCodeUsed: 141,
+  /** Pairing: the code has expired. */
+  PairingCodeExpired: 142,
+  /** Pairing: too many failed attempts from this address. */
+  PairingThrottled: 143,
   StorageUnavailable: 150,
   Internal: 199,
   /** Operator input that breaks a rule (appid format, scheme, name). */
@@ -45,6 +53,10 @@ const statusOf: Record<Errno, number> = {
   111: 401,
   120: 422,
   129: 429,
+  140: 404,
+  141: 410,
+  142: 410,
+  143: 429,
   150: 503,
   199: 500,
   300: 400,
@@ -92,6 +104,10 @@ const meanings: [Errno, string][] = [
   [Errno.InvalidKey, 'key not valid for this appid'],
   [Errno.IdempotencyKeyReused, 'Idempotency-Key reused with a different body'],
   [Errno.SlowDown, 'slow down: over the app’s rate limit (see Retry-After)'],
+  [Errno.PairingCodeUnknown, 'pairing: no such pairing code (mistyped?)'],
+  [Errno.PairingCodeUsed, 'pairing: the pairing code was used already (each code pairs one device)'],
+  [Errno.PairingCodeExpired, 'pairing: the pairing code has expired (codes last 10 minutes)'],
+  [Errno.PairingThrottled, 'pairing: too many failed attempts from this address (see Retry-After)'],
   [Errno.StorageUnavailable, 'storage unavailable, retry later (see Retry-After)'],
   [Errno.Internal, 'internal error: a bug, never the answer to anything a client sends'],
 ];

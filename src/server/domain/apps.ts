@@ -28,6 +28,7 @@ const RESERVED_APPIDS: ReadonlySet<string> = new Set([
   'login',
   'logout',
   'docs',
+  'pair',
 ]);
 
 /** An app as the service uses it to authorise a POST. */

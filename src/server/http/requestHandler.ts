@@ -11,6 +11,8 @@ import { digestSecret, secretMatches } from '../domain/secrets.ts';
 import { handleDownloadRequest, type DownloadRouteDeps } from './downloadRoute.ts';
 import { handleNotificationRequest, matchNotificationRoute, type NotificationRouteDeps } from './notificationRoute.ts';
 import { handleOperatorRequest, isDashboardPath, type OperatorRouteDeps } from './operatorRoutes.ts';
+import { handlePairingRequest, PAIR_PATH } from './pairingRoute.ts';
+import { SignInThrottle } from './signInThrottle.ts';
 import { normaliseRequestPath } from './requestPath.ts';
 import { forbidCaching, preparePageRequest, setSecurityHeaders } from './securityHeaders.ts';
 
@@ -68,6 +70,7 @@ async function route(deps: RequestHandlerDeps, req: IncomingMessage, res: Server
 }
 
 export function createRequestHandler(deps: RequestHandlerDeps) {
+  const pairing = { db: deps.db, logger: deps.logger, throttle: new SignInThrottle() };
   return (req: IncomingMessage, res: ServerResponse): void => {
     setSecurityHeaders(res);
     // Every decision below is taken on the normal form of the path, the one Next.js would route.
@@ -81,6 +84,10 @@ export function createRequestHandler(deps: RequestHandlerDeps) {
       return;
     }
     const { pathname } = target;
+    if (pathname === PAIR_PATH) {
+      void handlePairingRequest(pairing, req, res);
+      return;
+    }
     const appid = matchNotificationRoute(pathname);
     if (appid !== null) {
       void handleNotificationRequest(deps.notifications, req, res, appid);
