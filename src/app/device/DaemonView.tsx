@@ -1,5 +1,6 @@
 'use client';
 import { useState } from 'react';
+import { AddDevice } from './AddDevice';
 import { showBrowserNotifications, useNotificationPermission, useNotificationServiceWorker, type NotificationSupport } from './browserNotifications';
 import { DaemonInstall } from './DaemonInstall';
 import { PageShell } from './PageShell';
@@ -18,7 +19,7 @@ export function DaemonView({ token, onSignOut, onRefused }: { token: string; onS
   const [permission, requestPermission] = useNotificationPermission();
   useNotificationServiceWorker();
   const [notificationsFailed, setNotificationsFailed] = useState(false);
-  const { connection, device, items, problem, clear } = useDeviceChannel(token, {
+  const { connection, device, items, problem, clear, requestPairingCode } = useDeviceChannel(token, {
     onRefused,
     onNewItems: (fresh) => {
       // Read at the moment: the permission can change in the browser's settings.
@@ -74,6 +75,8 @@ export function DaemonView({ token, onSignOut, onRefused }: { token: string; onS
         </div>
         <NotificationList items={items} labelledBy="notifications-heading" />
       </section>
+
+      <AddDevice requestPairingCode={requestPairingCode} />
 
       <DaemonInstall />
     </PageShell>

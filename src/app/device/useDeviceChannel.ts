@@ -42,6 +42,8 @@ export function useDeviceChannel(token: string, handlers: ChannelHandlers) {
   // Bumped to open a fresh connection at once, instead of waiting out the backoff.
   const [generation, setGeneration] = useState(0);
   const seenRef = useRef<SeenIds | null>(null);
+  // The open channel, for calls the page makes itself (a pairing code).
+  const channelRef = useRef<ReturnType<typeof openChannelClient> | null>(null);
   const handlersRef = useRef(handlers);
   useEffect(() => {
     handlersRef.current = handlers;
@@ -72,8 +74,11 @@ export function useDeviceChannel(token: string, handlers: ChannelHandlers) {
       },
     });
 
+    channelRef.current = channel;
+
     const stop = () => {
       stopped = true;
+      if (channelRef.current === channel) channelRef.current = null;
       core.stop();
       void channel.close();
     };
@@ -131,5 +136,11 @@ export function useDeviceChannel(token: string, handlers: ChannelHandlers) {
     return stop;
   }, [token, generation]);
 
-  return { connection, device, items, problem, clear: () => setItems([]) };
+  /** A one-time code that pairs a new device of this user (`presence-daemon pair`). */
+  const requestPairingCode = async () => {
+    if (!channelRef.current) throw new Error('not connected');
+    return channelRef.current.client.daemon.pairingCode.mutate();
+  };
+
+  return { connection, device, items, problem, clear: () => setItems([]), requestPairingCode };
 }
