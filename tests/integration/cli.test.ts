@@ -7,12 +7,13 @@ import { randomUUID } from 'node:crypto';
 import { describe, it, expect, beforeAll, afterAll, inject } from 'vitest';
 import type { PresenceNode } from '../../src/server/server.ts';
 import { runCli, type CliResult } from '../support/cli.ts';
-import { uniqueAppid } from '../support/factories.ts';
+import { makeApp, makeUser, testDatabase, uniqueAppid } from '../support/factories.ts';
 import { postNotifications, startTestNode } from '../support/node.ts';
 
 const TIMEOUT = 120_000;
 
 let node: PresenceNode;
+const db = testDatabase();
 
 beforeAll(async () => {
   node = await startTestNode();
@@ -20,6 +21,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await node?.close();
+  await db.close();
 });
 
 function presence(...args: string[]): Promise<CliResult> {
@@ -85,6 +87,20 @@ describe('presence CLI', () => {
       expect(revoked.body).toMatchObject({ result: 'KO', errno: 105 });
       const fresh = await postNotifications(node.url, appid, app.key, { UID: regrant.uid, message: 'hi', action: 'https://example.com/' });
       expect(fresh.body).toEqual({ result: 'OK', queue_size: 1, queue_sizes: { [regrant.uid]: 1 } });
+    },
+    TIMEOUT,
+  );
+
+  it(
+    'takes a UID that begins with a dash (one in 64 does) as the UID, not as an option',
+    async () => {
+      const app = await makeApp(db);
+      const { userId } = await makeUser(db);
+      const uid = `-${'Q'.repeat(21)}`;
+      await db.prisma.uid.create({ data: { uid, appId: app.appid, userId } });
+      expect(await presenceJson('uid', 'list', '--app', app.appid)).toEqual([expect.objectContaining({ uid })]);
+      expect(await presenceJson('uid', 'revoke', uid)).toBeDefined();
+      expect(await db.prisma.uid.count({ where: { uid } })).toBe(0);
     },
     TIMEOUT,
   );

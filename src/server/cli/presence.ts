@@ -124,14 +124,22 @@ async function main(argv: string[]): Promise<number> {
   }
   const command = commands[name] as Command;
   const skip = name.split(' ').length;
+  // A UID is base64url and may begin with "-". No command has short options, so "-x…" (two letters or more) is a
+  // value, not a flag: hide it from parseArgs behind a placeholder that cannot be typed, then put it back.
+  const dashed = new Map<string, string>();
+  const hidden = argv.map((arg, i) => {
+    if (!/^-[^-]./.test(arg)) return arg;
+    dashed.set(`\0${i}`, arg);
+    return `\0${i}`;
+  });
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options: { json: { type: 'boolean' }, ...command.options }, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: hidden, options: { json: { type: 'boolean' }, ...command.options }, allowPositionals: true, strict: true });
   } catch (error) {
     console.error(`${(error as Error).message}\nusage: presence ${command.usage}`);
     return 2;
   }
-  const args = parsed.positionals.slice(skip);
+  const args = parsed.positionals.slice(skip).map((arg) => dashed.get(arg) ?? arg);
   if (args.length !== command.positionals) {
     console.error(`usage: presence ${command.usage}`);
     return 2;
@@ -139,7 +147,14 @@ async function main(argv: string[]): Promise<number> {
   const json = parsed.values.json === true;
   const opened = await openDatabase(loadConfig(), { attach: true, log: (line) => console.error(line) });
   try {
-    const result = await command.run(opened.db, args, parsed.values as Record<string, string | string[] | undefined>);
+    const values = parsed.values as Record<string, string | string[] | boolean | undefined>;
+    const options = Object.fromEntries(
+      Object.entries(values).map(([key, value]) => [
+        key,
+        Array.isArray(value) ? value.map((v) => dashed.get(v) ?? v) : typeof value === 'string' ? (dashed.get(value) ?? value) : value,
+      ]),
+    ) as Record<string, string | string[] | undefined>;
+    const result = await command.run(opened.db, args, options);
     console.log(json ? JSON.stringify(result, null, 2) : formatHuman(result));
     return 0;
   } catch (error) {
