@@ -13,6 +13,7 @@ export function ChoiceSelect({
   onChange,
   choices,
   noun,
+  article,
 }: {
   id: string;
   label: string;
@@ -20,11 +21,12 @@ export function ChoiceSelect({
   onChange: (value: string) => void;
   /** Undefined while loading. */
   choices: Choice[] | undefined;
-  /** "user", "app": for "Choose a user", "No users yet". */
+  /** "user", "app": for "Loading users…", "No users yet". */
   noun: string;
+  /** Said by sound, not spelling ("a user", "an app"), so the caller gives it. */
+  article: 'a' | 'an';
 }) {
-  const prompt =
-    choices === undefined ? `Loading ${noun}s…` : choices.length === 0 ? `No ${noun}s yet` : `Choose ${/^[aeiou]/.test(noun) ? 'an' : 'a'} ${noun}`;
+  const prompt = choices === undefined ? `Loading ${noun}s…` : choices.length === 0 ? `No ${noun}s yet` : `Choose ${article} ${noun}`;
   return (
     <div className="field">
       <label htmlFor={id}>{label}</label>

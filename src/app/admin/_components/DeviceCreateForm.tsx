@@ -32,6 +32,7 @@ export function DeviceCreateForm({
           value={userId}
           onChange={setUserId}
           noun="user"
+          article="a"
           choices={users?.map((u) => ({ value: u.userId, label: u.name }))}
         />
         <div className="field">

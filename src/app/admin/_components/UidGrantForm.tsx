@@ -31,6 +31,7 @@ export function UidGrantForm({
           value={appid}
           onChange={setAppid}
           noun="app"
+          article="an"
           choices={apps?.map((a) => ({ value: a.appid, label: a.appid }))}
         />
         <ChoiceSelect
@@ -39,6 +40,7 @@ export function UidGrantForm({
           value={userId}
           onChange={setUserId}
           noun="user"
+          article="a"
           choices={users?.map((u) => ({ value: u.userId, label: u.name }))}
         />
       </div>
