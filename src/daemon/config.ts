@@ -44,6 +44,7 @@ const fileSchema = z
 
 export const usage = `Usage: presence-daemon [--server URL] [--token-file FILE] [--config FILE] [--json] [--once [--timeout SECONDS]]
        presence-daemon pair CODE [--server URL] [--name NAME] [--config FILE] [--force]   (see pair --help)
+       presence-daemon service install|uninstall|status [--config FILE]   (see service --help)
 
   --server URL       the Presence server (env PRESENCE_SERVER; default http://localhost:3000)
   --token-file FILE  read this device's token from FILE (readable by its owner only);

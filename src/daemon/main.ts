@@ -4,9 +4,19 @@ import { ConfigError, loadDaemonConfig, usage } from './config.ts';
 import { runDaemon } from './daemon.ts';
 import { systemNotifier } from './notifier.ts';
 import { runPairCommand } from './pair.ts';
+import { runServiceCommand } from './service.ts';
 import { forTerminal } from './terminal.ts';
 
 async function main(): Promise<number> {
+  if (process.argv[2] === 'service') {
+    try {
+      return runServiceCommand(process.argv.slice(3), process.env, (line) => console.log(line));
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      console.error(`presence-daemon service: ${error.message.split('\n').map(forTerminal).join('\n')}`);
+      return 1;
+    }
+  }
   if (process.argv[2] === 'pair') {
     return runPairCommand(process.argv.slice(3), process.env, (line) => console.log(line)).catch((error: unknown) => {
       if (!(error instanceof ConfigError)) throw error;
