@@ -5,8 +5,8 @@
  * against that node with nothing of the repository's node_modules.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtempSync, realpathSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -46,7 +46,7 @@ async function filesUnder(folder: string): Promise<string[]> {
 }
 
 describe('the daemon package', () => {
-  it('installs from the server URL into an empty prefix and delivers with --once, holding no path into the repository', async () => {
+  it('installs from the server URL into an empty prefix with no path into the repository, delivers with --once, and installs itself as a service of the installed copy', async () => {
     const prefix = path.join(dir, 'prefix');
     const elsewhere = await mkdtemp(path.join(dir, 'cwd-'));
     // --prefer-offline: npm's cache already holds ws from the checkout's own install.
@@ -81,6 +81,19 @@ describe('the daemon package', () => {
     });
     expect(daemon.stdout).toContain('from the packaged daemon');
     expect(await queueSize(db, user.uid)).toBe(0);
+
+    // The installed daemon installs itself as a service that runs the installed copy, not the checkout.
+    const configHome = path.join(elsewhere, 'config');
+    await mkdir(path.join(configHome, 'presence'), { recursive: true });
+    await writeFile(path.join(configHome, 'presence', 'daemon.json'), JSON.stringify({ server: node.url, token: user.token }), { mode: 0o600 });
+    await run(path.join(prefix, 'bin', 'presence-daemon'), ['service', 'install', '--autostart'], {
+      cwd: elsewhere,
+      env: bareEnvironment({ HOME: elsewhere, XDG_CONFIG_HOME: configHome }),
+    });
+    const entry = await readFile(path.join(configHome, 'autostart', 'presence-daemon.desktop'), 'utf8');
+    expect(entry).toContain(
+      `Exec=${process.execPath} ${realpathSync(installed)}/presence-daemon/bin/presence-daemon.mjs --config ${configHome}/presence/daemon.json`,
+    );
   }, 120_000);
 
   it('is served with the bytes that were built, a gzip type and an ETag that answers 304', async () => {
