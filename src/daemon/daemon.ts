@@ -77,13 +77,15 @@ export function runDaemon(options: DaemonOptions): Promise<number> {
     },
   });
 
-  const dispatch = (item: DeliveredItem) => {
-    print(options.json ? JSON.stringify(item) : describe(item));
-    if (options.once || !notifier) return;
-    notifier.show(item, () => {
-      opener.open(item.action).catch((error: Error) => report(`cannot open ${item.action}: ${error.message}`));
-    });
+  // Every item is printed; the notifier shows a bounded number of popups for them.
+  const show = (items: DeliveredItem[]) => {
+    for (const item of items) print(options.json ? JSON.stringify(item) : describe(item));
+    if (!options.once) notifier?.show(items);
   };
+  notifier?.on('open', (item) => {
+    opener.open(item.action).catch((error: Error) => report(`cannot open ${item.action}: ${error.message}`));
+  });
+  notifier?.on('failed', (error) => report(`notification server: ${error.message}`));
 
   return new Promise<number>((resolve) => {
     let finished = false;
@@ -92,6 +94,7 @@ export function runDaemon(options: DaemonOptions): Promise<number> {
       finished = true;
       clearTimeout(onceTimer);
       core.stop();
+      notifier?.end();
       const grace = setTimeout(() => resolve(code), CLOSE_GRACE_MS);
       void channel.close().finally(() => {
         clearTimeout(grace);
@@ -109,7 +112,8 @@ export function runDaemon(options: DaemonOptions): Promise<number> {
 
     const core = startDaemonCore({
       client: channel.client,
-      show: (items) => items.forEach(dispatch),
+      show,
+      onDismissed: (ids) => notifier?.close(ids),
       onStarted: () => report(`connected to ${options.server}`),
       // --once stops after the backlog is acked.
       onAcked: (event) => {
@@ -122,6 +126,8 @@ export function runDaemon(options: DaemonOptions): Promise<number> {
         finish(EXIT_REFUSED);
       },
     });
+    // What the user clicked or dismissed here closes on their other devices.
+    notifier?.on('dismissed', (ids) => core.dismiss(ids));
     options.signal?.addEventListener('abort', () => finish(EXIT_OK), { once: true });
   });
 }

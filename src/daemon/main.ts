@@ -2,7 +2,7 @@
 import { SystemOpener } from './actions.ts';
 import { ConfigError, loadDaemonConfig, usage } from './config.ts';
 import { runDaemon } from './daemon.ts';
-import { systemNotifier } from './notifier.ts';
+import { connectNotifier } from './notifier.ts';
 import { runPairCommand } from './pair.ts';
 import { runServiceCommand } from './service.ts';
 import { forTerminal } from './terminal.ts';
@@ -37,8 +37,8 @@ async function main(): Promise<number> {
     return 0;
   }
   for (const warning of config.warnings) console.error(`presence-daemon: ${warning}`);
-  const notifier = config.once ? null : systemNotifier(process.env);
-  if (!config.once && !notifier) console.error('no notification server with clickable actions here: printing notifications instead');
+  const notifier = config.once ? null : await connectNotifier(process.env);
+  if (!config.once && !notifier) console.error('no notification server here: printing notifications instead');
   const stop = new AbortController();
   process.once('SIGINT', () => stop.abort());
   process.once('SIGTERM', () => stop.abort());

@@ -1,114 +1,66 @@
 /**
- * The daemon's native notifications through a real notification server: an
- * X display (Xvfb), a D-Bus session bus and dunst in it, with the real daemon
- * process using notify-send. What dunst received is read back with
- * `dunstctl history`.
+ * The daemon's native notifications through a real notification server: dunst
+ * on an X display (Xvfb) in its own D-Bus session (tests/support/desktop.ts),
+ * with the real daemon process. What dunst showed is read back with
+ * `dunstctl history`; clicks and dismissals are made with `dunstctl`.
  */
-import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../src/server/domain/apps.ts';
+import { createDevice } from '../../src/server/domain/devices.ts';
+import { grantUid } from '../../src/server/domain/uids.ts';
 import type { Database } from '../../src/server/platform/db/client.ts';
 import type { PresenceNode } from '../../src/server/server.ts';
-import { startDaemonProcess } from '../support/daemonProcess.ts';
-import { makeDaemonUser, queueSize } from '../support/factories.ts';
+import { SHOWN_ONE_BY_ONE } from '../../src/daemon/notifier.ts';
+import { startDaemonProcess, type DaemonProcess } from '../support/daemonProcess.ts';
+import { missingDesktopPrograms, startDesktop, type Desktop } from '../support/desktop.ts';
+import { makeDaemonUser, queueSize, uniqueAppid } from '../support/factories.ts';
 import { postNotifications, useTestNode } from '../support/node.ts';
 
-const REQUIRED = ['Xvfb', 'dbus-daemon', 'dunst', 'dunstctl', 'notify-send'];
-const missing = REQUIRED.filter((bin) => spawnSync('sh', ['-c', `command -v ${bin}`]).status !== 0);
+const missing = missingDesktopPrograms();
 if (missing.length > 0) {
-  console.warn(`desktop notification tests skipped: ${missing.join(', ')} not installed (apt-get install xvfb dbus-x11 dunst libnotify-bin)`);
+  console.warn(`desktop notification tests skipped: ${missing.join(', ')} not installed (apt-get install xvfb dbus-x11 dunst)`);
 }
 
 let node: PresenceNode;
 let db: Database;
 useTestNode((started) => ({ node, db } = started));
 
-/** Reads the first line a child writes on the given stream. */
-async function firstLine(stream: NodeJS.ReadableStream): Promise<string> {
-  let text = '';
-  stream.setEncoding('utf8');
-  for await (const chunk of stream) {
-    text += chunk as string;
-    if (text.includes('\n')) return text.slice(0, text.indexOf('\n')).trim();
-  }
-  throw new Error(`stream ended before a line: ${JSON.stringify(text)}`);
-}
-
-interface Desktop {
-  env: Record<string, string>;
-  stop(): Promise<void>;
-}
-
-/** A display, a session bus and dunst, each a child of this process, stopped together. */
-async function startDesktop(): Promise<Desktop> {
-  const children: ChildProcess[] = [];
-  const stop = async () => {
-    for (const child of children.reverse()) {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
-        await once(child, 'exit');
-      }
-    }
-  };
-  try {
-    // -displayfd: Xvfb picks a free display and writes its number on fd 3.
-    const xvfb = spawn('Xvfb', ['-displayfd', '3', '-nolisten', 'tcp', '-screen', '0', '640x480x24'], { stdio: ['ignore', 'ignore', 'ignore', 'pipe'] });
-    children.push(xvfb);
-    const display = await firstLine(xvfb.stdio[3] as NodeJS.ReadableStream);
-    const bus = spawn('dbus-daemon', ['--session', '--nofork', '--print-address=1'], { stdio: ['ignore', 'pipe', 'ignore'] });
-    children.push(bus);
-    const address = await firstLine(bus.stdout as NodeJS.ReadableStream);
-    const env = { DISPLAY: `:${display}`, DBUS_SESSION_BUS_ADDRESS: address };
-    const dunst = spawn('dunst', [], { env: { ...process.env, ...env }, stdio: 'ignore' });
-    children.push(dunst);
-    // dunst is ready once it answers on the bus.
-    for (
-      let attempt = 0;
-      !(await dunstctl(env, ['is-paused']).then(
-        () => true,
-        () => false,
-      ));
-      attempt++
-    ) {
-      if (attempt === 100) throw new Error('dunst did not come up on the session bus');
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    return { env, stop };
-  } catch (error) {
-    await stop();
-    throw error;
-  }
-}
-
-const run = promisify(execFile);
-
-function dunstctl(env: Record<string, string>, args: string[]): Promise<string> {
-  return run('dunstctl', args, { env: { ...process.env, ...env } }).then((result) => result.stdout);
-}
-
-interface HistoryEntry {
-  appname: string;
-  summary: string;
-  body: string;
-  /** What dunst renders: its format with the summary escaped and the body as markup. */
-  message: string;
-}
-
-/** Closes what is on screen (closed notifications go to the history) and reads the history. */
-async function shownNotifications(env: Record<string, string>): Promise<HistoryEntry[]> {
-  await dunstctl(env, ['close-all']);
-  const history = JSON.parse(await dunstctl(env, ['history'])) as { data: Record<string, { data: unknown }>[][] };
-  return (history.data[0] ?? []).map((entry) => ({
-    appname: entry.appname?.data as string,
-    summary: entry.summary?.data as string,
-    body: entry.body?.data as string,
-    message: entry.message?.data as string,
-  }));
-}
-
 function markupEscaped(text: string): string {
   return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
+}
+
+/** The daemon's own child processes, by parent pid; without esbuild, which the development launcher (tsx) runs to load TypeScript. */
+function childrenOf(pid: number): string[] {
+  try {
+    const lines = execFileSync('ps', ['-o', 'pid=,comm=', '--ppid', String(pid)], { encoding: 'utf8' })
+      .trim()
+      .split('\n');
+    return lines.filter((line) => line && !line.endsWith(' esbuild'));
+  } catch {
+    return []; // ps exits 1 when it lists nothing
+  }
+}
+
+const running: DaemonProcess[] = [];
+
+/** Starts a daemon in `desktop`'s session and waits until it is connected to a notification server. */
+async function startDaemon(token: string, desktop: Desktop, env: Record<string, string> = {}): Promise<DaemonProcess> {
+  const daemon = startDaemonProcess(['--server', node.url], { PRESENCE_DEVICE_TOKEN: token, ...desktop.env, ...env });
+  running.push(daemon);
+  await expect.poll(() => daemon.stderr).toContain('connected to');
+  expect(daemon.stderr).not.toContain('printing notifications instead');
+  return daemon;
+}
+
+async function stopDaemons(): Promise<void> {
+  for (const daemon of running.splice(0)) {
+    daemon.child.kill('SIGTERM');
+    await daemon.exited;
+  }
 }
 
 describe.skipIf(missing.length > 0)('native notifications (dunst)', () => {
@@ -116,35 +68,105 @@ describe.skipIf(missing.length > 0)('native notifications (dunst)', () => {
   beforeAll(async () => {
     desktop = await startDesktop();
   });
+  afterEach(async () => {
+    await stopDaemons();
+    await desktop.shown(); // an empty screen for the next test
+  });
   afterAll(async () => {
     await desktop?.stop();
   });
 
-  it('reach the notification server with the body escaped as markup, so <b>, <a href> and < show as written', async () => {
+  it('show the app’s name and the message escaped as body markup, expire with the item’s TTL, and leave no process behind', async () => {
     const user = await makeDaemonUser(db);
     const message = '<b>bold</b> & <a href="https://evil.example/">click</a> 1 < 2 > 0 C:\\new\\temp \\033[31m';
-    const daemon = startDaemonProcess(['--server', node.url], { PRESENCE_DEVICE_TOKEN: user.token, ...desktop.env });
+    const daemon = await startDaemon(user.token, desktop);
+    await postNotifications(node.url, user.appid, user.key, { UID: user.uid, message, action: 'https://e.com/', ttl: 600 });
+    await expect.poll(() => queueSize(db, user.uid)).toBe(0);
+    await expect.poll(() => desktop.openCount()).toBe(1);
+    // One bus connection: no helper process per notification.
+    expect(childrenOf(daemon.child.pid as number)).toEqual([]);
+    const shown = (await desktop.shown()).filter((entry) => entry.appname === user.appid);
+    expect(shown).toHaveLength(1);
+    // The spec's body markup: the text exactly, with &, < and > as entities (backslashes untouched).
+    expect(shown[0]?.body).toBe(markupEscaped(message));
+    expect(shown[0]?.message).not.toContain('<b>bold');
+    expect(shown[0]?.message).not.toContain('<a href');
+    expect(shown[0]?.summary).toBe(user.appid);
+    // expire_timeout from the TTL (dunst keeps microseconds): under 600 s, where the server's default here is never.
+    expect(shown[0]?.timeout).toBeGreaterThan(590_000_000);
+    expect(shown[0]?.timeout).toBeLessThanOrEqual(600_000_000);
+    daemon.child.kill('SIGTERM');
+    expect((await daemon.exited).code).toBe(0);
+  });
+
+  it('a click runs the action opener with the item’s action', async () => {
+    const user = await makeDaemonUser(db);
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'presence-opener-'));
     try {
-      await expect.poll(() => daemon.stderr).toContain('connected to');
-      expect(daemon.stderr).not.toContain('printing notifications instead');
-      await postNotifications(node.url, user.appid, user.key, { UID: user.uid, message, action: 'https://e.com/' });
-      await expect.poll(() => queueSize(db, user.uid)).toBe(0);
-      let shown: HistoryEntry[] = [];
-      await expect
-        .poll(async () => {
-          shown = (await shownNotifications(desktop.env)).filter((entry) => entry.appname === 'Presence');
-          return shown.length;
-        })
-        .toBe(1);
-      // The spec's body markup: the text exactly, with &, < and > as entities (backslashes untouched).
-      expect(shown[0]?.body).toBe(markupEscaped(message));
-      expect(shown[0]?.message).not.toContain('<b>bold');
-      expect(shown[0]?.message).not.toContain('<a href');
-      // The summary is plain text to the server (dunst escapes it itself): the app's name as it is.
-      expect(shown[0]?.summary).toBe(user.appid);
+      // A fake xdg-open first on PATH records what a click opens.
+      const opened = path.join(dir, 'opened');
+      await writeFile(path.join(dir, 'xdg-open'), `#!/bin/sh\nprintf '%s\\n' "$1" >> '${opened}'\n`);
+      await chmod(path.join(dir, 'xdg-open'), 0o755);
+      await startDaemon(user.token, desktop, { PATH: `${dir}:${process.env.PATH ?? ''}` });
+      await postNotifications(node.url, user.appid, user.key, { UID: user.uid, message: 'click me', action: 'https://example.com/clicked' });
+      await expect.poll(() => desktop.openCount()).toBe(1);
+      // dunstctl's action: the default action of the notification on top.
+      await desktop.dunstctl(['action', '0']);
+      await expect.poll(() => readFile(opened, 'utf8').catch(() => '')).toBe('https://example.com/clicked\n');
+      await expect.poll(() => desktop.openCount()).toBe(0);
     } finally {
-      daemon.child.kill('SIGTERM');
-      await daemon.exited;
+      await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  it('a backlog of 30 from two apps raises the newest 3 and one summary per app for the rest, oldest first, and prints all 30', async () => {
+    const user = await makeDaemonUser(db);
+    const chat = await createApp(db, { appid: uniqueAppid('chat'), schemes: [] });
+    const { uid: chatUid } = await grantUid(db, { appid: chat.appid, userId: user.userId });
+    const batch = (uid: string, from: number, count: number) =>
+      Array.from({ length: count }, (_, i) => ({ UID: uid, message: `item ${from + i}`, action: 'https://e.com/' }));
+    expect((await postNotifications(node.url, user.appid, user.key, batch(user.uid, 1, 20))).status).toBe(200);
+    expect((await postNotifications(node.url, chat.appid, chat.key, batch(chatUid, 21, 10))).status).toBe(200);
+    const before = (await desktop.shown()).length;
+
+    const daemon = await startDaemon(user.token, desktop);
+    await expect.poll(() => queueSize(db, chatUid)).toBe(0);
+    await expect.poll(() => daemon.stdout.split('\n').filter(Boolean).length).toBe(30);
+    await expect.poll(() => desktop.openCount()).toBe(SHOWN_ONE_BY_ONE + 2);
+    const shown = (await desktop.shown()).slice(before);
+    expect(shown.map((entry) => [entry.appname, entry.body])).toEqual([
+      [user.appid, `and 20 more from ${user.appid}`],
+      [chat.appid, `and 7 more from ${chat.appid}`],
+      [chat.appid, 'item 28'],
+      [chat.appid, 'item 29'],
+      [chat.appid, 'item 30'],
+    ]);
+  });
+});
+
+describe.skipIf(missing.length > 0)('dismissed everywhere (two desktops, dunst in each)', () => {
+  let laptop: Desktop;
+  let workstation: Desktop;
+  beforeAll(async () => {
+    [laptop, workstation] = await Promise.all([startDesktop(), startDesktop()]);
+  });
+  afterAll(async () => {
+    await stopDaemons();
+    await Promise.all([laptop?.stop(), workstation?.stop()]);
+  });
+
+  it('dismissing a notification on one device closes it on the user’s other device', async () => {
+    const user = await makeDaemonUser(db);
+    const second = await createDevice(db, { userId: user.userId, name: 'workstation' });
+    await Promise.all([startDaemon(user.token, laptop), startDaemon(second.token, workstation)]);
+    // dunst here has no default timeout and the TTL is long: only the dismissal can close it.
+    await postNotifications(node.url, user.appid, user.key, { UID: user.uid, message: 'seen on both', action: 'https://e.com/', ttl: 3600 });
+    await expect.poll(() => laptop.openCount()).toBe(1);
+    await expect.poll(() => workstation.openCount()).toBe(1);
+
+    await laptop.dunstctl(['close']); // the user closes it on the laptop
+    await expect.poll(() => workstation.openCount()).toBe(0);
+    const closed = await workstation.shown();
+    expect(closed.map((entry) => entry.body)).toEqual(['seen on both']);
   });
 });
