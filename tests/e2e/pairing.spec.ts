@@ -4,12 +4,15 @@
  * run, and that command pairs a new device of the same user, which then
  * receives that user's notifications.
  */
-import { mkdtemp, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { expect } from '@playwright/test';
 import { runDaemonProcess } from '../support/daemonProcess.ts';
 import { createDeviceFixture, sendNotifications, test } from './adminApi.ts';
+
+const screenshotDir = fileURLToPath(new URL('../../test-results/screenshots/', import.meta.url));
 
 test('the signed-in device page shows a pairing code that the daemon pairs with, as a new device of the same user', async ({
   page,
@@ -28,6 +31,9 @@ test('the signed-in device page shows a pairing code that the daemon pairs with,
   const code = (await addDevice.getByTestId('pairing-code').textContent()) ?? '';
   expect(code).toMatch(/^[A-Z2-9]{4}-[A-Z2-9]{4}$/);
   await expect(addDevice.getByRole('timer')).toHaveText(/^Expires in (10:00|9:[0-5]\d)$/);
+  await mkdir(screenshotDir, { recursive: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await addDevice.screenshot({ path: `${screenshotDir}device-add-device-phone.png` });
   const command = (await addDevice.getByTestId('pairing-command').textContent()) ?? '';
   expect(command).toBe(`presence-daemon pair ${code} --server ${baseURL}`);
   // The install line of the daemon package is shown beside it.
