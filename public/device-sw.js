@@ -1,21 +1,35 @@
 // The device page's service worker. Some browsers (Chrome on Android) show
 // notifications only through a service worker; this one shows them for the
 // page and, on a click, opens the item's action: http(s) in a window, a deep
-// link through the page (which re-checks it before following it).
+// link through the page (which re-checks it before following it). A click or
+// a close by the user is told to the page, which closes the item on the
+// user's other devices (an item's notification has the item id as its tag).
 self.addEventListener('install', () => self.skipWaiting());
 self.addEventListener('activate', (event) => event.waitUntil(self.clients.claim()));
+
+async function devicePages() {
+  const pages = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
+  return pages.filter((client) => new URL(client.url).pathname.startsWith('/device'));
+}
+
+async function tellDismissed(notification) {
+  if (!notification.data || typeof notification.data.action !== 'string') return; // a summary: no item of its own
+  for (const page of await devicePages()) page.postMessage({ type: 'presence-dismissed', id: notification.tag });
+}
+
+self.addEventListener('notificationclose', (event) => event.waitUntil(tellDismissed(event.notification)));
 
 self.addEventListener('notificationclick', (event) => {
   event.notification.close();
   const action = event.notification.data && event.notification.data.action;
   event.waitUntil(
     (async () => {
+      await tellDismissed(event.notification);
       if (typeof action === 'string' && /^https?:\/\/[^/?#\s]/i.test(action)) {
         await self.clients.openWindow(action);
         return;
       }
-      const pages = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
-      const page = pages.find((client) => new URL(client.url).pathname.startsWith('/device'));
+      const [page] = await devicePages();
       if (page) {
         await page.focus();
         if (typeof action === 'string') page.postMessage({ type: 'presence-open-action', action });

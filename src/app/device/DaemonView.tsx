@@ -1,7 +1,13 @@
 'use client';
 import { useState } from 'react';
 import { AddDevice } from './AddDevice';
-import { showBrowserNotifications, useNotificationPermission, useNotificationServiceWorker, type NotificationSupport } from './browserNotifications';
+import {
+  closeBrowserNotifications,
+  showBrowserNotifications,
+  useNotificationPermission,
+  useNotificationServiceWorker,
+  type NotificationSupport,
+} from './browserNotifications';
 import { DaemonInstall } from './DaemonInstall';
 import { PageShell } from './PageShell';
 import styles from './device.module.css';
@@ -17,16 +23,18 @@ const CONNECTION_LABELS: Record<ConnectionState, string> = {
 /** The signed-in page: the daemon's state, the notification controls and the list. */
 export function DaemonView({ token, onSignOut, onRefused }: { token: string; onSignOut: () => void; onRefused: (message: string) => void }) {
   const [permission, requestPermission] = useNotificationPermission();
-  useNotificationServiceWorker();
   const [notificationsFailed, setNotificationsFailed] = useState(false);
-  const { connection, device, items, problem, clear, requestPairingCode } = useDeviceChannel(token, {
+  const { connection, device, items, problem, clear, requestPairingCode, dismiss } = useDeviceChannel(token, {
     onRefused,
     onNewItems: (fresh) => {
       // Read at the moment: the permission can change in the browser's settings.
       if (!('Notification' in window) || window.Notification.permission !== 'granted') return;
-      if (!showBrowserNotifications(fresh)) setNotificationsFailed(true);
+      if (!showBrowserNotifications(fresh, dismiss)) setNotificationsFailed(true);
     },
+    onDismissed: closeBrowserNotifications,
   });
+  // Clicks and dismissals of the service worker's notifications close them on the user's other devices too.
+  useNotificationServiceWorker(dismiss);
 
   return (
     <PageShell

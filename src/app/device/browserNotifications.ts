@@ -1,9 +1,10 @@
 'use client';
 /**
  * The browser's Notification API for the device page: the permission (asked
- * only on a user's click) and one notification per new item.
+ * only on a user's click), one notification per new item (tagged with its id),
+ * and closing them when the user dismissed the items on another device.
  */
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback, useEffect, useRef, useState } from 'react';
 import type { DeliveredItem } from '@/shared/delivery';
 import { openAction } from './actionLink';
 
@@ -49,18 +50,27 @@ export function useNotificationPermission(): [permission: NotificationSupport, r
 
 const SERVICE_WORKER_URL = '/device-sw.js';
 
+/** The user clicked or closed notifications of these items here. */
+export type OnUserDismissed = (ids: string[]) => void;
+
 /**
  * Registers the device page's service worker (where the browser has them),
  * through which notifications are shown when `new Notification()` is not
- * allowed, and follows the actions it hands back on a click.
+ * allowed, follows the actions it hands back on a click, and passes on the
+ * items whose notifications the user clicked or closed.
  */
-export function useNotificationServiceWorker(): void {
+export function useNotificationServiceWorker(onUserDismissed: OnUserDismissed): void {
+  const dismissedRef = useRef(onUserDismissed);
+  useEffect(() => {
+    dismissedRef.current = onUserDismissed;
+  });
   useEffect(() => {
     if (!('serviceWorker' in navigator)) return;
     navigator.serviceWorker.register(SERVICE_WORKER_URL, { scope: '/device' }).catch(() => undefined);
     const onMessage = (event: MessageEvent) => {
-      const data = event.data as { type?: string; action?: unknown } | null;
+      const data = event.data as { type?: string; action?: unknown; id?: unknown } | null;
       if (data?.type === 'presence-open-action' && typeof data.action === 'string') openAction(data.action);
+      if (data?.type === 'presence-dismissed' && typeof data.id === 'string') dismissedRef.current([data.id]);
     };
     navigator.serviceWorker.addEventListener('message', onMessage);
     return () => navigator.serviceWorker.removeEventListener('message', onMessage);
@@ -74,22 +84,48 @@ function showThroughServiceWorker(title: string, options: NotificationOptions & 
   return true;
 }
 
+/** The page's own notifications, by item id, while they show. */
+const pageNotifications = new Map<string, Notification>();
+
+/** Closes the notifications of these items, the page's and the service worker's (their tag is the item id). */
+export function closeBrowserNotifications(ids: readonly string[]): void {
+  for (const id of ids) {
+    const notification = pageNotifications.get(id);
+    pageNotifications.delete(id);
+    notification?.close();
+  }
+  if (!('serviceWorker' in navigator) || !navigator.serviceWorker.controller) return;
+  const wanted = new Set(ids);
+  void navigator.serviceWorker.ready
+    .then((registration) => registration.getNotifications())
+    .then((shown) => shown.filter((notification) => wanted.has(notification.tag)).forEach((notification) => notification.close()))
+    .catch(() => undefined);
+}
+
 /**
  * Shows new items as browser notifications (title: the app's name; body: the
- * message); a click follows the action. Where the page may not construct
- * notifications itself (Chrome on Android), they go through the service
- * worker. Returns false when neither way is open.
+ * message, tag: the item id); a click follows the action. Where the page may
+ * not construct notifications itself (Chrome on Android), they go through the
+ * service worker. A click or a close by the user goes to `onUserDismissed`.
+ * Returns false when neither way is open.
  */
-export function showBrowserNotifications(items: readonly DeliveredItem[]): boolean {
+export function showBrowserNotifications(items: readonly DeliveredItem[], onUserDismissed: OnUserDismissed): boolean {
   const rest = items.length - MAX_SHOWN_AT_ONCE;
   const summary = `${rest} more notification${rest === 1 ? '' : 's'}: open the page to see them.`;
   try {
     for (const item of items.slice(0, MAX_SHOWN_AT_ONCE)) {
       const notification = new window.Notification(item.appName, { body: item.message, tag: item.id });
+      pageNotifications.set(item.id, notification);
       notification.onclick = (event) => {
         event.preventDefault();
         notification.close();
         openAction(item.action);
+      };
+      // A close that the page did not make (closeBrowserNotifications forgets first) is the user's: a click or a dismissal.
+      notification.onclose = () => {
+        if (pageNotifications.get(item.id) !== notification) return;
+        pageNotifications.delete(item.id);
+        onUserDismissed([item.id]);
       };
     }
     if (rest > 0) {

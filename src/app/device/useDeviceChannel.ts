@@ -7,7 +7,7 @@
 import { useEffect, useRef, useState } from 'react';
 import { flushSync } from 'react-dom';
 import { openChannelClient } from '@/app/lib/channelClient';
-import { SeenIds, startDaemonCore } from '@/shared/daemonCore';
+import { SeenIds, startDaemonCore, type DaemonCore } from '@/shared/daemonCore';
 import type { DeliveredItem, DeviceIdentity } from '@/shared/delivery';
 
 export type ConnectionState = 'connecting' | 'connected' | 'reconnecting';
@@ -17,6 +17,8 @@ export interface ChannelHandlers {
   onRefused: (message: string) => void;
   /** Items received for the first time, after they are in the list. */
   onNewItems: (items: DeliveredItem[]) => void;
+  /** The user clicked or dismissed these items on another device. */
+  onDismissed?: (ids: string[]) => void;
 }
 
 /** The list keeps this many items; older ones fall off the end. */
@@ -44,6 +46,7 @@ export function useDeviceChannel(token: string, handlers: ChannelHandlers) {
   const seenRef = useRef<SeenIds | null>(null);
   // The open channel, for calls the page makes itself (a pairing code).
   const channelRef = useRef<ReturnType<typeof openChannelClient> | null>(null);
+  const coreRef = useRef<DaemonCore | null>(null);
   const handlersRef = useRef(handlers);
   useEffect(() => {
     handlersRef.current = handlers;
@@ -79,6 +82,7 @@ export function useDeviceChannel(token: string, handlers: ChannelHandlers) {
     const stop = () => {
       stopped = true;
       if (channelRef.current === channel) channelRef.current = null;
+      if (coreRef.current === core) coreRef.current = null;
       core.stop();
       void channel.close();
     };
@@ -96,6 +100,7 @@ export function useDeviceChannel(token: string, handlers: ChannelHandlers) {
         flushSync(() => setItems((listed) => [...fresh, ...listed].sort(newestFirst).slice(0, MAX_LISTED)));
         handlersRef.current.onNewItems(fresh);
       },
+      onDismissed: (ids) => handlersRef.current.onDismissed?.(ids),
       onAcked: (event) => {
         if (event.items.length > 0) setProblem(null);
       },
@@ -113,6 +118,8 @@ export function useDeviceChannel(token: string, handlers: ChannelHandlers) {
         );
       },
     });
+
+    coreRef.current = core;
 
     function askWhoami() {
       if (asking || stopped) return;
@@ -142,5 +149,8 @@ export function useDeviceChannel(token: string, handlers: ChannelHandlers) {
     return channelRef.current.client.daemon.pairingCode.mutate();
   };
 
-  return { connection, device, items, problem, clear: () => setItems([]), requestPairingCode };
+  /** Tells the user's other devices that these items were clicked or dismissed here. */
+  const dismiss = (ids: string[]) => coreRef.current?.dismiss(ids);
+
+  return { connection, device, items, problem, clear: () => setItems([]), requestPairingCode, dismiss };
 }
