@@ -37,7 +37,7 @@ test('the signed-in device page shows a pairing code that the daemon pairs with,
   const command = (await addDevice.getByTestId('pairing-command').textContent()) ?? '';
   expect(command).toBe(`presence-daemon pair ${code} --server ${baseURL}`);
   // The install line of the daemon package is shown beside it.
-  await expect(addDevice.getByTestId('daemon-install-command')).toContainText(`npm install -g ${baseURL}/`);
+  await expect(page.getByTestId('daemon-install-command')).toContainText(`npm install -g ${baseURL}/`);
 
   const home = await mkdtemp(path.join(os.tmpdir(), 'presence-e2e-pair-'));
   const env = { XDG_CONFIG_HOME: home };

@@ -2,11 +2,10 @@
 /**
  * "Add a device": a one-time pairing code from the server (daemon.pairingCode)
  * with its expiry counting down, and the command that pairs a computer with
- * it; beside it, how to install the daemon there (DaemonInstall).
+ * it. The page shows how to install the daemon (DaemonInstall) right after it.
  */
 import { useEffect, useState, useSyncExternalStore } from 'react';
 import { CopyButton } from '@/app/components/CopyButton';
-import { DaemonInstall } from './DaemonInstall';
 import styles from './addDevice.module.css';
 import deviceStyles from './device.module.css';
 
@@ -94,7 +93,6 @@ export function AddDevice({ requestPairingCode }: { requestPairingCode: () => Pr
           {pairing === null ? 'Get a pairing code' : 'Get a new code'}
         </button>
       </div>
-      <DaemonInstall />
     </section>
   );
 }
