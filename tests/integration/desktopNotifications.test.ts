@@ -155,10 +155,14 @@ describe.skipIf(missing.length > 0)('dismissed everywhere (two desktops, dunst i
     await Promise.all([laptop?.stop(), workstation?.stop()]);
   });
 
-  it('dismissing a notification on one device closes it on the user’s other device', async () => {
+  it('dismissing or clicking a notification on one device closes it on the user’s other device', async () => {
     const user = await makeDaemonUser(db);
     const second = await createDevice(db, { userId: user.userId, name: 'workstation' });
-    await Promise.all([startDaemon(user.token, laptop), startDaemon(second.token, workstation)]);
+    // The click below opens nothing real: a fake xdg-open first on PATH.
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'presence-opener-'));
+    await writeFile(path.join(dir, 'xdg-open'), '#!/bin/sh\nexit 0\n');
+    await chmod(path.join(dir, 'xdg-open'), 0o755);
+    await Promise.all([startDaemon(user.token, laptop, { PATH: `${dir}:${process.env.PATH ?? ''}` }), startDaemon(second.token, workstation)]);
     // dunst here has no default timeout and the TTL is long: only the dismissal can close it.
     await postNotifications(node.url, user.appid, user.key, { UID: user.uid, message: 'seen on both', action: 'https://e.com/', ttl: 3600 });
     await expect.poll(() => laptop.openCount()).toBe(1);
@@ -166,7 +170,14 @@ describe.skipIf(missing.length > 0)('dismissed everywhere (two desktops, dunst i
 
     await laptop.dunstctl(['close']); // the user closes it on the laptop
     await expect.poll(() => workstation.openCount()).toBe(0);
-    const closed = await workstation.shown();
-    expect(closed.map((entry) => entry.body)).toEqual(['seen on both']);
+    expect((await workstation.shown()).map((entry) => entry.body)).toEqual(['seen on both']);
+
+    await postNotifications(node.url, user.appid, user.key, { UID: user.uid, message: 'clicked on the workstation', action: 'https://e.com/', ttl: 3600 });
+    await expect.poll(() => laptop.openCount()).toBe(1);
+    await expect.poll(() => workstation.openCount()).toBe(1);
+    await workstation.dunstctl(['action', '0']); // the user clicks it on the workstation
+    await expect.poll(() => laptop.openCount()).toBe(0);
+    expect((await laptop.shown()).map((entry) => entry.body)).toEqual(['seen on both', 'clicked on the workstation']);
+    await rm(dir, { recursive: true, force: true });
   });
 });
