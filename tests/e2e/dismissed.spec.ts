@@ -75,3 +75,31 @@ test('a dismissal on another device closes the page’s notification, and the us
     await other.close();
   }
 });
+
+test('a dismissal on another device closes the service worker’s notification of that item', async ({ page, context, admin, baseURL }) => {
+  await context.grantPermissions(['notifications'], { origin: baseURL as string });
+  const fixture = await createDeviceFixture(admin.client);
+  const laptop = await admin.client.admin.devices.create.mutate({ userId: fixture.userId, name: 'laptop' });
+  const other = connectChannel(baseURL as string, laptop.token);
+  try {
+    await other.event(0);
+    await page.goto('/device');
+    await page.getByLabel('Device token').fill(fixture.deviceToken);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect(page.getByText('Browser notifications are on.')).toBeVisible();
+    await page.waitForFunction(() => navigator.serviceWorker.controller !== null);
+    // Shown as on a phone, where only the service worker may show notifications: tagged with the item id.
+    const workerTags = () =>
+      page.evaluate(async () => (await (await navigator.serviceWorker.ready).getNotifications()).map((notification) => notification.tag).sort());
+    await page.evaluate(async () => {
+      const registration = await navigator.serviceWorker.ready;
+      for (const tag of ['9001', '9002'])
+        await registration.showNotification('Chat', { body: 'from the worker', tag, data: { action: 'https://chat.example/' } });
+    });
+    await expect.poll(workerTags).toEqual(['9001', '9002']);
+    await other.dismiss(['9001']);
+    await expect.poll(workerTags).toEqual(['9002']);
+  } finally {
+    await other.close();
+  }
+});
