@@ -85,6 +85,9 @@ export interface DaemonCore {
   check(error: unknown): void;
 }
 
+/** How long dismissals are gathered before they are sent together. */
+const DISMISSALS_GATHER_MS = 50;
+
 /** Starts the core on an open channel client; it runs until stopped or refused. */
 export function startDaemonCore(options: DaemonCoreOptions): DaemonCore {
   const { client } = options;
@@ -163,14 +166,23 @@ export function startDaemonCore(options: DaemonCoreOptions): DaemonCore {
     }
   };
 
+  // Dismissals made together (a "close all") leave in one call: the server takes a few signalling calls a second per socket.
+  let gathered: string[] = [];
+  const sendGathered = () => {
+    const ids = gathered;
+    gathered = [];
+    dismiss(ids).catch((error: unknown) => {
+      if (isRefusal(error)) refuse(error);
+    });
+  };
+
   subscribe();
   return {
     stop,
     dismiss: (ids) => {
       if (stopped || ids.length === 0) return;
-      dismiss(ids).catch((error: unknown) => {
-        if (isRefusal(error)) refuse(error);
-      });
+      if (gathered.length === 0) setTimeout(sendGathered, DISMISSALS_GATHER_MS);
+      gathered.push(...ids);
     },
     check: (error) => {
       if (isRefusal(error)) refuse(error);

@@ -10,6 +10,7 @@ import type { PresenceNode } from '../../src/server/server.ts';
 import { connectChannel, type ChannelClient } from '../support/daemonClient.ts';
 import { makeDaemonUser } from '../support/factories.ts';
 import { useTestNode } from '../support/node.ts';
+import { SIGNALLING_CALLS_PER_SECOND } from '../../src/server/trpc/routers/daemon.ts';
 
 let node: PresenceNode;
 let db: Database;
@@ -50,5 +51,17 @@ describe('daemon.dismiss', () => {
     await expect(daemon.dismiss(tooMany)).rejects.toMatchObject({ data: { code: 'BAD_REQUEST' } });
     await expect(daemon.dismiss([])).rejects.toMatchObject({ data: { code: 'BAD_REQUEST' } });
     await expect(daemon.dismiss(['not-an-id'])).rejects.toMatchObject({ data: { code: 'BAD_REQUEST' } });
+  });
+
+  it('refuses a flood of dismissals from one socket with TOO_MANY_REQUESTS, so one device cannot keep every node waking', async () => {
+    const user = await makeDaemonUser(db);
+    const second = await createDevice(db, { userId: user.userId, name: 'second device' });
+    const [flooder, phone] = await Promise.all([connected(user.token), connected(second.token)]);
+    const answers = await Promise.allSettled(Array.from({ length: 3 * SIGNALLING_CALLS_PER_SECOND }, (_, i) => flooder.dismiss([String(i + 1)])));
+    const refused = answers.filter((a) => a.status === 'rejected');
+    expect(refused.length).toBeGreaterThanOrEqual(SIGNALLING_CALLS_PER_SECOND);
+    for (const answer of refused) expect(answer.reason).toMatchObject({ data: { code: 'TOO_MANY_REQUESTS' } });
+    // What was taken still reaches the other device.
+    await expect.poll(() => phone.dismissals.flat().length).toBe(answers.length - refused.length);
   });
 });

@@ -158,7 +158,7 @@ export async function openChannel(options: ChannelOptions): Promise<Channel> {
   async function track(ws: WebSocket, device: AuthenticatedDevice): Promise<DaemonSocket | null> {
     const connectionId = await openOnlineRow(db, device.deviceId, nodeId);
     if (connectionId === null) return null;
-    const daemon: DaemonSocket = { connectionId, deviceId: device.deviceId, userId: device.userId, notifications: null, dismissed: [] };
+    const daemon: DaemonSocket = { connectionId, deviceId: device.deviceId, userId: device.userId, notifications: null, dismissed: [], signallingSecond: 0, signallingCalls: 0 };
     if (ws.readyState !== ws.OPEN) {
       forget(connectionId); // closed while the row was being written
       return daemon;

@@ -29,6 +29,9 @@ export interface DaemonSocketState {
   notifications: AbortSignal | null;
   /** Ids the user dismissed on another device, for the subscription's next `dismissed` event (the channel adds them and rings). */
   dismissed: string[];
+  /** When this socket's current second of signalling calls began, and how many it made (see `withinSignallingRate`). */
+  signallingSecond: number;
+  signallingCalls: number;
 }
 
 const t = initTRPC.context<Context>().create({

@@ -29,6 +29,26 @@ const itemId = z
   .regex(/^[1-9]\d{0,18}$/, 'an item id is a positive integer, as a string')
   .refine((id) => BigInt(id) <= MAX_ITEM_ID, 'an item id is at most 9223372036854775807');
 
+/**
+ * Calls per second one socket may make to the procedures that reach every node
+ * or write for nobody's queue (`dismiss`, `pairingCode`): a person clicks a few
+ * times a second (the daemon core sends dismissals made together in one call),
+ * a hostile device would make every node wake for each call.
+ */
+export const SIGNALLING_CALLS_PER_SECOND = 10;
+
+/** Counts a signalling call of this socket; past the rate, TOO_MANY_REQUESTS. */
+function withinSignallingRate(socket: DaemonSocketState, now = Date.now()): void {
+  if (now - socket.signallingSecond >= 1_000) {
+    socket.signallingSecond = now;
+    socket.signallingCalls = 0;
+  }
+  socket.signallingCalls += 1;
+  if (socket.signallingCalls > SIGNALLING_CALLS_PER_SECOND) {
+    throw new TRPCError({ code: 'TOO_MANY_REQUESTS', message: `at most ${SIGNALLING_CALLS_PER_SECOND} dismissals and pairing codes a second per connection` });
+  }
+}
+
 export const daemonRouter = router({
   /** Who this connection is: for the daemon's "connected as" line. */
   whoami: deviceProcedure.query(({ ctx }) => ctx.device),
@@ -56,6 +76,7 @@ export const daemonRouter = router({
    * is needed: the dismissal reaches only the caller's own user's devices.
    */
   dismiss: deviceProcedure.input(z.object({ ids: z.array(itemId).min(1).max(MAX_IDS_PER_DISMISS) })).mutation(async ({ ctx, input }) => {
+    withinSignallingRate(ctx.daemonSocket);
     const ids = [...new Set(input.ids)];
     await signalDismissal(ctx.db, { userId: ctx.device.userId, fromDeviceId: ctx.device.deviceId, ids });
     return { dismissed: ids.length };
@@ -63,6 +84,7 @@ export const daemonRouter = router({
 
   /** A one-time code that `presence-daemon pair` (POST /pair) exchanges for a new device of this user. */
   pairingCode: deviceProcedure.mutation(async ({ ctx }) => {
+    withinSignallingRate(ctx.daemonSocket);
     const { code, expiresAt } = await issuePairingCode(ctx.db, ctx.device.userId);
     return { code, expiresAt: expiresAt.toISOString() };
   }),
