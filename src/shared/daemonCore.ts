@@ -70,6 +70,8 @@ export interface DaemonCoreOptions {
   onAcked?: (event: ItemsEvent) => void;
   /** The user clicked or dismissed these items on another device: close what shows them here. */
   onDismissed?: (ids: string[]) => void;
+  /** An app took these tagged notifications back: close what shows them here. */
+  onRetracted?: (tags: { appid: string; tag: string }[]) => void;
   /** An ack failed: the items come again on the next connection. */
   onAckFailed?: (error: Error) => void;
   /** The server could not serve the subscription (its database was away, say): it is made again after `retryInMs`. */
@@ -122,6 +124,7 @@ export function startDaemonCore(options: DaemonCoreOptions): DaemonCore {
     if (stopped) return;
     options.onEvent?.(event);
     if (event.kind === 'dismissed') return options.onDismissed?.(event.ids);
+    if (event.kind === 'retracted') return options.onRetracted?.(event.tags);
     const fresh = event.items.filter((item) => seen.add(item.id));
     if (fresh.length > 0) options.show(fresh);
     // Ack every id received, duplicates too: a redelivery means an earlier ack was lost.

@@ -11,6 +11,11 @@ export interface DeliveredItem {
   /** ISO 8601. */
   createdAt: string;
   expiresAt?: string;
+  /**
+   * The app's name for what this item is about ("unread:#general"): a device
+   * that shows an item of the same app and tag replaces it in place.
+   */
+  tag?: string;
 }
 
 /** Items to show: the first event is always the whole backlog (possibly empty), then live ones. */
@@ -25,8 +30,14 @@ export interface DismissedEvent {
   ids: string[];
 }
 
+/** An app took these tagged notifications back (`POST /<appid>/retract`): close what shows them here. */
+export interface RetractedEvent {
+  kind: 'retracted';
+  tags: { appid: string; tag: string }[];
+}
+
 /** One message on the channel. */
-export type DeliveryEvent = ItemsEvent | DismissedEvent;
+export type DeliveryEvent = ItemsEvent | DismissedEvent | RetractedEvent;
 
 /** What `daemon.whoami` answers. */
 export interface DeviceIdentity {

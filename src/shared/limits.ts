@@ -30,3 +30,9 @@ export const MAX_NAME_CODE_POINTS = 100;
 
 /** The longest deep-link scheme an app may register. */
 export const MAX_SCHEME_LENGTH = 32;
+
+/** A tag: 1 to 64 of A–Z a–z 0–9 . _ : - (an app's name for what an item is about; see `DeliveredItem.tag`). */
+export const TAG_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
+
+/** The most (UID, tag) pairs one `POST /<appid>/retract` may carry. */
+export const MAX_RETRACTIONS_PER_REQUEST = 1_000;

@@ -13,6 +13,8 @@ export interface ChannelClient {
   events: ItemsEvent[];
   /** The ids of each `dismissed` event, in order. */
   dismissals: string[][];
+  /** The `retracted` events' tags, in order. */
+  retractions: { appid: string; tag: string }[][];
   errors: Error[];
   /** WebSocket close codes seen, in order. */
   closeCodes: number[];
@@ -28,6 +30,7 @@ export interface ChannelClient {
 export function connectChannel(serverUrl: string, token: string | null, options: { retry?: boolean } = {}): ChannelClient {
   const events: ItemsEvent[] = [];
   const dismissals: string[][] = [];
+  const retractions: { appid: string; tag: string }[][] = [];
   const errors: Error[] = [];
   const closeCodes: number[] = [];
   const waiters = new Set<() => void>();
@@ -42,6 +45,7 @@ export function connectChannel(serverUrl: string, token: string | null, options:
   const subscription = client.daemon.notifications.subscribe(undefined, {
     onData: (event) => {
       if (event.kind === 'dismissed') dismissals.push(event.ids);
+      else if (event.kind === 'retracted') retractions.push(event.tags);
       else events.push(event);
       waiters.forEach((wake) => wake());
     },
@@ -53,6 +57,7 @@ export function connectChannel(serverUrl: string, token: string | null, options:
   return {
     events,
     dismissals,
+    retractions,
     errors,
     closeCodes,
     event: (index, timeoutMs = 10_000) =>

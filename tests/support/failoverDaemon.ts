@@ -104,7 +104,7 @@ export function startFailoverDaemon(servers: readonly string[], token: string, o
     onData: (event) => {
       events++;
       lastEventAt = Date.now();
-      if (event.kind === 'dismissed') return;
+      if (event.kind === 'dismissed' || event.kind === 'retracted') return;
       if (event.kind === 'backlog') backlogs++;
       for (const item of event.items) {
         deliveries++;

@@ -173,7 +173,7 @@ function openTrpc(server: string, token: string, hooks: ConnHooks, timeoutMs: nu
   const client = createTRPCClient<AppRouter>({ links: [wsLink({ client: wsClient })] });
   const subscription = client.daemon.notifications.subscribe(undefined, {
     onData: (event) => {
-      if (event.kind === 'dismissed') return;
+      if (event.kind === 'dismissed' || event.kind === 'retracted') return;
       hooks.onEvent(event.kind, event.items, now());
       if (event.kind === 'backlog' && settle) {
         clearTimeout(timer);
