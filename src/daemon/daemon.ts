@@ -10,7 +10,7 @@ import { createChannelClient } from '../shared/channelClient.ts';
 import { startDaemonCore } from '../shared/daemonCore.ts';
 import type { DeliveredItem } from '../shared/delivery.ts';
 import type { Opener } from './actions.ts';
-import type { Notifier } from './notifier.ts';
+import { tagKey, type Notifier } from './notifier.ts';
 import { forTerminal } from './terminal.ts';
 
 export interface DaemonOptions {
@@ -51,8 +51,11 @@ export const EXIT_UNREACHABLE = 3;
 /** Closing a client that never connected may wait for a connect attempt; the exit does not. */
 const CLOSE_GRACE_MS = 2_000;
 
-function describe(item: DeliveredItem): string {
-  return `[${item.appName}] ${item.message}  → ${item.action}`;
+/** (app, tag) pairs printed lately, so that a newer item of one says it replaces it; the oldest are forgotten past this. */
+const MAX_TAGS_REMEMBERED = 10_000;
+
+function describe(item: DeliveredItem, replaces: boolean): string {
+  return `[${item.appName}] ${item.message}  → ${item.action}${replaces ? `  (replaces ${item.tag})` : ''}`;
 }
 
 /** Runs until stopped (0), until the server refuses the token (2), or until `once` gives up (3). */
@@ -77,10 +80,31 @@ export function runDaemon(options: DaemonOptions): Promise<number> {
     },
   });
 
+  // The (app, tag) pairs printed and not retracted since, by app id and tag.
+  const printedTags = new Set<string>();
+  const replacesPrinted = (item: DeliveredItem): boolean => {
+    if (item.tag === undefined) return false;
+    const key = tagKey(item.appid, item.tag);
+    const replaces = printedTags.delete(key);
+    printedTags.add(key);
+    if (printedTags.size > MAX_TAGS_REMEMBERED) printedTags.delete(printedTags.values().next().value as string);
+    return replaces;
+  };
+
   // Every item is printed; the notifier shows a bounded number of popups for them.
   const show = (items: DeliveredItem[]) => {
-    for (const item of items) print(options.json ? JSON.stringify(item) : describe(item));
+    for (const item of items) {
+      const replaces = replacesPrinted(item);
+      print(options.json ? JSON.stringify(item) : describe(item, replaces));
+    }
     if (!options.once) notifier?.show(items);
+  };
+  const retract = (tags: { appid: string; tag: string }[]) => {
+    for (const { appid, tag } of tags) {
+      printedTags.delete(tagKey(appid, tag));
+      print(options.json ? JSON.stringify({ kind: 'retracted', appid, tag }) : `[${appid}] retracted ${tag}`);
+    }
+    if (!options.once) notifier?.retract(tags);
   };
   notifier?.on('open', (item) => {
     opener.open(item.action).catch((error: Error) => report(`cannot open ${item.action}: ${error.message}`));
@@ -114,6 +138,7 @@ export function runDaemon(options: DaemonOptions): Promise<number> {
       client: channel.client,
       show,
       onDismissed: (ids) => notifier?.close(ids),
+      onRetracted: retract,
       onStarted: () => report(`connected to ${options.server}`),
       // --once stops after the backlog is acked.
       onAcked: (event) => {

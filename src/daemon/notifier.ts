@@ -55,7 +55,8 @@ export function expiryFor(item: DeliveredItem, now = Date.now()): number {
 }
 
 /** The server's methods, as `dbus-next` makes them from {@link INTERFACE_XML}. */
-interface NotificationServer extends dbus.ClientInterface {
+export interface NotificationServer {
+  on(event: string, listener: (...args: never[]) => void): unknown;
   GetCapabilities(): Promise<string[]>;
   Notify(appName: string, replacesId: number, icon: string, summary: string, body: string, actions: string[], hints: object, expiry: number): Promise<number>;
   CloseNotification(id: number): Promise<void>;
@@ -68,25 +69,63 @@ export interface Popup {
   ids: string[];
   /** Set for a single item: its action opens on a click. */
   item?: DeliveredItem;
+  /** Set for a single tagged item: what it replaces in place ({@link tagKey}). */
+  tag?: string;
   expiry: number;
 }
 
+/** One key per (app, tag): tags are unique within an app only. */
+export function tagKey(appid: string, tag: string): string {
+  return `${appid}\n${tag}`;
+}
+
 /**
- * What items arriving together (oldest first) become: the newest
- * {@link SHOWN_ONE_BY_ONE} one by one, and before them one summary per app
- * for the older rest ("and 9 more from Chat"), oldest first.
+ * Items arriving together with the same (app, tag) collapse to the newest,
+ * which carries the ids of those it replaced; untagged items stay as they are.
+ */
+function newestPerTag(items: readonly DeliveredItem[]): { item: DeliveredItem; ids: string[] }[] {
+  const newest = new Map<string, number>();
+  items.forEach((item, index) => {
+    if (item.tag !== undefined) newest.set(tagKey(item.appid, item.tag), index);
+  });
+  const replaced = new Map<number, string[]>();
+  const kept: { item: DeliveredItem; ids: string[] }[] = [];
+  items.forEach((item, index) => {
+    const last = item.tag === undefined ? index : (newest.get(tagKey(item.appid, item.tag)) as number);
+    const ids = replaced.get(last) ?? [];
+    ids.push(item.id);
+    replaced.set(last, ids);
+    if (last === index) kept.push({ item, ids });
+  });
+  return kept;
+}
+
+/**
+ * What items arriving together (oldest first) become: items with the same
+ * (app, tag) collapse to the newest, then the newest {@link SHOWN_ONE_BY_ONE}
+ * come one by one, and before them one summary per app for the older rest
+ * ("and 9 more from Chat"), oldest first.
  */
 export function popupsFor(items: readonly DeliveredItem[], now = Date.now()): Popup[] {
-  const cut = Math.max(0, items.length - SHOWN_ONE_BY_ONE);
-  const summaries = new Map<string, Popup>();
-  for (const item of items.slice(0, cut)) {
-    const summary = summaries.get(item.appid) ?? { appName: item.appName, body: '', ids: [], expiry: SERVER_DEFAULT_EXPIRY };
-    summary.ids.push(item.id);
+  const kept = newestPerTag(items);
+  const cut = Math.max(0, kept.length - SHOWN_ONE_BY_ONE);
+  const summaries = new Map<string, Popup & { count: number }>();
+  for (const { item, ids } of kept.slice(0, cut)) {
+    const summary = summaries.get(item.appid) ?? { appName: item.appName, body: '', ids: [], count: 0, expiry: SERVER_DEFAULT_EXPIRY };
+    summary.ids.push(...ids);
+    summary.count++;
     summaries.set(item.appid, summary);
   }
-  for (const summary of summaries.values()) summary.body = `and ${summary.ids.length} more from ${summary.appName}`;
-  const single = items.slice(cut).map((item) => ({ appName: item.appName, body: item.message, ids: [item.id], item, expiry: expiryFor(item, now) }));
-  return [...summaries.values(), ...single];
+  const summarised = [...summaries.values()].map(({ count, ...summary }) => ({ ...summary, body: `and ${count} more from ${summary.appName}` }));
+  const single = kept.slice(cut).map(({ item, ids }) => ({
+    appName: item.appName,
+    body: item.message,
+    ids,
+    item,
+    ...(item.tag === undefined ? {} : { tag: tagKey(item.appid, item.tag) }),
+    expiry: expiryFor(item, now),
+  }));
+  return [...summarised, ...single];
 }
 
 export interface NotifierEvents {
@@ -103,6 +142,8 @@ export interface Notifier extends EventEmitter<NotifierEvents> {
   show(items: readonly DeliveredItem[]): void;
   /** Closes what shows these items (dismissed on another device). */
   close(ids: readonly string[]): void;
+  /** Closes what shows these (app, tag) pairs (the app took them back). */
+  retract(tags: readonly { appid: string; tag: string }[]): void;
   /** Closes the bus connection. */
   end(): void;
 }
@@ -111,16 +152,21 @@ interface Shown {
   /** Items still shown by this notification. */
   ids: Set<string>;
   item?: DeliveredItem;
+  /** Its {@link tagKey}, for a tagged item. */
+  tag?: string;
 }
 
-class DesktopNotifier extends EventEmitter<NotifierEvents> implements Notifier {
+/** The notifier over one notification server; `disconnect` ends its bus connection. */
+export class DesktopNotifier extends EventEmitter<NotifierEvents> implements Notifier {
   private readonly shown = new Map<number, Shown>();
   private readonly byItem = new Map<string, number>();
+  /** The notification showing each (app, tag): a new item of it replaces that one in place. */
+  private readonly byTag = new Map<string, number>();
   // One call at a time, so popups appear in order.
   private calls = Promise.resolve();
 
   constructor(
-    private readonly bus: dbus.MessageBus,
+    private readonly disconnect: () => void,
     private readonly server: NotificationServer,
     private readonly actions: boolean,
   ) {
@@ -142,13 +188,26 @@ class DesktopNotifier extends EventEmitter<NotifierEvents> implements Notifier {
       shown?.ids.delete(itemId);
       if (shown?.ids.size !== 0) continue;
       // Closed by us: its NotificationClosed (reason 3) must not count as the user's.
-      this.shown.delete(id);
+      this.forget(id);
       this.enqueue(() => this.server.CloseNotification(id));
     }
   }
 
+  retract(tags: readonly { appid: string; tag: string }[]): void {
+    for (const { appid, tag } of tags) {
+      // Looked up when the call runs, so a retraction right after its item's popup finds it.
+      this.enqueue(async () => {
+        const id = this.byTag.get(tagKey(appid, tag));
+        if (id === undefined) return;
+        // Closed by us: its NotificationClosed must not count as the user's.
+        this.forget(id);
+        await this.server.CloseNotification(id);
+      });
+    }
+  }
+
   end(): void {
-    this.bus.disconnect();
+    this.disconnect();
   }
 
   private enqueue(call: () => Promise<unknown>): void {
@@ -161,9 +220,13 @@ class DesktopNotifier extends EventEmitter<NotifierEvents> implements Notifier {
   private async notify(popup: Popup): Promise<void> {
     const actions = this.actions && popup.item ? ['default', 'Open', 'open', 'Open'] : [];
     const hints = { urgency: new dbus.Variant('y', URGENCY_NORMAL) };
-    const id = await this.server.Notify(popup.appName, 0, '', popup.appName, bodyMarkup(popup.body), actions, hints, popup.expiry);
-    this.shown.set(id, { ids: new Set(popup.ids), item: popup.item });
+    const replaces = popup.tag === undefined ? undefined : this.byTag.get(popup.tag);
+    // The replaced item's ids are forgotten: a dismissal of it elsewhere must not close its successor.
+    if (replaces !== undefined) this.forget(replaces);
+    const id = await this.server.Notify(popup.appName, replaces ?? 0, '', popup.appName, bodyMarkup(popup.body), actions, hints, popup.expiry);
+    this.shown.set(id, { ids: new Set(popup.ids), item: popup.item, tag: popup.tag });
     for (const itemId of popup.ids) this.byItem.set(itemId, id);
+    if (popup.tag !== undefined) this.byTag.set(popup.tag, id);
     if (this.shown.size > MAX_TRACKED) this.forget(this.shown.keys().next().value as number);
   }
 
@@ -171,6 +234,7 @@ class DesktopNotifier extends EventEmitter<NotifierEvents> implements Notifier {
     const shown = this.shown.get(id);
     this.shown.delete(id);
     for (const itemId of shown?.ids ?? []) if (this.byItem.get(itemId) === id) this.byItem.delete(itemId);
+    if (shown?.tag !== undefined && this.byTag.get(shown.tag) === id) this.byTag.delete(shown.tag);
     return shown;
   }
 
@@ -207,9 +271,9 @@ export async function connectNotifier(env: NodeJS.ProcessEnv): Promise<Notifier 
     const failed = new Promise<never>((_, reject) => bus?.once('error', reject));
     const connect = async () => {
       const object = await (bus as dbus.MessageBus).getProxyObject(SERVICE, OBJECT_PATH, INTERFACE_XML);
-      const server = object.getInterface<NotificationServer>(SERVICE);
+      const server: NotificationServer = object.getInterface<dbus.ClientInterface & NotificationServer>(SERVICE);
       const capabilities = await server.GetCapabilities();
-      return new DesktopNotifier(bus as dbus.MessageBus, server, capabilities.includes('actions'));
+      return new DesktopNotifier(() => bus?.disconnect(), server, capabilities.includes('actions'));
     };
     const notifier = await withTimeout(Promise.race([connect(), failed]), CONNECT_TIMEOUT_MS);
     // A later bus failure must not crash the daemon: it stays connected to Presence and keeps printing.

@@ -34,6 +34,10 @@ class RecordingNotifier extends EventEmitter<NotifierEvents> implements Notifier
   close(ids: readonly string[]): void {
     this.closed.push(...ids);
   }
+  retracted: { appid: string; tag: string }[] = [];
+  retract(tags: readonly { appid: string; tag: string }[]): void {
+    this.retracted.push(...tags);
+  }
   end(): void {}
   click(id: string): void {
     const item = this.shown.find((shown) => shown.id === id);
