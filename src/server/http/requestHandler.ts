@@ -11,6 +11,7 @@ import { digestSecret, secretMatches } from '../domain/secrets.ts';
 import { handleDownloadRequest, type DownloadRouteDeps } from './downloadRoute.ts';
 import { handleNotificationRequest, matchNotificationRoute, type NotificationRouteDeps } from './notificationRoute.ts';
 import { handleOperatorRequest, isDashboardPath, type OperatorRouteDeps } from './operatorRoutes.ts';
+import { handleOpenApiRequest, OPENAPI_PATH } from './openapi.ts';
 import { handlePairingRequest, PAIR_PATH } from './pairingRoute.ts';
 import { SignInThrottle } from './signInThrottle.ts';
 import { normaliseRequestPath } from './requestPath.ts';
@@ -88,6 +89,7 @@ export function createRequestHandler(deps: RequestHandlerDeps) {
       void handlePairingRequest(pairing, req, res);
       return;
     }
+    if (pathname === OPENAPI_PATH) return handleOpenApiRequest(req, res);
     const appid = matchNotificationRoute(pathname);
     if (appid !== null) {
       void handleNotificationRequest(deps.notifications, req, res, appid);

@@ -1,0 +1,400 @@
+/**
+ * `GET /openapi.json`: the OpenAPI 3.1 description of the REST routes
+ * (README.md, "Sending notifications"), built once per process from the zod
+ * schemas of the bodies, the errno table of src/shared/errnos.ts and the
+ * limits of src/shared/limits.ts, so that the document cannot drift from them.
+ * The page /docs (src/app/docs/) renders it.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { z } from 'zod';
+import { errnoTable, Errno } from '../../shared/errnos.ts';
+import { MAX_ITEMS_PER_BATCH, MAX_LISTED_ERRORS, MAX_TEXT_CODE_POINTS, MAX_TTL_SECONDS, MIN_TTL_SECONDS, TAG_PATTERN } from '../../shared/limits.ts';
+
+export const OPENAPI_PATH = '/openapi.json';
+
+/** The appid, UID and key the examples show; a test swaps in real ones. */
+export const EXAMPLE_APPID = 'demo';
+export const EXAMPLE_UID = 'u_7Jq2VtE9yXkA';
+export const EXAMPLE_KEY = 'prs_app_<your key>';
+
+// JSON Schema counts string lengths in code points, as the route does.
+const text = (what: string) =>
+  z
+    .string()
+    .min(1)
+    .max(MAX_TEXT_CODE_POINTS)
+    .meta({ description: `${what}, 1 to ${MAX_TEXT_CODE_POINTS} Unicode code points` });
+
+/** One notification, as `validateBatch` (domain/notifications/validate.ts) accepts it. */
+export const notificationSchema = z
+  .strictObject({
+    UID: z.string().min(1).meta({ description: 'a UID this app was given for the user' }),
+    message: text('the text shown'),
+    action: text(
+      'an http(s) URL with a host and no user name, or a deep link `<scheme>:<rest>` with a scheme the app registered (some schemes are always refused; README.md)',
+    ),
+    ttl: z
+      .int()
+      .min(MIN_TTL_SECONDS)
+      .max(MAX_TTL_SECONDS)
+      .optional()
+      .meta({ description: 'seconds: an item not delivered by then is dropped (at most 30 days)' }),
+    tag: z.string().regex(TAG_PATTERN).optional().meta({ description: 'replaces the pending item of this UID and app with the same tag' }),
+  })
+  .meta({ id: 'Notification' });
+
+/** The body of `POST /{appid}/notification`: one notification or a list of them. */
+export const notificationBatchSchema = z
+  .union([notificationSchema, z.array(notificationSchema).min(1).max(MAX_ITEMS_PER_BATCH)])
+  .meta({ id: 'NotificationBatch', description: `one notification, or a list of 1 to ${MAX_ITEMS_PER_BATCH}` });
+
+const queueSizes = z.record(z.string(), z.int().min(0)).meta({ description: 'the size of every queue the request touched, by UID' });
+
+export const ackSchema = z
+  .strictObject({
+    result: z.literal('OK'),
+    queue_size: z.int().min(0).meta({ description: "the size of the queue of the batch's last item" }),
+    queue_sizes: queueSizes,
+  })
+  .meta({ id: 'Ack', description: 'sent only after the commit that holds the items' });
+
+const restErrnos = errnoTable.map((row) => row.errno);
+
+export const refusalSchema = z
+  .strictObject({
+    result: z.literal('KO'),
+    errno: z.union(restErrnos.map((errno) => z.literal(errno))).meta({ description: 'see the errno table above' }),
+    error: z.string(),
+    errors: z
+      .array(z.strictObject({ index: z.int().min(0), field: z.string(), errno: z.int(), error: z.string() }))
+      .max(MAX_LISTED_ERRORS)
+      .optional()
+      .meta({ description: `item-level refusals: every offending field of every item, the first ${MAX_LISTED_ERRORS}` }),
+    errors_omitted: z.int().min(1).optional().meta({ description: 'how many item errors were left out' }),
+  })
+  .meta({ id: 'Refusal' });
+
+export const healthSchema = z
+  .strictObject({
+    status: z.enum(['ok', 'unavailable']),
+    database: z.enum(['ok', 'unreachable']),
+    migrations: z.enum(['ok', 'pending', 'unknown']),
+  })
+  .meta({ id: 'Health' });
+
+export const pairingRequestSchema = z
+  .object({
+    code: z.string().meta({ description: 'the one-time code shown on a signed-in device page, like ABCD-EFGH' }),
+    name: z.string().optional().meta({ description: 'a name for the new device' }),
+  })
+  .meta({ id: 'PairingRequest' });
+
+export const pairedDeviceSchema = z
+  .strictObject({
+    token: z.string().meta({ description: 'the new device token (prs_dev_…), shown once' }),
+    deviceId: z.string(),
+    deviceName: z.string(),
+  })
+  .meta({ id: 'PairedDevice' });
+
+const componentSchemas = [notificationSchema, notificationBatchSchema, ackSchema, refusalSchema, healthSchema, pairingRequestSchema, pairedDeviceSchema];
+
+/** The JSON Schemas of the components, with `$ref`s between them. */
+function componentsFromZod(): Record<string, unknown> {
+  const registry = z.registry<{ id: string }>();
+  for (const schema of componentSchemas) {
+    const id = z.globalRegistry.get(schema)?.id;
+    if (typeof id === 'string') registry.add(schema, { id });
+  }
+  const { schemas } = z.toJSONSchema(registry, { target: 'draft-2020-12', uri: (id) => `#/components/schemas/${id}` });
+  return Object.fromEntries(Object.entries(schemas).map(([id, { $schema: _, $id: __, ...schema }]) => [id, schema]));
+}
+
+const ref = (id: string) => ({ $ref: `#/components/schemas/${id}` });
+
+function errnoMarkdown(errnos: readonly number[]): string {
+  const rows = errnoTable.filter((row) => errnos.includes(row.errno)).map((row) => `| ${row.errno} | ${row.status} | ${row.meaning} |`);
+  return ['| errno | status | meaning |', '| --- | --- | --- |', ...rows].join('\n');
+}
+
+type Example = { summary: string; value: unknown; 'x-credentials'?: 'none' | 'wrong-key' };
+
+/**
+ * The examples of the notification route, by name: the request and the answer
+ * it gets. The same name keys the request example and its response example.
+ */
+const notificationExamples: Record<string, { request: Example; status: number; response: unknown; headers?: Record<string, string> }> = {
+  one: {
+    request: { summary: 'one notification', value: { UID: EXAMPLE_UID, message: 'Your nick was used in #general', action: 'https://chat.example/#general' } },
+    status: 200,
+    response: { result: 'OK', queue_size: 1, queue_sizes: { [EXAMPLE_UID]: 1 } },
+  },
+  batch: {
+    request: {
+      summary: 'a list, with a deep link, a TTL and a tag',
+      value: [
+        { UID: EXAMPLE_UID, message: 'Anna wants you in room 42', action: 'demo://room/42', ttl: 600 },
+        { UID: EXAMPLE_UID, message: '3 new messages', action: 'https://chat.example/inbox', tag: 'inbox:unread' },
+      ],
+    },
+    status: 200,
+    response: { result: 'OK', queue_size: 2, queue_sizes: { [EXAMPLE_UID]: 2 } },
+  },
+  invalidField: {
+    request: { summary: 'refused: an empty message (102)', value: { UID: EXAMPLE_UID, message: '', action: 'https://chat.example/' } },
+    status: 400,
+    response: {
+      result: 'KO',
+      errno: Errno.InvalidField,
+      error: 'item 0: message must not be empty',
+      errors: [{ index: 0, field: 'message', errno: Errno.InvalidField, error: 'message must not be empty' }],
+    },
+  },
+  unknownField: {
+    request: { summary: 'refused: an unknown field (103)', value: { UID: EXAMPLE_UID, message: 'Hi', url: 'https://chat.example/' } },
+    status: 400,
+    response: {
+      result: 'KO',
+      errno: Errno.UnknownField,
+      error: 'item 0: unknown field "url": did you mean "action"? (and 1 more)',
+      errors: [
+        { index: 0, field: 'url', errno: Errno.UnknownField, error: 'unknown field "url": did you mean "action"?' },
+        { index: 0, field: 'action', errno: Errno.InvalidField, error: 'action is required' },
+      ],
+    },
+  },
+  actionNotAllowed: {
+    request: { summary: 'refused: a scheme the app did not register (104)', value: { UID: EXAMPLE_UID, message: 'Hi', action: 'ftp://files.example/' } },
+    status: 400,
+    response: {
+      result: 'KO',
+      errno: Errno.ActionNotAllowed,
+      error: 'item 0: scheme "ftp:" is not registered for this app',
+      errors: [{ index: 0, field: 'action', errno: Errno.ActionNotAllowed, error: 'scheme "ftp:" is not registered for this app' }],
+    },
+  },
+  unknownUid: {
+    request: { summary: 'refused: a UID never granted to this app (105)', value: { UID: 'u_neverGranted', message: 'Hi', action: 'https://chat.example/' } },
+    status: 404,
+    response: {
+      result: 'KO',
+      errno: Errno.UnknownUid,
+      error: 'item 0: unknown UID',
+      errors: [{ index: 0, field: 'UID', errno: Errno.UnknownUid, error: 'unknown UID' }],
+    },
+  },
+  missingCredentials: {
+    request: {
+      summary: 'refused: no Authorization header (110)',
+      value: { UID: EXAMPLE_UID, message: 'Hi', action: 'https://chat.example/' },
+      'x-credentials': 'none',
+    },
+    status: 401,
+    response: { result: 'KO', errno: Errno.MissingCredentials, error: 'missing or malformed credentials: send "Authorization: Bearer <app key>"' },
+    headers: { 'WWW-Authenticate': 'Bearer realm="presence"' },
+  },
+  invalidKey: {
+    request: {
+      summary: 'refused: a key not valid for this appid (111)',
+      value: { UID: EXAMPLE_UID, message: 'Hi', action: 'https://chat.example/' },
+      'x-credentials': 'wrong-key',
+    },
+    status: 401,
+    response: { result: 'KO', errno: Errno.InvalidKey, error: 'key not valid for this appid' },
+    headers: { 'WWW-Authenticate': 'Bearer realm="presence", error="invalid_token"' },
+  },
+};
+
+/** The request and answer examples of `POST /{appid}/notification`, for the tests that send them. */
+export const NOTIFICATION_EXAMPLES = notificationExamples;
+
+const requestIdHeader = {
+  description: 'the request id: yours if you sent a sane one (1 to 100 of A–Z a–z 0–9 _ . -), else a new UUID; the server log lines carry it',
+  schema: { type: 'string' },
+};
+const retryAfterHeader = { description: 'seconds to wait before retrying', schema: { type: 'integer', minimum: 1 } };
+
+function jsonResponse(
+  description: string,
+  schemaId: string,
+  examples: Record<string, { summary: string; value: unknown }>,
+  headers: Record<string, unknown> = {},
+) {
+  return {
+    description,
+    headers: { 'X-Request-Id': requestIdHeader, ...headers },
+    content: { 'application/json': { schema: ref(schemaId), ...(Object.keys(examples).length > 0 ? { examples } : {}) } },
+  };
+}
+
+/** The errnos each status of the notification route can carry. */
+const notificationErrnos = restErrnos.filter((errno) => errno < 140 || errno >= 150);
+
+function notificationResponses() {
+  const byStatus = new Map<number, Record<string, { summary: string; value: unknown }>>();
+  for (const [name, example] of Object.entries(notificationExamples)) {
+    const examples = byStatus.get(example.status) ?? {};
+    examples[name] = { summary: example.request.summary, value: example.response };
+    byStatus.set(example.status, examples);
+  }
+  const statuses = [...new Set(errnoTable.filter((row) => notificationErrnos.includes(row.errno)).map((row) => row.status))].sort();
+  const responses: Record<string, unknown> = {
+    200: jsonResponse('stored: every item committed', 'Ack', byStatus.get(200) ?? {}),
+  };
+  for (const status of statuses) {
+    const errnos = errnoTable.filter((row) => row.status === status && notificationErrnos.includes(row.errno)).map((row) => row.errno);
+    const headers: Record<string, unknown> = {};
+    if (status === 401) headers['WWW-Authenticate'] = { description: 'the Bearer challenge', schema: { type: 'string' } };
+    if (status === 405) headers.Allow = { description: '`POST`', schema: { type: 'string' } };
+    if (status === 429 || status === 503) headers['Retry-After'] = retryAfterHeader;
+    responses[status] = jsonResponse(
+      `refused, nothing stored: errno ${errnos.join(', ')}\n\n${errnoMarkdown(errnos)}`,
+      'Refusal',
+      byStatus.get(status) ?? {},
+      headers,
+    );
+  }
+  return responses;
+}
+
+function buildDocument() {
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Presence',
+      version: '1',
+      description: [
+        'Live notifications for the users of your application (an "AppService"): POST short notifications to a user\'s UID,',
+        'and Presence delivers them to every connected device of that user, or keeps them queued (at most 100 per UID and app, oldest dropped).',
+        '',
+        'Every refusal is `{"result": "KO", "errno", "error"}` and stores nothing. The errnos:',
+        '',
+        errnoMarkdown(restErrnos),
+      ].join('\n'),
+    },
+    servers: [{ url: '/' }],
+    tags: [
+      { name: 'notifications', description: 'for AppServices, with the app key' },
+      { name: 'devices', description: 'for the desktop daemon' },
+      { name: 'operations', description: 'for load balancers and operators' },
+    ],
+    paths: {
+      '/{appid}/notification': {
+        post: {
+          tags: ['notifications'],
+          operationId: 'sendNotifications',
+          summary: 'Send notifications',
+          description: [
+            `Stores 1 to ${MAX_ITEMS_PER_BATCH} notifications, all or nothing, in one FIFO queue per (UID, app). The body is at most 2 MiB,`,
+            'nested at most 16 levels, with at most 10,000 values. Checks run in this order and the first failure answers:',
+            'method, credentials (and the rate limit), content type, size, JSON, shape, each item, UIDs.',
+          ].join(' '),
+          security: [{ appKey: [] }],
+          parameters: [
+            { name: 'appid', in: 'path', required: true, description: 'the app the key belongs to', schema: { type: 'string' }, example: EXAMPLE_APPID },
+            {
+              name: 'Idempotency-Key',
+              in: 'header',
+              required: false,
+              description:
+                'makes the POST safe to retry: a repeat with the same key within 24 hours gets the first ack again and stores nothing; the same key with another body is refused (422, errno 120)',
+              schema: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[\\x20-\\x7e]+$' },
+            },
+            {
+              name: 'X-Request-Id',
+              in: 'header',
+              required: false,
+              description: 'your id for this request, echoed back',
+              schema: { type: 'string', pattern: '^[\\w.-]{1,100}$' },
+            },
+          ],
+          requestBody: {
+            required: true,
+            content: {
+              'application/json': {
+                schema: ref('NotificationBatch'),
+                examples: Object.fromEntries(Object.entries(notificationExamples).map(([name, example]) => [name, example.request])),
+              },
+            },
+          },
+          responses: notificationResponses(),
+        },
+      },
+      '/pair': {
+        post: {
+          tags: ['devices'],
+          operationId: 'pairDevice',
+          summary: 'Pair a device',
+          description:
+            'Exchanges a one-time pairing code, issued on a signed-in device page, for a device token of the same user. Unknown codes are throttled per address.',
+          requestBody: { required: true, content: { 'application/json': { schema: ref('PairingRequest'), example: { code: 'ABCD-EFGH', name: 'laptop' } } } },
+          responses: {
+            200: { description: 'paired', content: { 'application/json': { schema: ref('PairedDevice') } } },
+            400: { description: `errno 100 or 102\n\n${errnoMarkdown([100, 102])}`, content: { 'application/json': { schema: ref('Refusal') } } },
+            404: { description: `no such code\n\n${errnoMarkdown([140])}`, content: { 'application/json': { schema: ref('Refusal') } } },
+            410: { description: `used or expired\n\n${errnoMarkdown([141, 142])}`, content: { 'application/json': { schema: ref('Refusal') } } },
+            429: {
+              description: `throttled\n\n${errnoMarkdown([143])}`,
+              headers: { 'Retry-After': retryAfterHeader },
+              content: { 'application/json': { schema: ref('Refusal') } },
+            },
+          },
+        },
+      },
+      '/healthz': {
+        get: {
+          tags: ['operations'],
+          operationId: 'health',
+          summary: 'Health',
+          description: 'Is the database reachable, and are all migrations applied?',
+          responses: {
+            200: {
+              description: 'healthy',
+              content: { 'application/json': { schema: ref('Health'), example: { status: 'ok', database: 'ok', migrations: 'ok' } } },
+            },
+            503: {
+              description: 'not ready',
+              content: { 'application/json': { schema: ref('Health'), example: { status: 'unavailable', database: 'unreachable', migrations: 'unknown' } } },
+            },
+          },
+        },
+      },
+      '/downloads/presence-daemon.tgz': {
+        get: {
+          tags: ['devices'],
+          operationId: 'downloadDaemon',
+          summary: 'Download the desktop daemon',
+          description: 'The daemon package, for `npm install -g <url>`.',
+          responses: {
+            200: { description: 'the npm package', content: { 'application/gzip': { schema: { type: 'string', contentMediaType: 'application/gzip' } } } },
+            404: { description: 'this node offers no package' },
+          },
+        },
+      },
+    },
+    components: {
+      securitySchemes: { appKey: { type: 'http', scheme: 'bearer', description: 'the app key (`prs_app_…`), given once by `presence app create`' } },
+      schemas: componentsFromZod(),
+    },
+  };
+}
+
+/** The document, built once when this module loads (at start-up), never per request. */
+export const OPENAPI_DOCUMENT = buildDocument();
+const documentJson = JSON.stringify(OPENAPI_DOCUMENT);
+
+/** Answers `GET /openapi.json` (and HEAD); anything else gets 405. */
+export function handleOpenApiRequest(req: IncomingMessage, res: ServerResponse): void {
+  const json = documentJson;
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' }).end('Method not allowed\n');
+    return;
+  }
+  res.writeHead(200, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(json),
+    'Cache-Control': 'public, max-age=300',
+    'Access-Control-Allow-Origin': '*',
+  });
+  res.end(req.method === 'HEAD' ? undefined : json);
+}
