@@ -79,7 +79,16 @@ describe('popupsFor with tags', () => {
 });
 
 /** A notification server that records calls and, as the spec says, reuses the id it is asked to replace. */
-class RecordingServer extends EventEmitter implements NotificationServer {
+class RecordingServer implements NotificationServer {
+  private readonly signals = new EventEmitter();
+  on(event: string, listener: (...args: never[]) => void): this {
+    this.signals.on(event, listener as (...args: unknown[]) => void);
+    return this;
+  }
+  /** Sends a signal, as the notification server does. */
+  emit(signal: 'NotificationClosed' | 'ActionInvoked', id: number, detail: number | string): void {
+    this.signals.emit(signal, id, detail);
+  }
   notified: { replacesId: number; body: string; id: number }[] = [];
   closed: number[] = [];
   private next = 1;
