@@ -34,7 +34,7 @@ function contextFor(who: { device?: AuthenticatedDevice; operatorSession?: strin
     doorbells: new Doorbells(),
     metrics,
     device: who.device ?? null,
-    daemonSocket: who.device ? { notifications: null, dismissed: [], signallingSecond: 0, signallingCalls: 0 } : null,
+    daemonSocket: who.device ? { notifications: null, dismissed: [], retracted: [], signallingSecond: 0, signallingCalls: 0 } : null,
     operatorSession: who.operatorSession,
   };
 }

@@ -61,6 +61,8 @@ interface DaemonSocket extends DaemonSocketState {
 
 /** Dismissed ids a socket keeps for its subscription; past this the oldest are dropped (closing a notification is a courtesy). */
 const MAX_WAITING_DISMISSALS = 1_000;
+/** Retracted tags a socket keeps for its subscription, likewise. */
+const MAX_WAITING_RETRACTIONS = 1_000;
 
 /**
  * Answers an upgrade that is not served with an HTTP status, and lets the
@@ -116,6 +118,19 @@ export async function openChannel(options: ChannelOptions): Promise<Channel> {
     }
     if (told) doorbells.ring([userId]);
   });
+  // Every device of the user on this node closes what it shows for these tags; the retraction changed queues and the ack log.
+  signals.on('retracted', ({ userId, tags }) => {
+    let told = false;
+    for (const daemon of daemons.values()) {
+      if (daemon.userId !== userId) continue;
+      daemon.retracted.push(...tags);
+      if (daemon.retracted.length > MAX_WAITING_RETRACTIONS) daemon.retracted.splice(0, daemon.retracted.length - MAX_WAITING_RETRACTIONS);
+      told = true;
+    }
+    if (told) doorbells.ring([userId]);
+    doorbells.ringTopic('queues');
+    doorbells.ringTopic('acks');
+  });
 
   // The online rows of this node's live sockets: the heartbeat refreshes
   // exactly these and deletes any other row of this node (one whose close
@@ -158,7 +173,16 @@ export async function openChannel(options: ChannelOptions): Promise<Channel> {
   async function track(ws: WebSocket, device: AuthenticatedDevice): Promise<DaemonSocket | null> {
     const connectionId = await openOnlineRow(db, device.deviceId, nodeId);
     if (connectionId === null) return null;
-    const daemon: DaemonSocket = { connectionId, deviceId: device.deviceId, userId: device.userId, notifications: null, dismissed: [], signallingSecond: 0, signallingCalls: 0 };
+    const daemon: DaemonSocket = {
+      connectionId,
+      deviceId: device.deviceId,
+      userId: device.userId,
+      notifications: null,
+      dismissed: [],
+      retracted: [],
+      signallingSecond: 0,
+      signallingCalls: 0,
+    };
     if (ws.readyState !== ws.OPEN) {
       forget(connectionId); // closed while the row was being written
       return daemon;

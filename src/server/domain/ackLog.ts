@@ -7,13 +7,16 @@ import type { Database } from '../platform/db/client.ts';
 import { announceSql } from '../platform/signals.ts';
 import type { AppError } from './errors.ts';
 
+/** Which route an entry answered: a push (`notification`) or a retraction (`retract`). */
+export type AckKind = 'notification' | 'retract';
+
 /** Records a refusal for an authenticated app; a failure to log is not the caller's problem. */
-export async function logRefusal(db: Database, appId: string, refusal: AppError, itemCount: number): Promise<void> {
+export async function logRefusal(db: Database, appId: string, refusal: AppError, itemCount: number, kind: AckKind = 'notification'): Promise<void> {
   await db.pool
     .query(
-      `WITH entry AS (INSERT INTO ack_log (app_id, result, errno, item_count, uids) VALUES ($1, 'KO', $2, $3, '{}'))
+      `WITH entry AS (INSERT INTO ack_log (app_id, kind, result, errno, item_count, uids) VALUES ($1, $4, 'KO', $2, $3, '{}'))
        ${announceSql('acks')}`,
-      [appId, refusal.errno, itemCount],
+      [appId, refusal.errno, itemCount, kind],
     )
     .catch(() => undefined);
 }
@@ -28,6 +31,7 @@ export interface AckLogView {
   id: string;
   at: string;
   appId: string;
+  kind: AckKind;
   result: 'OK' | 'KO';
   errno: number | null;
   itemCount: number;
@@ -38,7 +42,13 @@ export interface AckLogView {
 /** The newest entries, newest first. */
 export async function recentAcks(db: Database, limit = 100): Promise<AckLogView[]> {
   const entries = await db.prisma.ackLogEntry.findMany({ orderBy: { id: 'desc' }, take: limit });
-  return entries.map((e) => ({ ...e, id: e.id.toString(), at: e.at.toISOString(), result: e.result === 'OK' ? 'OK' : 'KO' }));
+  return entries.map((e) => ({
+    ...e,
+    id: e.id.toString(),
+    at: e.at.toISOString(),
+    kind: e.kind === 'retract' ? 'retract' : 'notification',
+    result: e.result === 'OK' ? 'OK' : 'KO',
+  }));
 }
 
 /** Acks and refusals per minute over the last `minutes` minutes, oldest first, with empty minutes as zeros. */

@@ -15,6 +15,7 @@ import { AppError, Errno } from '../domain/errors.ts';
 import type { Logger } from '../platform/log.ts';
 import type { Metrics } from '../platform/metrics.ts';
 import { idempotentRequest, priorAck } from '../domain/notifications/idempotency.ts';
+import type { PushOptions } from '../domain/notifications/push.ts';
 import { batchSize, sendNotifications } from '../domain/notifications/send.ts';
 import { BodyTooLarge, jsonStructureRefusal, readBody } from './body.ts';
 import { corsHeaders, preflightHeaders } from './cors.ts';
@@ -74,8 +75,44 @@ function refusalHeaders(error: AppError): Record<string, string> {
   }
 }
 
+/** What a route of an app does with the parsed body once the checks they share have passed. */
+export interface AppRouteOperation {
+  /** The route's last path segment, also its kind in the ack log. */
+  kind: 'notification' | 'retract';
+  /** How many entries the body holds, for the ack log (0 when it is not a list or an object). */
+  count(parsed: unknown): number;
+  /** Validates and stores; throws the refusal. */
+  run(deps: NotificationRouteDeps, app: AuthenticatedApp, parsed: unknown, options: PushOptions): Promise<{ body: unknown; stored: number }>;
+}
+
+const notification: AppRouteOperation = {
+  kind: 'notification',
+  count: batchSize,
+  async run(deps, app, parsed, options) {
+    const pushed = await sendNotifications(deps.db, app, parsed, options);
+    deps.metrics.stored.inc({ app: app.id }, pushed.stored);
+    if (pushed.droppedByCap > 0) deps.metrics.droppedByCap.inc({ app: app.id }, pushed.droppedByCap);
+    return { body: pushed.ack, stored: pushed.stored };
+  },
+};
+
 /** Handles one request to `/<appid>/notification`. Never throws; every outcome is an answer. */
-export async function handleNotificationRequest(deps: NotificationRouteDeps, req: IncomingMessage, res: ServerResponse, appid: string): Promise<void> {
+export function handleNotificationRequest(deps: NotificationRouteDeps, req: IncomingMessage, res: ServerResponse, appid: string): Promise<void> {
+  return handleAppRequest(deps, req, res, appid, notification);
+}
+
+/**
+ * Handles one request to a route of an app: the credentials, checks and
+ * their order, idempotency, the answer, the ack log of refusals, the
+ * metrics and the log line are the same for each `operation`. Never throws.
+ */
+export async function handleAppRequest(
+  deps: NotificationRouteDeps,
+  req: IncomingMessage,
+  res: ServerResponse,
+  appid: string,
+  operation: AppRouteOperation,
+): Promise<void> {
   const started = process.hrtime.bigint();
   const incomingId = req.headers['x-request-id'];
   const requestId = typeof incomingId === 'string' && requestIdSyntax.test(incomingId) ? incomingId : randomUUID();
@@ -93,20 +130,20 @@ export async function handleNotificationRequest(deps: NotificationRouteDeps, req
     send(res, 200, ack.body, headers);
     outcome = { status: 200, stored: ack.stored };
   } catch (caught) {
-    const refusal = toRefusal(caught, deps, requestId);
+    const refusal = toRefusal(caught, deps, requestId, operation.kind);
     // An unread large body is not worth draining: close after answering.
     // A small one is drained so the connection can be kept alive.
     if (refusal.errno === Errno.TooLarge) res.setHeader('Connection', 'close');
     else req.resume();
     send(res, refusal.status, refusal.toBody(), { ...headers, ...refusalHeaders(refusal), ...refusal.headers });
-    if (app && refusal.errno !== Errno.StorageUnavailable) void logRefusal(deps.db, app.id, refusal, itemCount);
+    if (app && refusal.errno !== Errno.StorageUnavailable) void logRefusal(deps.db, app.id, refusal, itemCount, operation.kind);
     outcome = { status: refusal.status, errno: refusal.errno };
   }
   const appLabel = app?.id ?? '-';
   deps.metrics.requests.inc({ app: appLabel, result: outcome.status === 200 ? 'OK' : 'KO', errno: String(outcome.errno ?? '') });
   deps.logger.info(
     { requestId, appid: appLabel, status: outcome.status, errno: outcome.errno, items: itemCount, ms: Number(process.hrtime.bigint() - started) / 1e6 },
-    'POST notification',
+    `POST ${operation.kind}`,
   );
 
   async function accept(): Promise<{ body: unknown; stored: number }> {
@@ -137,21 +174,18 @@ export async function handleNotificationRequest(deps: NotificationRouteDeps, req
     } catch {
       throw new AppError(Errno.InvalidJson, 'body is not valid JSON (UTF-8)');
     }
-    itemCount = batchSize(parsed);
-    const pushed = await sendNotifications(deps.db, app, parsed, { timeoutMs: deps.transactionTimeoutMs, idempotency });
-    deps.metrics.stored.inc({ app: app.id }, pushed.stored);
-    if (pushed.droppedByCap > 0) deps.metrics.droppedByCap.inc({ app: app.id }, pushed.droppedByCap);
-    return { body: pushed.ack, stored: pushed.stored };
+    itemCount = operation.count(parsed);
+    return operation.run(deps, app, parsed, { timeoutMs: deps.transactionTimeoutMs, idempotency });
   }
 }
 
-function toRefusal(caught: unknown, deps: NotificationRouteDeps, requestId: string): AppError {
+function toRefusal(caught: unknown, deps: NotificationRouteDeps, requestId: string, kind: AppRouteOperation['kind']): AppError {
   if (caught instanceof AppError) return caught;
   if (isStorageUnavailable(caught)) {
     deps.logger.warn({ requestId, err: describe(caught) }, 'storage unavailable');
     return new AppError(Errno.StorageUnavailable, 'storage unavailable, retry later', { cause: caught });
   }
-  deps.logger.error({ requestId, err: describe(caught) }, 'internal error in POST /<appid>/notification');
+  deps.logger.error({ requestId, err: describe(caught) }, `internal error in POST /<appid>/${kind}`);
   return new AppError(Errno.Internal, 'internal error', { cause: caught });
 }
 

@@ -13,6 +13,7 @@ import { handleNotificationRequest, matchNotificationRoute, type NotificationRou
 import { handleOperatorRequest, isDashboardPath, type OperatorRouteDeps } from './operatorRoutes.ts';
 import { handleOpenApiRequest, OPENAPI_PATH } from './openapi.ts';
 import { handlePairingRequest, PAIR_PATH } from './pairingRoute.ts';
+import { handleRetractRequest, matchRetractRoute } from './retractRoute.ts';
 import { SignInThrottle } from './signInThrottle.ts';
 import { normaliseRequestPath } from './requestPath.ts';
 import { forbidCaching, preparePageRequest, setSecurityHeaders } from './securityHeaders.ts';
@@ -93,6 +94,11 @@ export function createRequestHandler(deps: RequestHandlerDeps) {
     const appid = matchNotificationRoute(pathname);
     if (appid !== null) {
       void handleNotificationRequest(deps.notifications, req, res, appid);
+      return;
+    }
+    const retracting = matchRetractRoute(pathname);
+    if (retracting !== null) {
+      void handleRetractRequest(deps.notifications, req, res, retracting);
       return;
     }
     route(deps, req, res, pathname).catch((error: Error) => {

@@ -13,6 +13,8 @@ const WAKEUP_SIGNAL = 'presence_wakeup';
 export const DEVICE_REVOKED_SIGNAL = 'presence_device_revoked';
 /** "A device of this user clicked or dismissed these items": `userId deviceId id,id,…`. */
 const DISMISSED_SIGNAL = 'presence_dismissed';
+/** "An app took back these tagged items of this user": JSON {@link Retraction}. */
+const RETRACTED_SIGNAL = 'presence_retracted';
 /** "Something operators watch changed": an {@link ActivityTopic}. */
 export const ACTIVITY_SIGNAL = 'presence_activity';
 
@@ -67,11 +69,44 @@ function parseDismissal(payload: string): Dismissal | null {
   return { userId, fromDeviceId, ids: ids.split(',').filter(Boolean) };
 }
 
+/** A retraction as it travels between nodes: what the user's devices close. */
+export interface Retraction {
+  userId: string;
+  tags: { appid: string; tag: string }[];
+}
+
+/** An appid (40) and a tag (64) with JSON's quotes take under 150 bytes: 40 pairs stay well under 8,000. */
+const TAGS_PER_PAYLOAD = 40;
+
+/** The payloads that tell every node of these retractions: one per user and 40 tags. */
+export function retractionPayloads(retractions: Iterable<Retraction>): string[] {
+  const payloads: string[] = [];
+  for (const { userId, tags } of retractions) {
+    for (let i = 0; i < tags.length; i += TAGS_PER_PAYLOAD) payloads.push(JSON.stringify({ userId, tags: tags.slice(i, i + TAGS_PER_PAYLOAD) }));
+  }
+  return payloads;
+}
+
+/** SQL that sends the payloads in the text-array parameter `param` (on commit); a SELECT: read it so it runs. */
+export function signalRetractionsSql(param: string): string {
+  return `SELECT pg_notify('${RETRACTED_SIGNAL}', p) FROM unnest(${param}::text[]) AS p`;
+}
+
+function parseRetraction(payload: string): Retraction | null {
+  try {
+    const parsed = JSON.parse(payload) as Partial<Retraction>;
+    return typeof parsed.userId === 'string' && Array.isArray(parsed.tags) ? { userId: parsed.userId, tags: parsed.tags } : null;
+  } catch {
+    return null;
+  }
+}
+
 export interface SignalEvents {
   wakeup: [userIds: string[]];
   deviceRevoked: [deviceId: string];
   activity: [topic: ActivityTopic];
   dismissed: [dismissal: Dismissal];
+  retracted: [retraction: Retraction];
   /** The listening connection came back after a loss: anything may have been missed. */
   resumed: [];
   /** The listening connection failed (it is retried). */
@@ -123,6 +158,7 @@ export class SignalListener extends EventEmitter<SignalEvents> {
       await client.query(`LISTEN ${DEVICE_REVOKED_SIGNAL}`);
       await client.query(`LISTEN ${ACTIVITY_SIGNAL}`);
       await client.query(`LISTEN ${DISMISSED_SIGNAL}`);
+      await client.query(`LISTEN ${RETRACTED_SIGNAL}`);
     } catch (error) {
       await client.end().catch(() => undefined); // not half-open: a retry makes a new one
       throw error;
@@ -168,6 +204,9 @@ export class SignalListener extends EventEmitter<SignalEvents> {
     else if (signal === DISMISSED_SIGNAL) {
       const dismissal = parseDismissal(payload);
       if (dismissal) this.emit('dismissed', dismissal);
+    } else if (signal === RETRACTED_SIGNAL) {
+      const retraction = parseRetraction(payload);
+      if (retraction) this.emit('retracted', retraction);
     }
   }
 }

@@ -29,6 +29,8 @@ export interface DaemonSocketState {
   notifications: AbortSignal | null;
   /** Ids the user dismissed on another device, for the subscription's next `dismissed` event (the channel adds them and rings). */
   dismissed: string[];
+  /** Tags an app took back, for the subscription's next `retracted` event (the channel adds them and rings). */
+  retracted: { appid: string; tag: string }[];
   /** When this socket's current second of signalling calls began, and how many it made (see `withinSignallingRate`). */
   signallingSecond: number;
   signallingCalls: number;

@@ -17,6 +17,7 @@ interface ItemRow {
   action: string;
   created_at: Date;
   expires_at: Date | null;
+  tag: string | null;
 }
 
 /** Users whose pending items one query reads, at most (a reconnect storm asks for thousands at once). */
@@ -27,7 +28,7 @@ const readerOf = perDatabase(
     new Coalescer<string, DeliveredItem[]>(
       async (userIds) => {
         const { rows } = await db.pool.query<ItemRow & { user_id: string }>(
-          `SELECT u.user_id::text, i.id::text, i.app_id AS appid, a.name AS app_name, i.message, i.action, i.created_at, i.expires_at
+          `SELECT u.user_id::text, i.id::text, i.app_id AS appid, a.name AS app_name, i.message, i.action, i.created_at, i.expires_at, i.tag
              FROM uids u
              JOIN queue_items i ON i.uid = u.uid
              JOIN apps a ON a.id = i.app_id
@@ -52,6 +53,7 @@ function toDeliveredItem(r: ItemRow): DeliveredItem {
     action: r.action,
     createdAt: r.created_at.toISOString(),
     ...(r.expires_at ? { expiresAt: r.expires_at.toISOString() } : {}),
+    ...(r.tag === null ? {} : { tag: r.tag }),
   };
 }
 

@@ -5,3 +5,14 @@ export interface Ack {
   queue_size: number;
   queue_sizes: Record<string, number>;
 }
+
+/** The body of a successful `POST /<appid>/retract`. */
+export interface RetractAck {
+  result: 'OK';
+  /** Pending items deleted (a tag that was not pending counts 0). */
+  retracted: number;
+  queue_sizes: Record<string, number>;
+}
+
+/** What an idempotent retry is answered with: the first answer of either route. */
+export type StoredAck = Ack | RetractAck;

@@ -4,17 +4,20 @@
  * inserts the items in arrival order, prunes each queue to its newest
  * {@link QUEUE_CAPACITY}, stores the exact sizes, wakes the users' daemons (on
  * commit) and logs one ack per push. Four round trips with BEGIN and COMMIT,
- * however many pushes the group holds.
+ * however many pushes the group holds. Only a group with tagged items takes
+ * one more: the delete of the pending items those tags replace. Retractions
+ * (`POST /<appid>/retract`) share the group: consecutive ones run as one
+ * delete, in arrival order with the pushes around them.
  */
 import type pg from 'pg';
 import { isStorageUnavailable } from '../../platform/db/client.ts';
 import type { JobOutcome } from '../../platform/db/coalescer.ts';
-import { wakeUsersSql } from '../../platform/signals.ts';
+import { retractionPayloads, signalRetractionsSql, wakeUsersSql, type Retraction as RetractionSignal } from '../../platform/signals.ts';
 import { AppError, Errno, type ItemError } from '../errors.ts';
 import { QUEUE_CAPACITY } from '../../../shared/limits.ts';
 import { lockQueues, type LockedQueue } from '../queues.ts';
 import { uidPattern } from '../secrets.ts';
-import type { Ack } from './ack.ts';
+import type { Ack, RetractAck } from './ack.ts';
 import { CLAIM_KEYS_SQL, IdempotencyKeyTaken, RECORD_ACKS_SQL, type IdempotentRequest } from './idempotency.ts';
 import type { NotificationInput } from './validate.ts';
 
@@ -34,8 +37,34 @@ export interface PushOutcome {
   droppedByCap: number;
 }
 
-/** A push's answer: stored, its key taken by an earlier request, or its own refusal. */
-export type PushResult = JobOutcome<PushOutcome | IdempotencyKeyTaken>;
+/** One (UID, tag) a retraction takes back. */
+export interface RetractionInput {
+  uid: string;
+  tag: string;
+}
+
+/** One validated retraction to store. */
+export interface Retraction {
+  appId: string;
+  retract: RetractionInput[];
+  idempotency?: IdempotentRequest | null;
+}
+
+/** What a retraction deleted. */
+export interface RetractOutcome {
+  ack: RetractAck;
+}
+
+/** What one group transaction stores: pushes and retractions, in arrival order. */
+export type GroupJob = Push | Retraction;
+
+/** A job's answer: stored, its key taken by an earlier request, or its own refusal. */
+export type PushResult = JobOutcome<PushOutcome | RetractOutcome | IdempotencyKeyTaken>;
+
+/** The (UID-bearing) entries of a job: a push's items or a retraction's tags. */
+export function jobTargets(job: GroupJob): readonly { uid: string }[] {
+  return 'retract' in job ? job.retract : job.items;
+}
 
 /**
  * The statement after the lock. Every part reads the snapshot taken before
@@ -44,17 +73,19 @@ export type PushResult = JobOutcome<PushOutcome | IdempotencyKeyTaken>;
  * (the caller never sends more than the cap for one queue).
  *
  * $1 apps, $2 UIDs, $3 messages, $4 actions, $5 ttls (seconds or null),
- * aligned in arrival order; $6 the cap; $7 the users to wake; $8 the ack log
- * entries as JSON [{app_id, item_count, uids, last_uid, upto}], where `upto`
- * counts the items for `last_uid` up to and including that push. Returns
- * each queue's live items before the statement.
+ * aligned in arrival order (with tags, $9 the tags or null); $6 the cap; $7
+ * the users to wake; $8 the ack log entries as JSON [{app_id, item_count,
+ * uids, last_uid, upto}], where `upto` is how much `last_uid`'s queue grew
+ * up to and including that push. Returns each queue's live items before the
+ * statement. The untagged statement is the one without the tag column.
  */
-const STORE_SQL = `
+function storeSql(tagged: boolean): string {
+  return `
   WITH batch AS (
-    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[]) WITH ORDINALITY AS t(app_id, uid, message, action, ttl, n)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[]${tagged ? ', $9::text[]' : ''}) WITH ORDINALITY AS t(app_id, uid, message, action, ttl, ${tagged ? 'tag, ' : ''}n)
   ), inserted AS (
-    INSERT INTO queue_items (uid, app_id, message, action, expires_at)
-    SELECT uid, app_id, message, action, CASE WHEN ttl IS NULL THEN NULL ELSE now() + make_interval(secs => ttl) END
+    INSERT INTO queue_items (uid, app_id, message, action, expires_at${tagged ? ', tag' : ''})
+    SELECT uid, app_id, message, action, CASE WHEN ttl IS NULL THEN NULL ELSE now() + make_interval(secs => ttl) END${tagged ? ', tag' : ''}
       FROM batch ORDER BY n
   ), added AS (
     SELECT uid, count(*)::int AS k FROM batch GROUP BY uid
@@ -80,17 +111,59 @@ const STORE_SQL = `
   ), woken AS (${wakeUsersSql('$7')})
   -- A SELECT in WITH runs only if it is read: counting woken sends its NOTIFYs.
   SELECT uid, before, (SELECT count(*) FROM woken) AS notified FROM counts`;
+}
+const STORE_SQL = storeSql(false);
+const STORE_TAGGED_SQL = storeSql(true);
+
+/**
+ * $1 UIDs, $2 tags, aligned: deletes the items these tags replace (expired
+ * ones too, which the unique (uid, tag) index would otherwise refuse), before
+ * the insert. Returns which were still live: those the new items replace.
+ */
+const REPLACE_SQL = `
+  DELETE FROM queue_items i USING unnest($1::text[], $2::text[]) AS t(uid, tag)
+   WHERE i.uid = t.uid AND i.tag = t.tag
+  RETURNING i.uid, i.tag, (i.expires_at IS NULL OR i.expires_at > now()) AS live`;
+
+/**
+ * $1 UIDs, $2 tags, aligned; $3 the distinct UIDs; $4 the retraction
+ * signals' payloads (sent on commit). Deletes the tagged items, sets the
+ * exact sizes, and returns each deleted item, then each queue's live items
+ * before the statement (rows with a null tag).
+ */
+const RETRACT_SQL = `
+  WITH deleted AS (
+    DELETE FROM queue_items i USING unnest($1::text[], $2::text[]) AS t(uid, tag)
+     WHERE i.uid = t.uid AND i.tag = t.tag
+    RETURNING i.uid, i.tag, (i.expires_at IS NULL OR i.expires_at > now()) AS live
+  ), counts AS (
+    SELECT q.uid, (SELECT count(*)::int FROM queue_items i WHERE i.uid = q.uid AND (i.expires_at IS NULL OR i.expires_at > now())) AS before
+      FROM unnest($3::text[]) AS q(uid)
+  ), sized AS (
+    UPDATE queues q SET size = c.before - (SELECT count(*)::int FROM deleted d WHERE d.uid = c.uid AND d.live) FROM counts c WHERE q.uid = c.uid
+  ), signalled AS (${signalRetractionsSql('$4')})
+  SELECT uid, tag, live, NULL::int AS before, NULL::bigint AS notified FROM deleted
+  UNION ALL
+  -- Reading signalled sends its NOTIFYs (every retraction has a queue).
+  SELECT uid, NULL, NULL, before, (SELECT count(*) FROM signalled) FROM counts`;
+
+/** $1 the ack log entries of retractions as JSON [{app_id, item_count, uids, queue_size}], in order. */
+const LOG_RETRACTIONS_SQL = `
+  INSERT INTO ack_log (app_id, kind, result, item_count, uids, queue_size)
+  SELECT e.app_id, 'retract', 'OK', e.item_count, ARRAY(SELECT jsonb_array_elements_text(e.uids)), e.queue_size
+    FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (app_id text, item_count int, uids jsonb, queue_size int)) WITH ORDINALITY AS e(app_id, item_count, uids, queue_size, n)
+   ORDER BY e.n`;
 
 /**
  * Runs the group transaction on `client` inside BEGIN (the caller commits)
- * and answers each push in order. With `isolate`, each push runs in a
+ * and answers each job in order. With `isolate`, each job runs in a
  * savepoint of its own, so a failing one is refused alone. Exported for the
  * benchmark's ceiling, which runs it with one push per transaction.
  */
-export async function storeGroup(client: pg.ClientBase, pushes: readonly Push[], options: { isolate?: boolean } = {}): Promise<PushResult[]> {
+export async function storeGroup(client: pg.ClientBase, pushes: readonly GroupJob[], options: { isolate?: boolean } = {}): Promise<PushResult[]> {
   const locked = await lockQueues(
     client,
-    pushes.flatMap((p) => p.items.map((i) => i.uid).filter((uid) => uidPattern.test(uid))),
+    pushes.flatMap((p) => jobTargets(p).flatMap((i) => (uidPattern.test(i.uid) ? [i.uid] : []))),
   );
   const results: (PushResult | null)[] = pushes.map((push) => refuseUnknownUids(push, locked));
   const accepted = pushes.flatMap((push, i) => (results[i] === null ? [i] : []));
@@ -112,55 +185,94 @@ export async function storeGroup(client: pg.ClientBase, pushes: readonly Push[],
   return results as PushResult[];
 }
 
-/** 105 for every item whose UID is not a locked queue of the push's app; null when all are. */
-function refuseUnknownUids(push: Push, locked: ReadonlyMap<string, LockedQueue>): PushResult | null {
+/** 105 for every item whose UID is not a locked queue of the job's app; null when all are. */
+function refuseUnknownUids(push: GroupJob, locked: ReadonlyMap<string, LockedQueue>): PushResult | null {
   const unknown: ItemError[] = [];
-  push.items.forEach((item, index) => {
+  jobTargets(push).forEach((item, index) => {
     if (locked.get(item.uid)?.appId !== push.appId) unknown.push({ index, field: 'UID', errno: Errno.UnknownUid, error: 'unknown UID' });
   });
   return unknown.length > 0 ? { ok: false, error: AppError.forItems(unknown) } : null;
 }
 
 /**
- * Claims the idempotency keys of the pushes at `indexes` (a push whose key is
- * taken stores nothing), stores the others with one {@link STORE_SQL}, and
- * sets their results.
+ * Claims the idempotency keys of the jobs at `indexes` (a job whose key is
+ * taken stores nothing), stores the others, each run of pushes with one
+ * {@link STORE_SQL} and each run of retractions with one {@link RETRACT_SQL},
+ * in arrival order, and sets their results.
  */
 async function storeTogether(
   client: pg.ClientBase,
   indexes: readonly number[],
-  pushes: readonly Push[],
+  pushes: readonly GroupJob[],
   locked: ReadonlyMap<string, LockedQueue>,
   results: (PushResult | null)[],
 ): Promise<void> {
   const claimed = await claimKeys(
     client,
-    indexes.map((i) => pushes[i] as Push),
+    indexes.map((i) => pushes[i] as GroupJob),
   );
   const storing = indexes.filter((i) => {
-    const push = pushes[i] as Push;
+    const push = pushes[i] as GroupJob;
     if (!push.idempotency || claimed.has(keyOf(push.appId, push.idempotency.key))) return true;
     results[i] = { ok: true, value: new IdempotencyKeyTaken() };
     return false;
   });
   if (storing.length === 0) return;
 
-  const group = storing.map((i) => pushes[i] as Push);
-  const items = newestPerQueue(group.flatMap((push) => push.items.map((item) => ({ appId: push.appId, ...item }))));
+  const replays: { app_id: string; key: string; response: Ack | RetractAck }[] = [];
+  for (let start = 0; start < storing.length;) {
+    const retracting = 'retract' in (pushes[storing[start] as number] as GroupJob);
+    let end = start + 1;
+    while (end < storing.length && 'retract' in (pushes[storing[end] as number] as GroupJob) === retracting) end++;
+    const run = storing.slice(start, end);
+    const outcomes = retracting
+      ? await storeRetractions(
+          client,
+          run.map((i) => pushes[i] as Retraction),
+          locked,
+        )
+      : await storePushes(
+          client,
+          run.map((i) => pushes[i] as Push),
+          locked,
+        );
+    run.forEach((i, g) => {
+      const push = pushes[i] as GroupJob;
+      const outcome = outcomes[g] as PushOutcome | RetractOutcome;
+      results[i] = { ok: true, value: outcome };
+      if (push.idempotency) replays.push({ app_id: push.appId, key: push.idempotency.key, response: outcome.ack });
+    });
+    start = end;
+  }
+  if (replays.length > 0) await client.query(RECORD_ACKS_SQL, [JSON.stringify(replays)]);
+}
+
+/** Stores a run of pushes with one statement (two when some items are tagged); their outcomes in order. */
+async function storePushes(client: pg.ClientBase, group: readonly Push[], locked: ReadonlyMap<string, LockedQueue>): Promise<PushOutcome[]> {
+  let items = group.flatMap((push) => push.items.map((item) => ({ appId: push.appId, ...item })));
+  const tagged = items.some((item) => item.tag !== undefined);
+  // The tags' pending items, deleted before the insert: only groups with tags pay for it.
+  let replaced: readonly { uid: string; tag: string; live: boolean }[] = [];
+  if (tagged) {
+    items = laterTagWins(items);
+    const tags = items.flatMap((i) => (i.tag === undefined ? [] : [i]));
+    ({ rows: replaced } = await client.query<{ uid: string; tag: string; live: boolean }>(REPLACE_SQL, [tags.map((i) => i.uid), tags.map((i) => i.tag)]));
+  }
+  items = newestPerQueue(items);
   const uids = [...new Set(items.map((i) => i.uid))];
-  const upto = new Map<string, number>();
+  const growth = new QueueSizes([], replaced);
   const entries = group.map((push) => {
-    for (const item of push.items) upto.set(item.uid, (upto.get(item.uid) ?? 0) + 1);
+    for (const item of push.items) growth.add(item);
     const lastUid = (push.items[push.items.length - 1] as NotificationInput).uid;
     return {
       app_id: push.appId,
       item_count: push.items.length,
       uids: [...new Set(push.items.map((i) => i.uid))].sort(),
       last_uid: lastUid,
-      upto: upto.get(lastUid),
+      upto: growth.of(lastUid),
     };
   });
-  const { rows } = await client.query<{ uid: string; before: number }>(STORE_SQL, [
+  const params: unknown[] = [
     items.map((i) => i.appId),
     items.map((i) => i.uid),
     items.map((i) => i.message),
@@ -169,25 +281,72 @@ async function storeTogether(
     QUEUE_CAPACITY,
     [...new Set(uids.map((uid) => (locked.get(uid) as LockedQueue).userId))],
     JSON.stringify(entries),
-  ]);
+  ];
+  if (tagged) params.push(items.map((i) => i.tag ?? null));
+  const { rows } = await client.query<{ uid: string; before: number }>(tagged ? STORE_TAGGED_SQL : STORE_SQL, params);
 
-  const sizes = new QueueSizes(rows);
-  const replays: { app_id: string; key: string; response: Ack }[] = [];
-  storing.forEach((i, g) => {
-    const push = group[g] as Push;
-    const outcome = sizes.apply(push);
-    results[i] = { ok: true, value: outcome };
-    if (push.idempotency) replays.push({ app_id: push.appId, key: push.idempotency.key, response: outcome.ack });
+  const sizes = new QueueSizes(rows, replaced);
+  return group.map((push) => sizes.apply(push));
+}
+
+/**
+ * Stores a run of retractions with one statement and logs them; each one's
+ * outcome as if they had committed one by one: an item counts for the first
+ * retraction that names it.
+ */
+async function storeRetractions(client: pg.ClientBase, group: readonly Retraction[], locked: ReadonlyMap<string, LockedQueue>): Promise<RetractOutcome[]> {
+  const pairs = group.flatMap((r) => r.retract.map((t) => ({ appId: r.appId, ...t })));
+  const uids = [...new Set(pairs.map((p) => p.uid))];
+  // Every named tag is signalled, pending or not: devices still show delivered items.
+  const byUser = new Map<string, { tags: Map<string, { appid: string; tag: string }> }>();
+  for (const { appId, uid, tag } of pairs) {
+    const userId = (locked.get(uid) as LockedQueue).userId;
+    const signal = byUser.get(userId) ?? byUser.set(userId, { tags: new Map() }).get(userId);
+    signal?.tags.set(`${appId}\n${tag}`, { appid: appId, tag });
+  }
+  const signals: RetractionSignal[] = [...byUser].map(([userId, { tags }]) => ({ userId, tags: [...tags.values()] }));
+  const { rows } = await client.query<{ uid: string; tag: string | null; live: boolean | null; before: number | null }>(RETRACT_SQL, [
+    pairs.map((p) => p.uid),
+    pairs.map((p) => p.tag),
+    uids,
+    retractionPayloads(signals),
+  ]);
+  const size = new Map<string, number>();
+  const deleted = new Map<string, boolean>();
+  for (const row of rows) {
+    if (row.tag === null) size.set(row.uid, row.before ?? 0);
+    else deleted.set(`${row.uid}\n${row.tag}`, row.live === true);
+  }
+  const outcomes = group.map((r) => {
+    let retracted = 0;
+    for (const { uid, tag } of r.retract) {
+      const key = `${uid}\n${tag}`;
+      const live = deleted.get(key);
+      if (live === undefined) continue;
+      deleted.delete(key);
+      if (!live) continue;
+      retracted++;
+      size.set(uid, (size.get(uid) ?? 1) - 1);
+    }
+    const queueSizes = Object.fromEntries(r.retract.map(({ uid }) => [uid, size.get(uid) ?? 0]));
+    return { ack: { result: 'OK' as const, retracted, queue_sizes: queueSizes } };
   });
-  if (replays.length > 0) await client.query(RECORD_ACKS_SQL, [JSON.stringify(replays)]);
+  const entries = group.map((r, g) => ({
+    app_id: r.appId,
+    item_count: r.retract.length,
+    uids: [...new Set(r.retract.map((t) => t.uid))].sort(),
+    queue_size: outcomes[g]?.ack.queue_sizes[(r.retract[r.retract.length - 1] as RetractionInput).uid] ?? 0,
+  }));
+  await client.query(LOG_RETRACTIONS_SQL, [JSON.stringify(entries)]);
+  return outcomes;
 }
 
 function keyOf(appId: string, key: string): string {
   return `${appId}\n${key}`;
 }
 
-/** Claims the keys of the keyed pushes in one statement; returns those claimed. */
-async function claimKeys(client: pg.ClientBase, pushes: readonly Push[]): Promise<Set<string>> {
+/** Claims the keys of the keyed jobs in one statement; returns those claimed. */
+async function claimKeys(client: pg.ClientBase, pushes: readonly GroupJob[]): Promise<Set<string>> {
   const keyed = pushes.flatMap((p) => (p.idempotency ? [{ appId: p.appId, ...p.idempotency }] : []));
   if (keyed.length === 0) return new Set();
   const { rows } = await client.query<{ app_id: string; key: string }>(CLAIM_KEYS_SQL, [
@@ -196,6 +355,15 @@ async function claimKeys(client: pg.ClientBase, pushes: readonly Push[]): Promis
     keyed.map((k) => k.bodyDigest.toString('hex')),
   ]);
   return new Set(rows.map((r) => keyOf(r.app_id, r.key)));
+}
+
+/** Leaves out every tagged item that a later item of the same queue and tag replaces (in the group, the later wins). */
+function laterTagWins<T extends { uid: string; tag?: string }>(items: T[]): T[] {
+  const last = new Map<string, number>();
+  items.forEach((item, n) => {
+    if (item.tag !== undefined) last.set(`${item.uid}\n${item.tag}`, n);
+  });
+  return items.filter((item, n) => item.tag === undefined || last.get(`${item.uid}\n${item.tag}`) === n);
 }
 
 /** Leaves out the items the cap would drop at once: more than QUEUE_CAPACITY arriving for one queue keeps the newest. */
@@ -214,24 +382,49 @@ function newestPerQueue<T extends { uid: string }>(items: T[]): T[] {
 
 /**
  * Each push's ack as if the group's pushes had committed one by one in
- * arrival order: a queue's size after a push is its size before the
- * statement plus what the group added up to that push, capped.
+ * arrival order: a queue's size after a push is its size before the group
+ * plus what the group added up to that push, capped. An item whose tag is
+ * pending replaces it and adds nothing. `before` is read after the replaced
+ * items were deleted: each live one counts back in, its tag pending.
  */
 class QueueSizes {
-  private readonly size: Map<string, number>;
+  private readonly size = new Map<string, number>();
+  /** The pending tags of each queue; empty unless the group has tags. */
+  private readonly tags = new Map<string, Set<string>>();
 
-  constructor(before: readonly { uid: string; before: number }[]) {
-    this.size = new Map(before.map((row) => [row.uid, row.before]));
+  constructor(before: readonly { uid: string; before: number }[], replaced: readonly { uid: string; tag: string; live: boolean }[]) {
+    for (const row of before) this.size.set(row.uid, row.before);
+    for (const { uid, tag, live } of replaced) {
+      if (!live) continue;
+      this.size.set(uid, (this.size.get(uid) ?? 0) + 1);
+      const tags = this.tags.get(uid) ?? this.tags.set(uid, new Set()).get(uid);
+      tags?.add(tag);
+    }
+  }
+
+  /** The queue's size so far, uncapped (without `before`, how much the group grew it). */
+  of(uid: string): number {
+    return this.size.get(uid) ?? 0;
+  }
+
+  /** Adds one item; false when it replaced a pending one of its tag. */
+  add(item: { uid: string; tag?: string }, cap = Infinity): boolean {
+    if (item.tag !== undefined) {
+      const tags = this.tags.get(item.uid) ?? this.tags.set(item.uid, new Set()).get(item.uid);
+      if (tags?.has(item.tag)) return false;
+      tags?.add(item.tag);
+    }
+    this.size.set(item.uid, Math.min(cap, this.of(item.uid) + 1));
+    return true;
   }
 
   apply(push: Push): PushOutcome {
     let droppedByCap = 0;
     for (const item of push.items) {
-      const size = this.size.get(item.uid) ?? 0;
-      if (size >= QUEUE_CAPACITY) droppedByCap++;
-      this.size.set(item.uid, Math.min(QUEUE_CAPACITY, size + 1));
+      const full = this.of(item.uid) >= QUEUE_CAPACITY;
+      if (this.add(item, QUEUE_CAPACITY) && full) droppedByCap++;
     }
-    const queueSizes = Object.fromEntries(push.items.map((item) => [item.uid, this.size.get(item.uid) as number]));
+    const queueSizes = Object.fromEntries(push.items.map((item) => [item.uid, this.of(item.uid)]));
     const lastUid = (push.items[push.items.length - 1] as NotificationInput).uid;
     return { ack: { result: 'OK', queue_size: queueSizes[lastUid] ?? 0, queue_sizes: queueSizes }, stored: push.items.length, droppedByCap };
   }

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { Database } from '../../platform/db/client.ts';
 import { AppError, Errno } from '../errors.ts';
-import type { Ack } from './ack.ts';
+import type { StoredAck } from './ack.ts';
 
 const IDEMPOTENCY_WINDOW_HOURS = 24;
 
@@ -36,8 +36,8 @@ export class IdempotencyKeyTaken {}
  * The first ack of an earlier success with this key, or null if there was
  * none within the window; 120 if the key came with a different body.
  */
-export async function priorAck(db: Database, appId: string, request: IdempotentRequest): Promise<Ack | null> {
-  const { rows } = await db.pool.query<{ request_digest: Buffer; response: Ack | null }>(
+export async function priorAck(db: Database, appId: string, request: IdempotentRequest): Promise<StoredAck | null> {
+  const { rows } = await db.pool.query<{ request_digest: Buffer; response: StoredAck | null }>(
     `SELECT request_digest, response FROM idempotency_keys
       WHERE app_id = $1 AND key = $2 AND created_at > now() - make_interval(hours => $3)`,
     [appId, request.key, IDEMPOTENCY_WINDOW_HOURS],

@@ -11,12 +11,13 @@
 import { inTransaction, isStorageUnavailable, perDatabase, type Database } from '../../platform/db/client.ts';
 import { Coalescer } from '../../platform/db/coalescer.ts';
 import { AppError, Errno } from '../errors.ts';
-import { storeGroup, type Push, type PushOutcome } from './groupTransaction.ts';
+import { jobTargets, storeGroup, type GroupJob, type PushOutcome, type RetractionInput, type RetractOutcome } from './groupTransaction.ts';
 import { IdempotencyKeyTaken, priorAck, type IdempotentRequest } from './idempotency.ts';
+import type { Ack, RetractAck } from './ack.ts';
 import type { NotificationInput } from './validate.ts';
 
 export type { Ack } from './ack.ts';
-export type { PushOutcome } from './groupTransaction.ts';
+export type { PushOutcome, RetractOutcome } from './groupTransaction.ts';
 
 export interface PushOptions {
   /** Longest the transaction holding this push may run, in ms. */
@@ -28,13 +29,11 @@ export interface PushOptions {
 const GROUP_MAX_ITEMS = 2_000;
 const DEFAULT_TIMEOUT_MS = 10_000;
 
-interface GroupJob extends Push {
-  timeoutMs: number;
-}
+type Job = GroupJob & { timeoutMs: number };
 
 const committerOf = perDatabase(
   (db) =>
-    new Coalescer<GroupJob, PushOutcome | IdempotencyKeyTaken>(
+    new Coalescer<Job, PushOutcome | RetractOutcome | IdempotencyKeyTaken>(
       async (jobs) => {
         const timeoutMs = Math.min(...jobs.map((j) => j.timeoutMs));
         try {
@@ -47,7 +46,7 @@ const committerOf = perDatabase(
       },
       {
         maxWeight: GROUP_MAX_ITEMS,
-        weight: (job) => job.items.length,
+        weight: (job) => jobTargets(job).length,
         // Two claims of one key in one statement would collide; the second waits for the first's answer.
         exclusiveKey: (job) => (job.idempotency ? `${job.appId}\n${job.idempotency.key}` : null),
       },
@@ -64,9 +63,26 @@ const committerOf = perDatabase(
 export async function pushNotifications(db: Database, appId: string, items: NotificationInput[], options: PushOptions = {}): Promise<PushOutcome> {
   const { idempotency = null } = options;
   const stored = await committerOf(db).submit({ appId, items, idempotency, timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS });
-  if (!(stored instanceof IdempotencyKeyTaken)) return stored;
-  // A retry with the same key committed first: answer as it was answered.
+  if (!(stored instanceof IdempotencyKeyTaken)) return stored as PushOutcome;
+  return { ack: (await replayOf(db, appId, idempotency)) as Ack, stored: 0, droppedByCap: 0 };
+}
+
+/**
+ * Deletes the pending items of `appId` with these (UID, tag) pairs and tells
+ * the users' connected devices on every node, on commit (a tag that is not
+ * pending is no error). All or nothing, 105 for a UID not of this app; shares
+ * the group transaction with pushes, in arrival order.
+ */
+export async function retractTags(db: Database, appId: string, retract: RetractionInput[], options: PushOptions = {}): Promise<RetractOutcome> {
+  const { idempotency = null } = options;
+  const stored = await committerOf(db).submit({ appId, retract, idempotency, timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS });
+  if (!(stored instanceof IdempotencyKeyTaken)) return stored as RetractOutcome;
+  return { ack: (await replayOf(db, appId, idempotency)) as RetractAck };
+}
+
+/** A retry with the same key committed first: the answer it was given. */
+async function replayOf(db: Database, appId: string, idempotency: IdempotentRequest | null) {
   const replay = idempotency ? await priorAck(db, appId, idempotency) : null;
   if (!replay) throw new AppError(Errno.StorageUnavailable, 'a request with this Idempotency-Key is still in progress; retry later');
-  return { ack: replay, stored: 0, droppedByCap: 0 };
+  return replay;
 }

@@ -4,7 +4,7 @@
  * under the queue lock, by the push transaction.
  */
 import { actionRefusal } from '../../../shared/action.ts';
-import { MAX_ITEMS_PER_BATCH, MAX_LISTED_ERRORS, MAX_TEXT_CODE_POINTS, MAX_TTL_SECONDS, MIN_TTL_SECONDS } from '../../../shared/limits.ts';
+import { MAX_ITEMS_PER_BATCH, MAX_LISTED_ERRORS, MAX_TEXT_CODE_POINTS, MAX_TTL_SECONDS, MIN_TTL_SECONDS, TAG_PATTERN } from '../../../shared/limits.ts';
 import { AppError, Errno, type ItemError } from '../errors.ts';
 
 /** A notification that passed every check but the UID's. */
@@ -14,9 +14,11 @@ export interface NotificationInput {
   action: string;
   /** Seconds until an undelivered item is dropped. */
   ttl?: number;
+  /** Replaces the pending item of the same queue with this tag. */
+  tag?: string;
 }
 
-const knownFields = ['UID', 'message', 'action', 'ttl'] as const;
+const knownFields = ['UID', 'message', 'action', 'ttl', 'tag'] as const;
 
 // Names an app may well send instead of ours, or gets wrong easily. A Map, so
 // that "__proto__" or "constructor" find nothing inherited from Object.
@@ -44,7 +46,7 @@ function unknownFieldError(field: string, shown: string): string {
 }
 
 /** The item errors of a batch: the first {@link MAX_LISTED_ERRORS} in full, the rest only counted. */
-class ItemErrors {
+export class ItemErrors {
   readonly listed: ItemError[] = [];
   omitted = 0;
 
@@ -85,7 +87,13 @@ function ttlRefusal(value: unknown): string | null {
   return null;
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
+/** Why `value` is not a tag, or null. */
+export function tagRefusal(value: unknown): string | null {
+  if (typeof value !== 'string' || !TAG_PATTERN.test(value)) return 'tag must be 1 to 64 of A-Z a-z 0-9 . _ : -';
+  return null;
+}
+
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
@@ -97,7 +105,7 @@ function checkItem(item: Record<string, unknown>, index: number, schemes: readon
     const shown = fieldName(field);
     errors.add(index, shown, Errno.UnknownField, () => unknownFieldError(field, shown));
   }
-  const { UID: uid, message, action, ttl } = item;
+  const { UID: uid, message, action, ttl, tag } = item;
   if (typeof uid !== 'string' || uid.length === 0) {
     fail('UID', Errno.InvalidField, uid === undefined ? 'UID is required' : 'UID must be a non-empty string');
   }
@@ -111,8 +119,16 @@ function checkItem(item: Record<string, unknown>, index: number, schemes: readon
   }
   const ttlError = ttl === undefined ? null : ttlRefusal(ttl);
   if (ttlError) fail('ttl', Errno.InvalidField, ttlError);
+  const tagError = tag === undefined ? null : tagRefusal(tag);
+  if (tagError) fail('tag', Errno.InvalidField, tagError);
   if (errors.count > before) return null;
-  return { uid: uid as string, message: message as string, action: action as string, ...(ttl === undefined ? {} : { ttl: ttl as number }) };
+  return {
+    uid: uid as string,
+    message: message as string,
+    action: action as string,
+    ...(ttl === undefined ? {} : { ttl: ttl as number }),
+    ...(tag === undefined ? {} : { tag: tag as string }),
+  };
 }
 
 /**

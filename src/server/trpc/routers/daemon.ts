@@ -106,6 +106,7 @@ async function* deliver(ctx: Context & { device: AuthenticatedDevice }, socket: 
       await doorbell.wait(stop);
       if (stop.aborted) break;
       if (socket.dismissed.length > 0) yield { kind: 'dismissed', ids: socket.dismissed.splice(0) };
+      if (socket.retracted.length > 0) yield { kind: 'retracted', tags: socket.retracted.splice(0) };
       // Everything pending not sent yet: never "ids greater than the last one",
       // because ids of different queues commit out of order.
       let fresh: DeliveredItem[];
