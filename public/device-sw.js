@@ -3,7 +3,9 @@
 // page and, on a click, opens the item's action: http(s) in a window, a deep
 // link through the page (which re-checks it before following it). A click or
 // a close by the user is told to the page, which closes the item on the
-// user's other devices (an item's notification has the item id as its tag).
+// user's other devices (an item's notification carries the item id in its
+// data; its tag is the item id, or the app's tag for it so that a newer item
+// of that tag replaces it).
 self.addEventListener('install', () => self.skipWaiting());
 self.addEventListener('activate', (event) => event.waitUntil(self.clients.claim()));
 
@@ -14,7 +16,8 @@ async function devicePages() {
 
 async function tellDismissed(notification) {
   if (!notification.data || typeof notification.data.action !== 'string') return; // a summary: no item of its own
-  for (const page of await devicePages()) page.postMessage({ type: 'presence-dismissed', id: notification.tag });
+  const id = typeof notification.data.id === 'string' ? notification.data.id : notification.tag;
+  for (const page of await devicePages()) page.postMessage({ type: 'presence-dismissed', id });
 }
 
 self.addEventListener('notificationclose', (event) => event.waitUntil(tellDismissed(event.notification)));

@@ -3,6 +3,7 @@ import { useState } from 'react';
 import { AddDevice } from './AddDevice';
 import {
   closeBrowserNotifications,
+  closeRetractedNotifications,
   showBrowserNotifications,
   useNotificationPermission,
   useNotificationServiceWorker,
@@ -32,6 +33,7 @@ export function DaemonView({ token, onSignOut, onRefused }: { token: string; onS
       if (!showBrowserNotifications(fresh, dismiss)) setNotificationsFailed(true);
     },
     onDismissed: closeBrowserNotifications,
+    onRetracted: closeRetractedNotifications,
   });
   // Clicks and dismissals of the service worker's notifications close them on the user's other devices too.
   useNotificationServiceWorker(dismiss);

@@ -6,6 +6,7 @@
 import type { DeliveredItem } from '@/shared/delivery';
 import { actionKind } from './actionLink';
 import styles from './device.module.css';
+import { itemTagKey } from './useDeviceChannel';
 
 const timeOfDay = new Intl.DateTimeFormat(undefined, { hour: 'numeric', minute: '2-digit' });
 const dayAndTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
@@ -33,7 +34,8 @@ export function NotificationList({ items, labelledBy }: { items: readonly Delive
   return (
     <ol className={styles.list} aria-labelledby={labelledBy}>
       {items.map((item) => (
-        <NotificationCard key={item.id} item={item} />
+        // A tagged item's card is keyed by its (app, tag): a replacement updates that card instead of mounting another.
+        <NotificationCard key={item.tag === undefined ? item.id : `tag:${itemTagKey(item.appid, item.tag)}`} item={item} />
       ))}
     </ol>
   );

@@ -1,11 +1,14 @@
 'use client';
 /**
  * The browser's Notification API for the device page: the permission (asked
- * only on a user's click), one notification per new item (tagged with its id),
- * and closing them when the user dismissed the items on another device.
+ * only on a user's click), one notification per new item (its browser tag is
+ * the item id, or its (app, tag) for a tagged item, so that the browser
+ * replaces it), and closing them when the user dismissed the items on another
+ * device or the app retracted them.
  */
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { DeliveredItem } from '@/shared/delivery';
+import type { TagRef } from './useDeviceChannel';
 import { openAction } from './actionLink';
 
 export type NotificationSupport = NotificationPermission | 'unsupported';
@@ -68,6 +71,7 @@ export function useNotificationServiceWorker(onUserDismissed: OnUserDismissed): 
     if (!('serviceWorker' in navigator)) return;
     navigator.serviceWorker.register(SERVICE_WORKER_URL, { scope: '/device' }).catch(() => undefined);
     const onMessage = (event: MessageEvent) => {
+      // The worker names the item by id (in its data), whatever the notification's browser tag.
       const data = event.data as { type?: string; action?: unknown; id?: unknown } | null;
       if (data?.type === 'presence-open-action' && typeof data.action === 'string') openAction(data.action);
       if (data?.type === 'presence-dismissed' && typeof data.id === 'string') dismissedRef.current([data.id]);
@@ -77,45 +81,82 @@ export function useNotificationServiceWorker(onUserDismissed: OnUserDismissed): 
   }, []);
 }
 
+/** The browser tag of an item's notification: a new item of the same (app, tag) replaces it in the browser. */
+function notificationTag(item: { id: string; appid: string; tag?: string }): string {
+  return item.tag === undefined ? item.id : tagOfPair(item.appid, item.tag);
+}
+
+/** Neither an appid nor a tag has a space, and an item id is digits: no two pairs, nor a pair and an id, share one. */
+function tagOfPair(appid: string, tag: string): string {
+  return `presence-tag ${appid} ${tag}`;
+}
+
+/** Of items arriving together (oldest first), the newest per (app, tag): the browser would replace the others at once. */
+function newestPerTag(items: readonly DeliveredItem[]): DeliveredItem[] {
+  const last = new Map<string, DeliveredItem>();
+  for (const item of items) last.set(notificationTag(item), item);
+  return items.filter((item) => last.get(notificationTag(item)) === item);
+}
+
 /** One notification through the service worker; false if there is none. */
-function showThroughServiceWorker(title: string, options: NotificationOptions & { data?: { action: string } }): boolean {
+function showThroughServiceWorker(title: string, options: NotificationOptions & { data?: { action: string; id: string } }): boolean {
   if (!('serviceWorker' in navigator) || !navigator.serviceWorker.controller) return false;
   void navigator.serviceWorker.ready.then((registration) => registration.showNotification(title, options)).catch(() => undefined);
   return true;
 }
 
-/** The page's own notifications, by item id, while they show. */
-const pageNotifications = new Map<string, Notification>();
+/** The page's own notifications while they show, by browser tag, with the item each shows. */
+const pageNotifications = new Map<string, { id: string; notification: Notification }>();
 
-/** Closes the notifications of these items, the page's and the service worker's (their tag is the item id). */
-export function closeBrowserNotifications(ids: readonly string[]): void {
-  for (const id of ids) {
-    const notification = pageNotifications.get(id);
-    pageNotifications.delete(id);
-    notification?.close();
+/** Closes the page's and the service worker's notifications that `wanted` picks (by browser tag and item id). */
+function closeWhere(wanted: (tag: string, id: string | undefined) => boolean): void {
+  for (const [tag, shown] of pageNotifications) {
+    if (!wanted(tag, shown.id)) continue;
+    // Forgotten first: its close event is then not taken for the user's.
+    pageNotifications.delete(tag);
+    shown.notification.close();
   }
   if (!('serviceWorker' in navigator) || !navigator.serviceWorker.controller) return;
-  const wanted = new Set(ids);
   void navigator.serviceWorker.ready
     .then((registration) => registration.getNotifications())
-    .then((shown) => shown.filter((notification) => wanted.has(notification.tag)).forEach((notification) => notification.close()))
+    .then((shown) =>
+      shown
+        .filter((notification) => wanted(notification.tag, (notification.data as { id?: string } | null)?.id ?? notification.tag))
+        .forEach((notification) => notification.close()),
+    )
     .catch(() => undefined);
+}
+
+/** Closes the notifications of these items (dismissed on another device); one that a newer item of its tag replaced stays. */
+export function closeBrowserNotifications(ids: readonly string[]): void {
+  const wanted = new Set(ids);
+  closeWhere((_tag, id) => id !== undefined && wanted.has(id));
+}
+
+/** Closes the notifications of these (app, tag) pairs (the app retracted them). */
+export function closeRetractedNotifications(tags: readonly TagRef[]): void {
+  const wanted = new Set(tags.map(({ appid, tag }) => tagOfPair(appid, tag)));
+  closeWhere((tag) => wanted.has(tag));
 }
 
 /**
  * Shows new items as browser notifications (title: the app's name; body: the
- * message, tag: the item id); a click follows the action. Where the page may
+ * message; tag: see {@link notificationTag}); a click follows the action. Where the page may
  * not construct notifications itself (Chrome on Android), they go through the
  * service worker. A click or a close by the user goes to `onUserDismissed`.
  * Returns false when neither way is open.
  */
-export function showBrowserNotifications(items: readonly DeliveredItem[], onUserDismissed: OnUserDismissed): boolean {
+export function showBrowserNotifications(fresh: readonly DeliveredItem[], onUserDismissed: OnUserDismissed): boolean {
+  const items = newestPerTag(fresh);
   const rest = items.length - MAX_SHOWN_AT_ONCE;
   const summary = `${rest} more notification${rest === 1 ? '' : 's'}: open the page to see them.`;
   try {
     for (const item of items.slice(0, MAX_SHOWN_AT_ONCE)) {
-      const notification = new window.Notification(item.appName, { body: item.message, tag: item.id });
-      pageNotifications.set(item.id, notification);
+      const tag = notificationTag(item);
+      // The one it replaces is forgotten first: its close is the browser's doing, not the user's.
+      pageNotifications.delete(tag);
+      const notification = new window.Notification(item.appName, { body: item.message, tag });
+      pageNotifications.set(tag, { id: item.id, notification });
       notification.onclick = (event) => {
         event.preventDefault();
         notification.close();
@@ -123,8 +164,8 @@ export function showBrowserNotifications(items: readonly DeliveredItem[], onUser
       };
       // A close that the page did not make (closeBrowserNotifications forgets first) is the user's: a click or a dismissal.
       notification.onclose = () => {
-        if (pageNotifications.get(item.id) !== notification) return;
-        pageNotifications.delete(item.id);
+        if (pageNotifications.get(tag)?.notification !== notification) return;
+        pageNotifications.delete(tag);
         onUserDismissed([item.id]);
       };
     }
@@ -139,7 +180,7 @@ export function showBrowserNotifications(items: readonly DeliveredItem[], onUser
   } catch {
     let shown = true;
     for (const item of items.slice(0, MAX_SHOWN_AT_ONCE)) {
-      shown &&= showThroughServiceWorker(item.appName, { body: item.message, tag: item.id, data: { action: item.action } });
+      shown &&= showThroughServiceWorker(item.appName, { body: item.message, tag: notificationTag(item), data: { action: item.action, id: item.id } });
     }
     if (rest > 0) shown &&= showThroughServiceWorker('Presence', { body: summary, tag: 'presence-summary' });
     return shown;

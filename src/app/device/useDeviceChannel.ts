@@ -2,13 +2,14 @@
 /**
  * The daemon of the device page: the shared daemon core
  * (src/shared/daemonCore.ts) on the channel with the device token, keeping
- * the notifications it received in React state (newest first, each id once).
+ * the notifications it received in React state (newest first, each id once,
+ * one card per app and tag).
  */
 import { useEffect, useRef, useState } from 'react';
 import { flushSync } from 'react-dom';
 import { openChannelClient } from '@/app/lib/channelClient';
 import { SeenIds, startDaemonCore, type DaemonCore } from '@/shared/daemonCore';
-import type { DeliveredItem, DeviceIdentity } from '@/shared/delivery';
+import type { DeliveredItem, DeviceIdentity, RetractedEvent } from '@/shared/delivery';
 
 export type ConnectionState = 'connecting' | 'connected' | 'reconnecting';
 
@@ -19,7 +20,12 @@ export interface ChannelHandlers {
   onNewItems: (items: DeliveredItem[]) => void;
   /** The user clicked or dismissed these items on another device. */
   onDismissed?: (ids: string[]) => void;
+  /** An app took back what these (app, tag) pairs show, after their cards are gone. */
+  onRetracted?: (tags: TagRef[]) => void;
 }
+
+/** One (app, tag) pair, as a `retracted` event names it. */
+export type TagRef = RetractedEvent['tags'][number];
 
 /** The list keeps this many items; older ones fall off the end. */
 const MAX_LISTED = 500;
@@ -29,6 +35,29 @@ function newestFirst(a: DeliveredItem, b: DeliveredItem): number {
   const byTime = Date.parse(b.createdAt) - Date.parse(a.createdAt);
   if (byTime !== 0) return byTime;
   return b.id.length - a.id.length || (b.id > a.id ? 1 : b.id < a.id ? -1 : 0);
+}
+
+/** One key per (app, tag), for items that have a tag. */
+export function itemTagKey(appid: string, tag: string): string {
+  return JSON.stringify([appid, tag]);
+}
+
+/**
+ * The list with `fresh` items added: a tagged item replaces the listed one of
+ * its (app, tag) (and an older one of the same batch), so each pair has one card.
+ */
+export function mergeItems(listed: readonly DeliveredItem[], fresh: readonly DeliveredItem[]): DeliveredItem[] {
+  const merged = [...fresh, ...listed].sort(newestFirst);
+  const tags = new Set<string>();
+  return merged
+    .filter((item) => {
+      if (item.tag === undefined) return true;
+      const key = itemTagKey(item.appid, item.tag);
+      if (tags.has(key)) return false;
+      tags.add(key);
+      return true;
+    })
+    .slice(0, MAX_LISTED);
 }
 
 /**
@@ -97,10 +126,15 @@ export function useDeviceChannel(token: string, handlers: ChannelHandlers) {
       },
       show: (fresh) => {
         // Commit the list before the core acks: an item is purged only once it is on screen.
-        flushSync(() => setItems((listed) => [...fresh, ...listed].sort(newestFirst).slice(0, MAX_LISTED)));
+        flushSync(() => setItems((listed) => mergeItems(listed, fresh)));
         handlersRef.current.onNewItems(fresh);
       },
       onDismissed: (ids) => handlersRef.current.onDismissed?.(ids),
+      onRetracted: (tags) => {
+        const retracted = new Set(tags.map(({ appid, tag }) => itemTagKey(appid, tag)));
+        setItems((listed) => listed.filter((item) => item.tag === undefined || !retracted.has(itemTagKey(item.appid, item.tag))));
+        handlersRef.current.onRetracted?.(tags);
+      },
       onAcked: (event) => {
         if (event.items.length > 0) setProblem(null);
       },

@@ -1,6 +1,11 @@
 import { Timestamp } from '@/app/components/Timestamp.tsx';
 import type { QueueItemRow } from '../_connection/rows.ts';
 
+/** An item's tag, where the server sends one. */
+function tagOf(item: object): string | undefined {
+  return 'tag' in item && typeof item.tag === 'string' ? item.tag : undefined;
+}
+
 /**
  * The items of one queue, oldest first. Messages and actions are what apps
  * sent: shown as text only, never as markup or live links.
@@ -15,6 +20,7 @@ export function QueueItems({ items }: { items: QueueItemRow[] }) {
               #
             </th>
             <th scope="col">Message</th>
+            <th scope="col">Tag</th>
             <th scope="col">Action</th>
             <th scope="col">Created</th>
             <th scope="col">Expires</th>
@@ -25,6 +31,7 @@ export function QueueItems({ items }: { items: QueueItemRow[] }) {
             <tr key={item.id} data-testid="queue-item">
               <td className="numeric muted">{index + 1}</td>
               <td className="message">{item.message}</td>
+              <td className="nowrap">{tagOf(item) ? <code>{tagOf(item)}</code> : <span className="muted">—</span>}</td>
               <td>
                 <code className="action">{item.action}</code>
               </td>

@@ -1,7 +1,7 @@
 'use client';
 /**
  * The fields of the test send form. Those a refusal can name (UID, message,
- * action) show its error for them beside the field.
+ * action, tag) show its error for them beside the field.
  */
 import Link from 'next/link';
 import { MAX_TEXT_CODE_POINTS } from '@/shared/limits';
@@ -130,6 +130,30 @@ export function ActionField({ app, value, error, onChange }: CheckedFieldProps &
           ''
         )}
         .
+      </p>
+    </div>
+  );
+}
+
+/** An optional tag: a later send with the same tag replaces this one in the queue and on the user's devices. */
+export function TagField({ value, error, onChange }: CheckedFieldProps) {
+  return (
+    <div className="field">
+      <label htmlFor="send-tag">Tag (optional)</label>
+      <input
+        id="send-tag"
+        type="text"
+        value={value}
+        maxLength={64}
+        spellCheck={false}
+        placeholder="unread:general"
+        aria-invalid={error ? true : undefined}
+        aria-describedby={error ? 'send-tag-error' : 'send-tag-hint'}
+        onChange={(e) => onChange(e.target.value)}
+      />
+      <FieldError id="send-tag-error" message={error} />
+      <p className="hint" id="send-tag-hint">
+        1 to 64 of <code>A–Z a–z 0–9 . _ : -</code>. A later item with the same tag replaces this one, pending or shown.
       </p>
     </div>
   );

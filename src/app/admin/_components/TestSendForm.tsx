@@ -11,7 +11,7 @@ import { ErrorAlert } from '@/app/components/ErrorAlert.tsx';
 import { useConnection } from '../_connection/ConnectionProvider.tsx';
 import { describeCallError } from '../_connection/callErrors.ts';
 import { useConnectionQuery } from '../_connection/hooks.ts';
-import { ActionField, AppField, MessageField, UidField } from './TestSendFields.tsx';
+import { ActionField, AppField, MessageField, TagField, UidField } from './TestSendFields.tsx';
 import { SendAckNotice, SendRefusalAlert, useSendOutcome } from './TestSendResult.tsx';
 
 export function TestSendForm() {
@@ -23,6 +23,7 @@ export function TestSendForm() {
   const [uid, setUid] = useState('');
   const [message, setMessage] = useState('');
   const [action, setAction] = useState('');
+  const [tag, setTag] = useState('');
   const [sending, setSending] = useState(false);
   const outcome = useSendOutcome();
 
@@ -35,7 +36,7 @@ export function TestSendForm() {
     setSending(true);
     outcome.clear();
     try {
-      outcome.showResult(await client.admin.testSend.mutate({ appid, uid, message, action }));
+      outcome.showResult(await client.admin.testSend.mutate({ appid, uid, message, action, ...(tag ? { tag } : {}) }));
     } catch (error) {
       outcome.showFailure(describeCallError(error));
     } finally {
@@ -91,6 +92,14 @@ export function TestSendForm() {
         onChange={(value) => {
           setAction(value);
           outcome.clear('action');
+        }}
+      />
+      <TagField
+        value={tag}
+        error={outcome.errorOf('tag')}
+        onChange={(value) => {
+          setTag(value);
+          outcome.clear('tag');
         }}
       />
 

@@ -10,9 +10,9 @@ import type { TestSendAck, TestSendRefusal, TestSendResult } from '../_connectio
 import { queueHref } from './QueueTable.tsx';
 
 /** The fields a refusal can name, as `errors[].field` spells them. */
-export type SendField = 'UID' | 'message' | 'action';
+export type SendField = 'UID' | 'message' | 'action' | 'tag';
 
-const SEND_FIELDS: readonly string[] = ['UID', 'message', 'action'] satisfies SendField[];
+const SEND_FIELDS: readonly string[] = ['UID', 'message', 'action', 'tag'] satisfies SendField[];
 
 const meaningOf = new Map<number, string>(errnoTable.map((row) => [row.errno, row.meaning]));
 

@@ -93,11 +93,13 @@ export const adminRouter = router({
 
   /** Sends like the REST route does (same validation, transaction and ack log), without the app key. */
   testSend: operatorProcedure
-    .input(z.object({ appid, uid: z.string().max(64), message: z.string().max(10_000), action: z.string().max(10_000) }))
+    .input(z.object({ appid, uid: z.string().max(64), message: z.string().max(10_000), action: z.string().max(10_000), tag: z.string().max(100).optional() }))
     .mutation(async ({ ctx, input }): Promise<Ack | KoBody> => {
       const app = await getApp(ctx.db, input.appid);
+      const { uid: UID, message, action, tag } = input;
       try {
-        return (await sendNotifications(ctx.db, app, [{ UID: input.uid, message: input.message, action: input.action }])).ack;
+        // The tag is checked where the REST route checks it (validate.ts), so a bad one is refused next to its field.
+        return (await sendNotifications(ctx.db, app, [{ UID, message, action, ...(tag === undefined ? {} : { tag }) }])).ack;
       } catch (error) {
         if (!(error instanceof AppError)) throw error;
         await logRefusal(ctx.db, app.id, error, 1);
