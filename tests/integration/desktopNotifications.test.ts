@@ -119,6 +119,32 @@ describe.skipIf(missing.length > 0)('native notifications (dunst)', () => {
     }
   });
 
+  it('two items with one tag show one notification whose text is the newer, and a retraction of the tag closes it', async () => {
+    const user = await makeDaemonUser(db);
+    const daemon = await startDaemon(user.token, desktop);
+    const before = (await desktop.shown()).length;
+    const send = (message: string) =>
+      postNotifications(node.url, user.appid, user.key, { UID: user.uid, message, action: 'https://e.com/', ttl: 3600, tag: 'unread:general' });
+    expect((await send('3 new messages')).status).toBe(200);
+    await expect.poll(() => desktop.openCount()).toBe(1);
+    expect((await send('5 new messages')).status).toBe(200);
+    await expect.poll(() => daemon.stdout).toContain(`[${user.appid}] 5 new messages  → https://e.com/  (replaces unread:general)`);
+    // Printed means handed to the notifier; the replacement keeps one on screen.
+    expect(await desktop.openCount()).toBe(1);
+
+    const retracted = await fetch(`${node.url}/${user.appid}/retract`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${user.key}` },
+      body: JSON.stringify([{ UID: user.uid, tag: 'unread:general' }]),
+    });
+    expect(retracted.status).toBe(200);
+    await expect.poll(() => daemon.stdout).toContain(`[${user.appid}] retracted unread:general`);
+    // Closed by the daemon (dunst has no timeout here and the TTL is an hour), and it was one notification showing the newer text.
+    await expect.poll(() => desktop.openCount()).toBe(0);
+    const shown = (await desktop.shown()).slice(before);
+    expect(shown.map((entry) => entry.body)).toEqual(['5 new messages']);
+  });
+
   it('a backlog of 30 from two apps raises the newest 3 and one summary per app for the rest, oldest first, and prints all 30', async () => {
     const user = await makeDaemonUser(db);
     const chat = await createApp(db, { appid: uniqueAppid('chat'), schemes: [] });
