@@ -75,7 +75,7 @@ export async function startPresence(config: Config, options: StartOptions = {}):
         web: web?.getRequestHandler() ?? null,
         dev: options.dev ?? false,
         operators: { db, operatorToken, signInThrottle: new SignInThrottle() },
-        downloads: { daemonPackageFile: config.DAEMON_PACKAGE_FILE },
+        downloads: { daemonPackageFile: config.DAEMON_PACKAGE_FILE, clientPackageFile: config.CLIENT_PACKAGE_FILE },
         notifications: {
           db,
           metrics,

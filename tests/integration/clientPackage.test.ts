@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/server/platform/db/client.ts';
 import type { PresenceNode } from '../../src/server/server.ts';
 import { makeRecipient, queueItems } from '../support/factories.ts';
-import { useTestNode } from '../support/node.ts';
+import { startTestNode, useTestNode } from '../support/node.ts';
 import { projectRoot } from '../support/serverProcess.ts';
 
 const run = promisify(execFile);
@@ -35,16 +35,22 @@ function bareEnvironment(): NodeJS.ProcessEnv {
 
 beforeAll(async () => {
   await run(process.execPath, ['--import', 'tsx', 'scripts/client-package/build.ts', '--out', path.join(dir, 'out')], { cwd: projectRoot });
+}, 60_000);
+useTestNode((started) => ({ node, db } = started), { CLIENT_PACKAGE_FILE: built });
+// After the node has started: the package is installed from its download route.
+beforeAll(async () => {
   await writeFile(path.join(dir, 'package.json'), '{}\n');
-  await run('npm', ['install', '--offline', '--no-audit', '--no-fund', '--prefix', prefix, built], { cwd: dir, env: bareEnvironment() });
-}, 120_000);
-useTestNode((started) => ({ node, db } = started));
+  await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--prefix', prefix, `${node.url}/downloads/presence-client.tgz`], {
+    cwd: dir,
+    env: bareEnvironment(),
+  });
+}, 60_000);
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
 describe('the client package', () => {
-  it('installs into an empty prefix with no dependencies and sends from a plain .mjs script', async () => {
+  it('installs from the server URL into an empty prefix with no dependencies and sends from a plain .mjs script', async () => {
     const installed = path.join(prefix, 'node_modules');
     expect((await readdir(installed)).filter((name) => !name.startsWith('.'))).toEqual(['presence-client']);
     const manifest = JSON.parse(await readFile(path.join(installed, 'presence-client', 'package.json'), 'utf8'));
@@ -107,5 +113,22 @@ export async function main(): Promise<number> {
       (error: { stdout: string }) => error.stdout,
     );
     expect(result).toBe('');
+  });
+
+  it('is served with the bytes that were built, and answers 404 with a clear text where it was not built', async () => {
+    const response = await fetch(`${node.url}/downloads/presence-client.tgz`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('application/gzip');
+    expect(response.headers.get('content-disposition')).toBe('attachment; filename="presence-client.tgz"');
+    expect(Buffer.from(await response.arrayBuffer()).equals(await readFile(built))).toBe(true);
+
+    const bare = await startTestNode({ CLIENT_PACKAGE_FILE: path.join(dir, 'missing.tgz') });
+    try {
+      const missing = await fetch(`${bare.url}/downloads/presence-client.tgz`);
+      expect(missing.status).toBe(404);
+      expect(await missing.text()).toContain('client package has not been built on this server');
+    } finally {
+      await bare.close();
+    }
   });
 });

@@ -60,6 +60,11 @@ const schema = z.object({
     .string()
     .min(1)
     .default(path.join(projectRoot, 'dist', 'presence-daemon.tgz')),
+  /** The packed AppService client served at /downloads/presence-client.tgz (`npm run build` writes it). */
+  CLIENT_PACKAGE_FILE: z
+    .string()
+    .min(1)
+    .default(path.join(projectRoot, 'dist', 'presence-client.tgz')),
 });
 
 export type Config = z.infer<typeof schema>;
