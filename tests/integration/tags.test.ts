@@ -8,6 +8,7 @@ import type { Database } from '../../src/server/platform/db/client.ts';
 import type { PresenceNode } from '../../src/server/server.ts';
 import { grantUid } from '../../src/server/domain/uids.ts';
 import { recentAcks } from '../../src/server/domain/ackLog.ts';
+import { pushNotifications, retractTags } from '../../src/server/domain/notifications/push.ts';
 import { connectChannel, type ChannelClient } from '../support/daemonClient.ts';
 import { makeApp, makeDaemonUser, makeRecipient, makeUser, queueItems, queueSize } from '../support/factories.ts';
 import { postNotifications, startTestNode, useTestNode } from '../support/node.ts';
@@ -171,6 +172,38 @@ describe('POST /<appid>/retract', () => {
     expect((await tagsOf(uid)).map((i) => i.message)).toEqual(['again']);
     const reused = await postRetract(node.url, appid, key, { UID: uid, tag: 'y' }, { 'Idempotency-Key': 'retract-1' });
     expect(reused.body).toMatchObject({ errno: 120 });
+  });
+});
+
+describe('in one group transaction', () => {
+  it('runs pushes and retractions in arrival order, each answered as if alone', async () => {
+    const { appid, uid } = await makeRecipient(db);
+    const busy = await makeRecipient(db);
+    // The first push starts a group at once; the next three wait and go together in the next one.
+    const note = (message: string, tag?: string) => ({ uid, message, action: 'https://example.com/', ...(tag ? { tag } : {}) });
+    const blocker = pushNotifications(db, busy.appid, [{ uid: busy.uid, message: 'blocker', action: 'https://example.com/' }]);
+    const [first, retraction, third] = await Promise.all([
+      pushNotifications(db, appid, [note('first', 'x'), note('plain')]),
+      retractTags(db, appid, [{ uid, tag: 'x' }]),
+      pushNotifications(db, appid, [note('third', 'x')]),
+    ]);
+    await blocker;
+    expect(first.ack.queue_sizes).toEqual({ [uid]: 2 });
+    expect(retraction.ack).toEqual({ result: 'OK', retracted: 1, queue_sizes: { [uid]: 1 } });
+    expect(third.ack.queue_sizes).toEqual({ [uid]: 2 });
+    expect(await tagsOf(uid)).toEqual([
+      { message: 'plain', tag: null },
+      { message: 'third', tag: 'x' },
+    ]);
+    expect(await queueSize(db, uid)).toBe(2);
+    const logged = (await recentAcks(db, 50)).filter((entry) => entry.appId === appid).reverse();
+    expect(logged.map((entry) => [entry.kind, entry.queueSize])).toEqual([
+      ['notification', 2],
+      ['retract', 1],
+      ['notification', 2],
+    ]);
+    // now() is the transaction's start: one time for all three.
+    expect(new Set(logged.map((entry) => entry.at)).size).toBe(1);
   });
 });
 
