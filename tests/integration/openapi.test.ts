@@ -9,11 +9,11 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import { describe, expect, it } from 'vitest';
 import { AppError, Errno } from '../../src/server/domain/errors.ts';
 import { validateBatch } from '../../src/server/domain/notifications/validate.ts';
-import { EXAMPLE_UID, notificationBatchSchema } from '../../src/server/http/openapi.ts';
+import { EXAMPLE_PENDING_TAG, EXAMPLE_UID, notificationBatchSchema } from '../../src/server/http/openapi.ts';
 import type { Database } from '../../src/server/platform/db/client.ts';
 import type { PresenceNode } from '../../src/server/server.ts';
 import { makeRecipient } from '../support/factories.ts';
-import { useTestNode } from '../support/node.ts';
+import { postNotifications, useTestNode } from '../support/node.ts';
 
 let node: PresenceNode;
 let db: Database;
@@ -57,21 +57,33 @@ describe('GET /openapi.json', () => {
       expect(document.info.description).toContain(`| ${errno} |`);
   });
 
-  it('every notification example request gets its documented status, headers and body, which fits the documented schema', async () => {
+  it.each([
+    ['/{appid}/notification', 'notification'],
+    ['/{appid}/retract', 'retract'],
+  ])('every example request of %s gets its documented status, headers and body, which fits the documented schema', async (path, route) => {
     const { document } = await fetchDocument();
     const check = schemaValidator(document);
-    const post = document.paths['/{appid}/notification'].post;
+    const post = document.paths[path].post;
     const requests = Object.entries(post.requestBody.content['application/json'].examples as Record<string, { value: unknown; 'x-credentials'?: string }>);
-    expect(requests.length).toBeGreaterThanOrEqual(6);
+    expect(requests.length).toBeGreaterThanOrEqual(4);
     for (const [name, request] of requests) {
-      // Each example gets a fresh queue, so the documented sizes hold.
+      // Each example gets a fresh queue, so the documented sizes hold; a retraction finds one tagged item pending.
       const recipient = await makeRecipient(db, { schemes: ['demo'] });
+      if (route === 'retract') {
+        const pushed = await postNotifications(node.url, recipient.appid, recipient.key, {
+          UID: recipient.uid,
+          message: 'Call',
+          action: 'https://x.example/',
+          tag: EXAMPLE_PENDING_TAG,
+        });
+        expect(pushed.status).toBe(200);
+      }
       const real = <T>(value: T): T => JSON.parse(JSON.stringify(value).replaceAll(EXAMPLE_UID, recipient.uid)) as T;
       const documented = Object.entries(post.responses as Record<string, Document>).find(([, r]) => r.content?.['application/json']?.examples?.[name]);
       expect(documented, `a response documents the example ${name}`).toBeDefined();
       const [status, responseDoc] = documented as [string, Document];
       const credentials = request['x-credentials'];
-      const answer = await fetch(`${node.url}/${recipient.appid}/notification`, {
+      const answer = await fetch(`${node.url}/${recipient.appid}/${route}`, {
         method: 'POST',
         headers: {
           'Content-Type': 'application/json',

@@ -7,8 +7,17 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
+import { retractAckSchema, retractionSchema, retractRequestSchema } from '../domain/notifications/retract.ts';
 import { errnoTable, Errno } from '../../shared/errnos.ts';
-import { MAX_ITEMS_PER_BATCH, MAX_LISTED_ERRORS, MAX_TEXT_CODE_POINTS, MAX_TTL_SECONDS, MIN_TTL_SECONDS, TAG_PATTERN } from '../../shared/limits.ts';
+import {
+  MAX_ITEMS_PER_BATCH,
+  MAX_LISTED_ERRORS,
+  MAX_RETRACTIONS_PER_REQUEST,
+  MAX_TEXT_CODE_POINTS,
+  MAX_TTL_SECONDS,
+  MIN_TTL_SECONDS,
+  TAG_PATTERN,
+} from '../../shared/limits.ts';
 
 export const OPENAPI_PATH = '/openapi.json';
 
@@ -26,27 +35,25 @@ const text = (what: string) =>
     .meta({ description: `${what}, 1 to ${MAX_TEXT_CODE_POINTS} Unicode code points` });
 
 /** One notification, as `validateBatch` (domain/notifications/validate.ts) accepts it. */
-export const notificationSchema = z
-  .strictObject({
-    UID: z.string().min(1).meta({ description: 'a UID this app was given for the user' }),
-    message: text('the text shown'),
-    action: text(
-      'an http(s) URL with a host and no user name, or a deep link `<scheme>:<rest>` with a scheme the app registered (some schemes are always refused; README.md)',
-    ),
-    ttl: z
-      .int()
-      .min(MIN_TTL_SECONDS)
-      .max(MAX_TTL_SECONDS)
-      .optional()
-      .meta({ description: 'seconds: an item not delivered by then is dropped (at most 30 days)' }),
-    tag: z.string().regex(TAG_PATTERN).optional().meta({ description: 'replaces the pending item of this UID and app with the same tag' }),
-  })
-  .meta({ id: 'Notification' });
+export const notificationSchema = z.strictObject({
+  UID: z.string().min(1).meta({ description: 'a UID this app was given for the user' }),
+  message: text('the text shown'),
+  action: text(
+    'an http(s) URL with a host and no user name, or a deep link `<scheme>:<rest>` with a scheme the app registered (some schemes are always refused; README.md)',
+  ),
+  ttl: z
+    .int()
+    .min(MIN_TTL_SECONDS)
+    .max(MAX_TTL_SECONDS)
+    .optional()
+    .meta({ description: 'seconds: an item not delivered by then is dropped (at most 30 days)' }),
+  tag: z.string().regex(TAG_PATTERN).optional().meta({ description: 'replaces the pending item of this UID and app with the same tag' }),
+});
 
 /** The body of `POST /{appid}/notification`: one notification or a list of them. */
 export const notificationBatchSchema = z
   .union([notificationSchema, z.array(notificationSchema).min(1).max(MAX_ITEMS_PER_BATCH)])
-  .meta({ id: 'NotificationBatch', description: `one notification, or a list of 1 to ${MAX_ITEMS_PER_BATCH}` });
+  .meta({ description: `one notification, or a list of 1 to ${MAX_ITEMS_PER_BATCH}` });
 
 const queueSizes = z.record(z.string(), z.int().min(0)).meta({ description: 'the size of every queue the request touched, by UID' });
 
@@ -56,56 +63,57 @@ export const ackSchema = z
     queue_size: z.int().min(0).meta({ description: "the size of the queue of the batch's last item" }),
     queue_sizes: queueSizes,
   })
-  .meta({ id: 'Ack', description: 'sent only after the commit that holds the items' });
+  .meta({ description: 'sent only after the commit that holds the items' });
 
 const restErrnos = errnoTable.map((row) => row.errno);
 
-export const refusalSchema = z
-  .strictObject({
-    result: z.literal('KO'),
-    errno: z.union(restErrnos.map((errno) => z.literal(errno))).meta({ description: 'see the errno table above' }),
-    error: z.string(),
-    errors: z
-      .array(z.strictObject({ index: z.int().min(0), field: z.string(), errno: z.int(), error: z.string() }))
-      .max(MAX_LISTED_ERRORS)
-      .optional()
-      .meta({ description: `item-level refusals: every offending field of every item, the first ${MAX_LISTED_ERRORS}` }),
-    errors_omitted: z.int().min(1).optional().meta({ description: 'how many item errors were left out' }),
-  })
-  .meta({ id: 'Refusal' });
+export const refusalSchema = z.strictObject({
+  result: z.literal('KO'),
+  errno: z.union(restErrnos.map((errno) => z.literal(errno))).meta({ description: 'see the errno table above' }),
+  error: z.string(),
+  errors: z
+    .array(z.strictObject({ index: z.int().min(0), field: z.string(), errno: z.int(), error: z.string() }))
+    .max(MAX_LISTED_ERRORS)
+    .optional()
+    .meta({ description: `item-level refusals: every offending field of every item, the first ${MAX_LISTED_ERRORS}` }),
+  errors_omitted: z.int().min(1).optional().meta({ description: 'how many item errors were left out' }),
+});
 
-export const healthSchema = z
-  .strictObject({
-    status: z.enum(['ok', 'unavailable']),
-    database: z.enum(['ok', 'unreachable']),
-    migrations: z.enum(['ok', 'pending', 'unknown']),
-  })
-  .meta({ id: 'Health' });
+export const healthSchema = z.strictObject({
+  status: z.enum(['ok', 'unavailable']),
+  database: z.enum(['ok', 'unreachable']),
+  migrations: z.enum(['ok', 'pending', 'unknown']),
+});
 
-export const pairingRequestSchema = z
-  .object({
-    code: z.string().meta({ description: 'the one-time code shown on a signed-in device page, like ABCD-EFGH' }),
-    name: z.string().optional().meta({ description: 'a name for the new device' }),
-  })
-  .meta({ id: 'PairingRequest' });
+export const pairingRequestSchema = z.object({
+  code: z.string().meta({ description: 'the one-time code shown on a signed-in device page, like ABCD-EFGH' }),
+  name: z.string().optional().meta({ description: 'a name for the new device' }),
+});
 
-export const pairedDeviceSchema = z
-  .strictObject({
-    token: z.string().meta({ description: 'the new device token (prs_dev_…), shown once' }),
-    deviceId: z.string(),
-    deviceName: z.string(),
-  })
-  .meta({ id: 'PairedDevice' });
+export const pairedDeviceSchema = z.strictObject({
+  token: z.string().meta({ description: 'the new device token (prs_dev_…), shown once' }),
+  deviceId: z.string(),
+  deviceName: z.string(),
+});
 
-const componentSchemas = [notificationSchema, notificationBatchSchema, ackSchema, refusalSchema, healthSchema, pairingRequestSchema, pairedDeviceSchema];
+/** Every schema of the document, by component name: the routes' own zod schemas. */
+const componentSchemas: [string, z.ZodType][] = [
+  ['Notification', notificationSchema],
+  ['NotificationBatch', notificationBatchSchema],
+  ['Ack', ackSchema],
+  ['Retraction', retractionSchema],
+  ['RetractRequest', retractRequestSchema],
+  ['RetractAck', retractAckSchema],
+  ['Refusal', refusalSchema],
+  ['Health', healthSchema],
+  ['PairingRequest', pairingRequestSchema],
+  ['PairedDevice', pairedDeviceSchema],
+];
 
 /** The JSON Schemas of the components, with `$ref`s between them. */
 function componentsFromZod(): Record<string, unknown> {
   const registry = z.registry<{ id: string }>();
-  for (const schema of componentSchemas) {
-    const id = z.globalRegistry.get(schema)?.id;
-    if (typeof id === 'string') registry.add(schema, { id });
-  }
+  for (const [id, schema] of componentSchemas) registry.add(schema, { id });
   const { schemas } = z.toJSONSchema(registry, { target: 'draft-2020-12', uri: (id) => `#/components/schemas/${id}` });
   return Object.fromEntries(Object.entries(schemas).map(([id, { $schema: _, $id: __, ...schema }]) => [id, schema]));
 }
@@ -123,7 +131,9 @@ type Example = { summary: string; value: unknown; 'x-credentials'?: 'none' | 'wr
  * The examples of the notification route, by name: the request and the answer
  * it gets. The same name keys the request example and its response example.
  */
-const notificationExamples: Record<string, { request: Example; status: number; response: unknown; headers?: Record<string, string> }> = {
+type RouteExamples = Record<string, { request: Example; status: number; response: unknown }>;
+
+const notificationExamples: RouteExamples = {
   one: {
     request: { summary: 'one notification', value: { UID: EXAMPLE_UID, message: 'Your nick was used in #general', action: 'https://chat.example/#general' } },
     status: 200,
@@ -191,7 +201,6 @@ const notificationExamples: Record<string, { request: Example; status: number; r
     },
     status: 401,
     response: { result: 'KO', errno: Errno.MissingCredentials, error: 'missing or malformed credentials: send "Authorization: Bearer <app key>"' },
-    headers: { 'WWW-Authenticate': 'Bearer realm="presence"' },
   },
   invalidKey: {
     request: {
@@ -201,12 +210,44 @@ const notificationExamples: Record<string, { request: Example; status: number; r
     },
     status: 401,
     response: { result: 'KO', errno: Errno.InvalidKey, error: 'key not valid for this appid' },
-    headers: { 'WWW-Authenticate': 'Bearer realm="presence", error="invalid_token"' },
   },
 };
 
-/** The request and answer examples of `POST /{appid}/notification`, for the tests that send them. */
-export const NOTIFICATION_EXAMPLES = notificationExamples;
+/** The tag of the retraction examples; their test first sends a notification with it, so that one is pending. */
+export const EXAMPLE_PENDING_TAG = 'call:42';
+
+const retractExamples: RouteExamples = {
+  retractOne: {
+    request: { summary: 'take back a pending notification', value: { UID: EXAMPLE_UID, tag: EXAMPLE_PENDING_TAG } },
+    status: 200,
+    response: { result: 'OK', retracted: 1, queue_sizes: { [EXAMPLE_UID]: 0 } },
+  },
+  notPending: {
+    request: { summary: 'a tag that is not pending: not an error', value: [{ UID: EXAMPLE_UID, tag: 'call:41' }] },
+    status: 200,
+    response: { result: 'OK', retracted: 0, queue_sizes: { [EXAMPLE_UID]: 1 } },
+  },
+  invalidTag: {
+    request: { summary: 'refused: not a tag (102)', value: { UID: EXAMPLE_UID, tag: 'call 42' } },
+    status: 400,
+    response: {
+      result: 'KO',
+      errno: Errno.InvalidField,
+      error: 'item 0: tag must be 1 to 64 of A-Z a-z 0-9 . _ : -',
+      errors: [{ index: 0, field: 'tag', errno: Errno.InvalidField, error: 'tag must be 1 to 64 of A-Z a-z 0-9 . _ : -' }],
+    },
+  },
+  unknownUid: {
+    request: { summary: 'refused: a UID never granted to this app (105)', value: { UID: 'u_neverGranted', tag: EXAMPLE_PENDING_TAG } },
+    status: 404,
+    response: {
+      result: 'KO',
+      errno: Errno.UnknownUid,
+      error: 'item 0: unknown UID',
+      errors: [{ index: 0, field: 'UID', errno: Errno.UnknownUid, error: 'unknown UID' }],
+    },
+  },
+};
 
 const requestIdHeader = {
   description: 'the request id: yours if you sent a sane one (1 to 100 of A–Z a–z 0–9 _ . -), else a new UUID; the server log lines carry it',
@@ -227,34 +268,83 @@ function jsonResponse(
   };
 }
 
-/** The errnos each status of the notification route can carry. */
-const notificationErrnos = restErrnos.filter((errno) => errno < 140 || errno >= 150);
+/** The errnos the app routes can answer (pairing has its own). */
+const appRouteErrnos = restErrnos.filter((errno) => errno < 140 || errno >= 150);
 
-function notificationResponses() {
+function appRouteResponses(examples: RouteExamples, ackId: string, ackDescription: string) {
   const byStatus = new Map<number, Record<string, { summary: string; value: unknown }>>();
-  for (const [name, example] of Object.entries(notificationExamples)) {
-    const examples = byStatus.get(example.status) ?? {};
-    examples[name] = { summary: example.request.summary, value: example.response };
-    byStatus.set(example.status, examples);
+  for (const [name, example] of Object.entries(examples)) {
+    const named = byStatus.get(example.status) ?? {};
+    named[name] = { summary: example.request.summary, value: example.response };
+    byStatus.set(example.status, named);
   }
-  const statuses = [...new Set(errnoTable.filter((row) => notificationErrnos.includes(row.errno)).map((row) => row.status))].sort();
-  const responses: Record<string, unknown> = {
-    200: jsonResponse('stored: every item committed', 'Ack', byStatus.get(200) ?? {}),
-  };
+  const statuses = [...new Set(errnoTable.filter((row) => appRouteErrnos.includes(row.errno)).map((row) => row.status))].sort();
+  const responses: Record<string, unknown> = { 200: jsonResponse(ackDescription, ackId, byStatus.get(200) ?? {}) };
   for (const status of statuses) {
-    const errnos = errnoTable.filter((row) => row.status === status && notificationErrnos.includes(row.errno)).map((row) => row.errno);
+    const errnos = errnoTable.filter((row) => row.status === status && appRouteErrnos.includes(row.errno)).map((row) => row.errno);
     const headers: Record<string, unknown> = {};
     if (status === 401) headers['WWW-Authenticate'] = { description: 'the Bearer challenge', schema: { type: 'string' } };
     if (status === 405) headers.Allow = { description: '`POST`', schema: { type: 'string' } };
     if (status === 429 || status === 503) headers['Retry-After'] = retryAfterHeader;
     responses[status] = jsonResponse(
-      `refused, nothing stored: errno ${errnos.join(', ')}\n\n${errnoMarkdown(errnos)}`,
+      `refused, nothing changed: errno ${errnos.join(', ')}\n\n${errnoMarkdown(errnos)}`,
       'Refusal',
       byStatus.get(status) ?? {},
       headers,
     );
   }
   return responses;
+}
+
+const appRouteParameters = [
+  { name: 'appid', in: 'path', required: true, description: 'the app the key belongs to', schema: { type: 'string' }, example: EXAMPLE_APPID },
+  {
+    name: 'Idempotency-Key',
+    in: 'header',
+    required: false,
+    description:
+      'makes the POST safe to retry: a repeat with the same key within 24 hours gets the first ack again and changes nothing; the same key with another body is refused (422, errno 120)',
+    schema: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[\\x20-\\x7e]+$' },
+  },
+  {
+    name: 'X-Request-Id',
+    in: 'header',
+    required: false,
+    description: 'your id for this request, echoed back',
+    schema: { type: 'string', pattern: '^[\\w.-]{1,100}$' },
+  },
+];
+
+/** A POST of an app, with the app key: the notification and retract routes. */
+function appRoute(operation: {
+  operationId: string;
+  summary: string;
+  description: string;
+  bodyId: string;
+  ackId: string;
+  ackDescription: string;
+  examples: RouteExamples;
+}) {
+  return {
+    post: {
+      tags: ['notifications'],
+      operationId: operation.operationId,
+      summary: operation.summary,
+      description: operation.description,
+      security: [{ appKey: [] }],
+      parameters: appRouteParameters,
+      requestBody: {
+        required: true,
+        content: {
+          'application/json': {
+            schema: ref(operation.bodyId),
+            examples: Object.fromEntries(Object.entries(operation.examples).map(([name, example]) => [name, example.request])),
+          },
+        },
+      },
+      responses: appRouteResponses(operation.examples, operation.ackId, operation.ackDescription),
+    },
+  };
 }
 
 function buildDocument() {
@@ -279,47 +369,33 @@ function buildDocument() {
       { name: 'operations', description: 'for load balancers and operators' },
     ],
     paths: {
-      '/{appid}/notification': {
-        post: {
-          tags: ['notifications'],
-          operationId: 'sendNotifications',
-          summary: 'Send notifications',
-          description: [
-            `Stores 1 to ${MAX_ITEMS_PER_BATCH} notifications, all or nothing, in one FIFO queue per (UID, app). The body is at most 2 MiB,`,
-            'nested at most 16 levels, with at most 10,000 values. Checks run in this order and the first failure answers:',
-            'method, credentials (and the rate limit), content type, size, JSON, shape, each item, UIDs.',
-          ].join(' '),
-          security: [{ appKey: [] }],
-          parameters: [
-            { name: 'appid', in: 'path', required: true, description: 'the app the key belongs to', schema: { type: 'string' }, example: EXAMPLE_APPID },
-            {
-              name: 'Idempotency-Key',
-              in: 'header',
-              required: false,
-              description:
-                'makes the POST safe to retry: a repeat with the same key within 24 hours gets the first ack again and stores nothing; the same key with another body is refused (422, errno 120)',
-              schema: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[\\x20-\\x7e]+$' },
-            },
-            {
-              name: 'X-Request-Id',
-              in: 'header',
-              required: false,
-              description: 'your id for this request, echoed back',
-              schema: { type: 'string', pattern: '^[\\w.-]{1,100}$' },
-            },
-          ],
-          requestBody: {
-            required: true,
-            content: {
-              'application/json': {
-                schema: ref('NotificationBatch'),
-                examples: Object.fromEntries(Object.entries(notificationExamples).map(([name, example]) => [name, example.request])),
-              },
-            },
-          },
-          responses: notificationResponses(),
-        },
-      },
+      '/{appid}/notification': appRoute({
+        operationId: 'sendNotifications',
+        summary: 'Send notifications',
+        description: [
+          `Stores 1 to ${MAX_ITEMS_PER_BATCH} notifications, all or nothing, in one FIFO queue per (UID, app). The body is at most 2 MiB,`,
+          'nested at most 16 levels, with at most 10,000 values. Checks run in this order and the first failure answers:',
+          'method, credentials (and the rate limit), content type, size, JSON, shape, each item, UIDs.',
+          'An item with a `tag` replaces the pending item of its queue with that tag.',
+        ].join(' '),
+        bodyId: 'NotificationBatch',
+        ackId: 'Ack',
+        ackDescription: 'stored: every item committed',
+        examples: notificationExamples,
+      }),
+      '/{appid}/retract': appRoute({
+        operationId: 'retractNotifications',
+        summary: 'Retract notifications',
+        description: [
+          `Takes back 1 to ${MAX_RETRACTIONS_PER_REQUEST} tagged notifications, all or nothing: deletes the pending items with those tags`,
+          'and tells the connected devices to close what they show for them. Retracting what is not there is not an error.',
+          'The same credentials, checks and errnos as sending.',
+        ].join(' '),
+        bodyId: 'RetractRequest',
+        ackId: 'RetractAck',
+        ackDescription: 'retracted: committed, and the devices told',
+        examples: retractExamples,
+      }),
       '/pair': {
         post: {
           tags: ['devices'],
