@@ -4,16 +4,29 @@
  * Idempotency-Key kept across its retries (so a retry never stores twice),
  * network errors, 429 and 503 are retried with jittered backoff that honours
  * Retry-After until a deadline, and long lists go in several requests.
+ * `retract(items)` takes tagged notifications back the same way.
  * Universal: it needs only `fetch` and `crypto.randomUUID`.
  */
 import { backoffDelay } from '../shared/backoff.ts';
+import { MAX_ITEMS_PER_BATCH, MAX_RETRACTIONS_PER_REQUEST } from '../shared/limits.ts';
 import type { Errno } from '../shared/errnos.ts';
-import { splitIntoBatches } from './batches.ts';
+import { MAX_BODY_BYTES, splitIntoBatches } from './batches.ts';
 import { PresenceError } from './presenceError.ts';
-import type { FetchFunction, Notification, PresenceClientOptions, SendAck } from './types.ts';
+import type { FetchFunction, Notification, PresenceClientOptions, RetractAck, Retraction, SendAck } from './types.ts';
 
 export { PresenceError } from './presenceError.ts';
-export type { Errno, FetchFunction, ItemError, Notification, PresenceClientOptions, PresenceErrorShape, RetryInfo, SendAck } from './types.ts';
+export type {
+  Errno,
+  FetchFunction,
+  ItemError,
+  Notification,
+  PresenceClientOptions,
+  PresenceErrorShape,
+  RetractAck,
+  Retraction,
+  RetryInfo,
+  SendAck,
+} from './types.ts';
 
 const DEFAULT_DEADLINE_MS = 30_000;
 /** The client's first retry waits 0.25 to 0.5 s, doubling to at most 10 s (or what Retry-After asks). */
@@ -28,6 +41,13 @@ export interface PresenceClient {
    * `queue_size` is that of the list's last item. Throws a `PresenceError`.
    */
   send(items: Notification | readonly Notification[]): Promise<SendAck>;
+  /**
+   * Takes back tagged notifications (one or a list): deletes the pending
+   * items and closes what devices show for them. Lists of more than 1,000
+   * go in several requests; `retracted` is their sum and `queue_sizes` is
+   * merged as for `send`. Throws a `PresenceError`.
+   */
+  retract(items: Retraction | readonly Retraction[]): Promise<RetractAck>;
 }
 
 /** A client for one app. */
@@ -66,21 +86,34 @@ export function createPresenceClient(options: PresenceClientOptions): PresenceCl
     }
   }
 
+  /** Sends a list in as many requests as the limits ask, in order, handing each ack to `merge`. */
+  async function sendInBatches<Ack>(path: string, items: unknown, maxItems: number, merge: (ack: Ack) => void): Promise<void> {
+    const list: readonly unknown[] = Array.isArray(items) ? items : [items];
+    if (list.length === 0) throw new PresenceError('nothing to send: the list is empty', { status: 0, errno: null });
+    for (const batch of splitIntoBatches(list, { items: maxItems, bytes: MAX_BODY_BYTES })) {
+      try {
+        merge((await post(path, batch.body)) as Ack);
+      } catch (error) {
+        throw error instanceof PresenceError ? error.shiftedBy(batch.offset) : error;
+      }
+    }
+  }
+
   return {
     async send(items) {
-      const list = Array.isArray(items) ? (items as readonly Notification[]) : [items as Notification];
-      if (list.length === 0) throw new PresenceError('nothing to send: the list is empty', { status: 0, errno: null });
       const merged: SendAck = { result: 'OK', queue_size: 0, queue_sizes: {} };
-      for (const batch of splitIntoBatches(list)) {
-        let ack: SendAck;
-        try {
-          ack = (await post('/notification', batch.body)) as SendAck;
-        } catch (error) {
-          throw error instanceof PresenceError ? error.shiftedBy(batch.offset) : error;
-        }
+      await sendInBatches<SendAck>('/notification', items, MAX_ITEMS_PER_BATCH, (ack) => {
         merged.queue_size = ack.queue_size;
         Object.assign(merged.queue_sizes, ack.queue_sizes);
-      }
+      });
+      return merged;
+    },
+    async retract(items) {
+      const merged: RetractAck = { result: 'OK', retracted: 0, queue_sizes: {} };
+      await sendInBatches<RetractAck>('/retract', items, MAX_RETRACTIONS_PER_REQUEST, (ack) => {
+        merged.retracted += ack.retracted;
+        Object.assign(merged.queue_sizes, ack.queue_sizes);
+      });
       return merged;
     },
   };

@@ -30,6 +30,22 @@ export interface SendAck {
   queue_sizes: Record<string, number>;
 }
 
+/** A tagged notification to take back: the pending item goes, and devices close what they show for it. */
+export interface Retraction {
+  UID: string;
+  /** The tag the notification was sent with. */
+  tag: string;
+}
+
+/** The answer to a retraction. */
+export interface RetractAck {
+  result: 'OK';
+  /** Pending items deleted; a tag that was not pending counts 0. */
+  retracted: number;
+  /** Every queue named, by UID, after the retraction. */
+  queue_sizes: Record<string, number>;
+}
+
 /** What the client may be told to use instead of the runtime's own `fetch`. */
 export type FetchFunction = (input: string, init: RequestInit) => Promise<Response>;
 

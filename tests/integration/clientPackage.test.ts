@@ -88,16 +88,17 @@ try {
     const consumer = path.join(prefix, 'consumer.ts');
     await writeFile(
       consumer,
-      `import { createPresenceClient, PresenceError, type SendAck } from 'presence-client';
+      `import { createPresenceClient, PresenceError, type RetractAck, type SendAck } from 'presence-client';
 const presence = createPresenceClient({ server: 'http://localhost:3000', appid: 'demo', key: 'k', deadlineMs: 5000 });
 export async function main(): Promise<number> {
   const ack: SendAck = await presence.send([{ UID: 'u', message: 'm', action: 'https://example.com/', ttl: 60 }]);
   const size: number = ack.queue_sizes['u'] ?? ack.queue_size;
+  const taken: RetractAck = await presence.retract({ UID: 'u', tag: 'call:42' });
   // @ts-expect-error: the field is action, not url
   await presence.send({ UID: 'u', message: 'm', url: 'https://example.com/' });
   const error = new PresenceError('x', { status: 400, errno: 102 });
   const errno: 102 | number | null = error.errno;
-  return size + error.errors.length + error.errors_omitted + (errno ?? 0);
+  return size + taken.retracted + error.errors.length + error.errors_omitted + (errno ?? 0);
 }
 `,
     );

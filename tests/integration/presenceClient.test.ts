@@ -85,7 +85,7 @@ describe('refusals', () => {
       expect.objectContaining({ index: 2, field: 'ttl', errno: 102 }),
     ]);
     expect(error.errors_omitted).toBe(0);
-    expect(await queueSize(db, uid)).toBe(-1);
+    expect(await queueItems(db, uid)).toEqual([]);
   });
 
   it('reports errors beyond the first 100 as errors_omitted', async () => {
@@ -205,5 +205,42 @@ describe('long lists', () => {
     expect(error).toBeInstanceOf(PresenceError);
     expect(error.accepted).toBe(1_000);
     expect(error.errors).toEqual([expect.objectContaining({ index: 1_001, field: 'message', errno: 102 })]);
+  });
+});
+
+describe('retract', () => {
+  it('takes tagged items back with the typed ack, counts nothing for a tag not pending, and throws refusals', async () => {
+    const { appid, key, uid } = await makeRecipient(db);
+    const presence = createPresenceClient({ server: node.url, appid, key });
+    await presence.send([item(uid, 'call 1', { tag: 'call:1' }), item(uid, 'call 2', { tag: 'call:2' }), item(uid, 'untagged')]);
+    expect(await presence.retract({ UID: uid, tag: 'call:1' })).toEqual({ result: 'OK', retracted: 1, queue_sizes: { [uid]: 2 } });
+    expect(await presence.retract([{ UID: uid, tag: 'call:1' }])).toEqual({ result: 'OK', retracted: 0, queue_sizes: { [uid]: 2 } });
+    expect((await queueItems(db, uid)).map((i) => i.message)).toEqual(['call 2', 'untagged']);
+
+    const bad = (await presence
+      .retract([
+        { UID: uid, tag: 'call:2' },
+        { UID: uid, tag: 'no spaces' },
+      ])
+      .catch((caught: unknown) => caught)) as PresenceError;
+    expect(bad).toBeInstanceOf(PresenceError);
+    expect({ status: bad.status, errno: bad.errno }).toEqual({ status: 400, errno: 102 });
+    expect(bad.errors).toEqual([expect.objectContaining({ index: 1, field: 'tag', errno: 102 })]);
+    const unknown = (await presence.retract({ UID: 'u_unknown0000000000000000000', tag: 'call:2' }).catch((caught: unknown) => caught)) as PresenceError;
+    expect({ status: unknown.status, errno: unknown.errno }).toEqual({ status: 404, errno: 105 });
+    expect((await queueItems(db, uid)).map((i) => i.message)).toEqual(['call 2', 'untagged']);
+  });
+
+  it('sends 1,500 retractions as 2 requests and sums what they retracted', async () => {
+    const { appid, key, uid } = await makeRecipient(db);
+    const recorder = recordingFetch();
+    const presence = createPresenceClient({ server: node.url, appid, key, fetch: recorder.fetch });
+    await presence.send(Array.from({ length: 10 }, (_, n) => item(uid, `m${n}`, { tag: `t${n * 150}` })));
+    recorder.requests.length = 0;
+    const ack = await presence.retract(Array.from({ length: 1_500 }, (_, n) => ({ UID: uid, tag: `t${n}` })));
+    expect(recorder.requests.map((r) => (JSON.parse(r.body) as unknown[]).length)).toEqual([1_000, 500]);
+    expect(recorder.requests[1]!.key).not.toBe(recorder.requests[0]!.key);
+    expect(ack).toEqual({ result: 'OK', retracted: 10, queue_sizes: { [uid]: 0 } });
+    expect(await queueSize(db, uid)).toBe(0);
   });
 });
