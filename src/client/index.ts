@@ -79,7 +79,8 @@ export function createPresenceClient(options: PresenceClientOptions): PresenceCl
         if (caught instanceof PresenceError && caught.status !== 429 && caught.status !== 503) throw caught;
         failure = caught instanceof PresenceError ? caught : noAnswer(caught, deadlineMs);
       }
-      const delayMs = Math.max(backoffDelay(attempt, RETRY_BASE_MS, RETRY_MAX_MS), retryAfterMs);
+      // Never sooner than Retry-After, and up to a quarter later: clients told the same time do not all return at once.
+      const delayMs = Math.max(backoffDelay(attempt, RETRY_BASE_MS, RETRY_MAX_MS), retryAfterMs * (1 + Math.random() / 4));
       if (Date.now() + delayMs >= deadline) throw failure;
       options.onRetry?.({ attempt: attempt + 1, delayMs, error: { status: failure.status, errno: failure.errno, message: failure.message } });
       await new Promise((resolve) => setTimeout(resolve, delayMs));
