@@ -63,3 +63,14 @@ describe('src/app and src/daemon', () => {
     expect(offending).toEqual([]);
   });
 });
+
+describe('src/client', () => {
+  it('imports only src/client and src/shared: no package, nothing Node-only (its package has no dependencies)', () => {
+    const offending = sourceFiles(path.join(src, 'client')).flatMap((file) =>
+      importsOf(file)
+        .filter(({ target }) => !under('client')(target) && !under('shared')(target))
+        .map(({ statement }) => `${path.relative(src, file)}: ${statement}`),
+    );
+    expect(offending).toEqual([]);
+  });
+});
