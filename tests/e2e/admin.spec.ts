@@ -257,6 +257,40 @@ test('a test send with a forbidden action is refused next to the field and store
   await screenshot(page, 'acks');
 });
 
+test('a test send with a tag replaces the pending item of that tag, the queue items show the tag, a bad tag is refused beside its field, and the ack log marks a retraction', async ({
+  page,
+  request,
+}) => {
+  await signIn(page);
+  const r = await setUpRecipient(page);
+  await openSection(page, 'Test send');
+  const tag = page.getByLabel('Tag (optional)');
+  await tag.fill('unread:general');
+  await testSend(page, r, '3 new messages', 'https://chat.example/');
+  await expect(page.getByTestId('send-ack-queue-size')).toHaveText('1');
+  await testSend(page, r, '5 new messages', 'https://chat.example/');
+  await expect(page.getByTestId('send-ack')).toBeVisible();
+  await expect(page.getByTestId('send-ack-queue-size')).toHaveText('1');
+  await tag.fill('not a tag');
+  await testSend(page, r, 'refused', 'https://chat.example/');
+  await expect(page.locator('#send-tag + #send-tag-error')).toContainText('tag');
+
+  await page.goto(`/admin/queues/${r.uid}`);
+  const items = page.getByTestId('queue-item');
+  await expect(items).toHaveCount(1);
+  await expect(items.first()).toContainText('5 new messages');
+  await expect(items.first()).toContainText('unread:general');
+
+  const retracted = await request.post(`/${r.appid}/retract`, {
+    headers: { Authorization: `Bearer ${r.key}` },
+    data: [{ UID: r.uid, tag: 'unread:general' }],
+  });
+  expect(await retracted.json()).toMatchObject({ result: 'OK', retracted: 1 });
+  await openSection(page, 'Acks');
+  const rows = page.getByTestId('ack-row').filter({ hasText: r.appid });
+  await expect(rows.filter({ hasText: 'retraction' })).toHaveCount(1);
+});
+
 test('markup in a message is shown as text in the queue items', async ({ page, request }) => {
   page.on('dialog', (dialog) => {
     throw new Error(`unexpected dialog: ${dialog.message()}`);

@@ -83,12 +83,14 @@ export interface QueueItemView {
   action: string;
   createdAt: string;
   expiresAt: string | null;
+  /** The app's tag for what the item is about, or null. */
+  tag: string | null;
 }
 
 /** The live items of one queue, oldest first. */
 export async function listQueueItems(db: Database, uid: string): Promise<QueueItemView[]> {
-  const { rows } = await db.pool.query<{ id: string; message: string; action: string; created_at: Date; expires_at: Date | null }>(
-    `SELECT id::text, message, action, created_at, expires_at FROM queue_items
+  const { rows } = await db.pool.query<{ id: string; message: string; action: string; created_at: Date; expires_at: Date | null; tag: string | null }>(
+    `SELECT id::text, message, action, created_at, expires_at, tag FROM queue_items
       WHERE uid = $1 AND (expires_at IS NULL OR expires_at > now())
       ORDER BY id`,
     [uid],
@@ -99,6 +101,7 @@ export async function listQueueItems(db: Database, uid: string): Promise<QueueIt
     action: r.action,
     createdAt: r.created_at.toISOString(),
     expiresAt: r.expires_at?.toISOString() ?? null,
+    tag: r.tag,
   }));
 }
 

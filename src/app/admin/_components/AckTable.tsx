@@ -31,30 +31,6 @@ function UidList({ uids }: { uids: string[] }) {
   );
 }
 
-/** A retraction's entry says so, where the server tells the routes apart. */
-function isRetraction(entry: object): boolean {
-  return 'kind' in entry && entry.kind === 'retract';
-}
-
-/** The tags an entry names, where the server logs them. */
-function tagsOf(entry: object): string[] {
-  if (!('tags' in entry) || !Array.isArray(entry.tags)) return [];
-  return entry.tags.filter((tag): tag is string => typeof tag === 'string');
-}
-
-function TagList({ tags }: { tags: string[] }) {
-  if (tags.length === 0) return <span className="muted">—</span>;
-  const more = tags.length - UIDS_SHOWN;
-  return (
-    <span className="uid-list">
-      {tags.slice(0, UIDS_SHOWN).map((tag) => (
-        <code key={tag}>{tag}</code>
-      ))}
-      {more > 0 ? <span className="muted">and {more} more</span> : null}
-    </span>
-  );
-}
-
 /** The newest acks and refusals, newest first. */
 export function AckTable({ entries }: { entries: AckEntry[] }) {
   return (
@@ -69,7 +45,6 @@ export function AckTable({ entries }: { entries: AckEntry[] }) {
               Items
             </th>
             <th scope="col">UIDs</th>
-            <th scope="col">Tags</th>
             <th scope="col" className="numeric">
               Queue size
             </th>
@@ -87,14 +62,11 @@ export function AckTable({ entries }: { entries: AckEntry[] }) {
               </td>
               <td>
                 <span className={`badge ${entry.result === 'OK' ? 'badge-ok' : 'badge-ko'}`}>{entry.result === 'OK' ? 'OK' : 'KO'}</span>
-                {isRetraction(entry) ? <span className="muted"> retract</span> : null}
+                {entry.kind === 'retract' ? <span className="muted"> retraction</span> : null}
               </td>
               <td className="numeric">{entry.itemCount}</td>
               <td>
                 <UidList uids={entry.uids} />
-              </td>
-              <td>
-                <TagList tags={tagsOf(entry)} />
               </td>
               <td className="numeric">{entry.queueSize ?? <span className="muted">—</span>}</td>
               <td>

@@ -1,11 +1,6 @@
 import { Timestamp } from '@/app/components/Timestamp.tsx';
 import type { QueueItemRow } from '../_connection/rows.ts';
 
-/** An item's tag, where the server sends one. */
-function tagOf(item: object): string | undefined {
-  return 'tag' in item && typeof item.tag === 'string' ? item.tag : undefined;
-}
-
 /**
  * The items of one queue, oldest first. Messages and actions are what apps
  * sent: shown as text only, never as markup or live links.
@@ -31,7 +26,7 @@ export function QueueItems({ items }: { items: QueueItemRow[] }) {
             <tr key={item.id} data-testid="queue-item">
               <td className="numeric muted">{index + 1}</td>
               <td className="message">{item.message}</td>
-              <td className="nowrap">{tagOf(item) ? <code>{tagOf(item)}</code> : <span className="muted">—</span>}</td>
+              <td className="nowrap">{item.tag !== null ? <code>{item.tag}</code> : <span className="muted">—</span>}</td>
               <td>
                 <code className="action">{item.action}</code>
               </td>
