@@ -545,7 +545,7 @@ function textErrors(field: string, value: unknown): FieldError[] {
 
 function itemErrors(item: Record<string, unknown>): FieldError[] {
   const errors: FieldError[] = [];
-  for (const key of Object.keys(item)) if (!['UID', 'message', 'action', 'ttl'].includes(key)) errors.push({ field: key, errno: 103, definite: true });
+  for (const key of Object.keys(item)) if (!['UID', 'message', 'action', 'ttl', 'tag'].includes(key)) errors.push({ field: key, errno: 103, definite: true });
   if (typeof item.UID !== 'string' || item.UID === '') errors.push({ field: 'UID', errno: 102, definite: true });
   errors.push(...textErrors('message', item.message));
   const actionText = textErrors('action', item.action);
@@ -559,6 +559,10 @@ function itemErrors(item: Record<string, unknown>): FieldError[] {
     const ttl = item.ttl;
     if (ttl === null) errors.push({ field: 'ttl', errno: 102, definite: false });
     else if (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl < 1 || ttl > MAX_TTL) errors.push({ field: 'ttl', errno: 102, definite: true });
+  }
+  // README: a tag is 1 to 64 of A–Z a–z 0–9 . _ : -
+  if (Object.hasOwn(item, 'tag') && !(typeof item.tag === 'string' && /^[A-Za-z0-9._:-]{1,64}$/.test(item.tag))) {
+    errors.push({ field: 'tag', errno: 102, definite: item.tag !== null });
   }
   return errors;
 }
