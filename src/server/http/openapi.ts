@@ -7,17 +7,10 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
+import { notificationSchema } from '../domain/notifications/validate.ts';
 import { retractAckSchema, retractionSchema, retractRequestSchema } from '../domain/notifications/retract.ts';
 import { errnoTable, Errno } from '../../shared/errnos.ts';
-import {
-  MAX_ITEMS_PER_BATCH,
-  MAX_LISTED_ERRORS,
-  MAX_RETRACTIONS_PER_REQUEST,
-  MAX_TEXT_CODE_POINTS,
-  MAX_TTL_SECONDS,
-  MIN_TTL_SECONDS,
-  TAG_PATTERN,
-} from '../../shared/limits.ts';
+import { MAX_ITEMS_PER_BATCH, MAX_LISTED_ERRORS, MAX_RETRACTIONS_PER_REQUEST } from '../../shared/limits.ts';
 
 export const OPENAPI_PATH = '/openapi.json';
 
@@ -25,30 +18,6 @@ export const OPENAPI_PATH = '/openapi.json';
 export const EXAMPLE_APPID = 'demo';
 export const EXAMPLE_UID = 'u_7Jq2VtE9yXkA';
 export const EXAMPLE_KEY = 'prs_app_<your key>';
-
-// JSON Schema counts string lengths in code points, as the route does.
-const text = (what: string) =>
-  z
-    .string()
-    .min(1)
-    .max(MAX_TEXT_CODE_POINTS)
-    .meta({ description: `${what}, 1 to ${MAX_TEXT_CODE_POINTS} Unicode code points` });
-
-/** One notification, as `validateBatch` (domain/notifications/validate.ts) accepts it. */
-export const notificationSchema = z.strictObject({
-  UID: z.string().min(1).meta({ description: 'a UID this app was given for the user' }),
-  message: text('the text shown'),
-  action: text(
-    'an http(s) URL with a host and no user name, or a deep link `<scheme>:<rest>` with a scheme the app registered (some schemes are always refused; README.md)',
-  ),
-  ttl: z
-    .int()
-    .min(MIN_TTL_SECONDS)
-    .max(MAX_TTL_SECONDS)
-    .optional()
-    .meta({ description: 'seconds: an item not delivered by then is dropped (at most 30 days)' }),
-  tag: z.string().regex(TAG_PATTERN).optional().meta({ description: 'replaces the pending item of this UID and app with the same tag' }),
-});
 
 /** The body of `POST /{appid}/notification`: one notification or a list of them. */
 export const notificationBatchSchema = z

@@ -1,8 +1,10 @@
 /**
  * Checks a POSTed batch against README.md ("Sending notifications"): the shape, then each
  * item, listing every offending field of every item. UIDs are checked last,
- * under the queue lock, by the push transaction.
+ * under the queue lock, by the push transaction. An item's rules are one zod
+ * schema, which the API description (src/server/http/openapi.ts) is generated from.
  */
+import { z } from 'zod';
 import { actionRefusal } from '../../../shared/action.ts';
 import { MAX_ITEMS_PER_BATCH, MAX_LISTED_ERRORS, MAX_TEXT_CODE_POINTS, MAX_TTL_SECONDS, MIN_TTL_SECONDS, TAG_PATTERN } from '../../../shared/limits.ts';
 import { AppError, Errno, type ItemError } from '../errors.ts';
@@ -17,8 +19,6 @@ export interface NotificationInput {
   /** Replaces the pending item of the same queue with this tag. */
   tag?: string;
 }
-
-const knownFields = ['UID', 'message', 'action', 'ttl', 'tag'] as const;
 
 // Names an app may well send instead of ours, or gets wrong easily. A Map, so
 // that "__proto__" or "constructor" find nothing inherited from Object.
@@ -68,67 +68,94 @@ function codePointsUpTo(text: string, limit: number): number {
   return count;
 }
 
-/** Why `value` is not acceptable text for `field`, or null. */
-function textRefusal(field: string, value: unknown): string | null {
-  if (value === undefined) return `${field} is required`;
-  if (typeof value !== 'string') return `${field} must be a string`;
-  if (value.length === 0) return `${field} must not be empty`;
-  if (codePointsUpTo(value, MAX_TEXT_CODE_POINTS) > MAX_TEXT_CODE_POINTS) {
-    return `${field} is longer than ${MAX_TEXT_CODE_POINTS} characters`;
-  }
-  // Lone surrogates are not Unicode, and PostgreSQL cannot store NUL in text.
-  if (!value.isWellFormed() || value.includes('\u0000')) return `${field} is not storable text`;
-  return null;
+/** A required text field; JSON Schema's maxLength counts code points, as the check does. */
+function text(field: string, description: string) {
+  return (
+    z
+      .string({ error: (issue) => (issue.input === undefined ? `${field} is required` : `${field} must be a string`) })
+      .min(1, { error: `${field} must not be empty`, abort: true })
+      .refine((value) => codePointsUpTo(value, MAX_TEXT_CODE_POINTS) <= MAX_TEXT_CODE_POINTS, {
+        error: `${field} is longer than ${MAX_TEXT_CODE_POINTS} characters`,
+        abort: true,
+      })
+      // Lone surrogates are not Unicode, and PostgreSQL cannot store NUL in text.
+      .refine((value) => value.isWellFormed() && !value.includes('\u0000'), `${field} is not storable text`)
+      .meta({ maxLength: MAX_TEXT_CODE_POINTS, description: `${description}, 1 to ${MAX_TEXT_CODE_POINTS} Unicode code points` })
+  );
 }
 
-function ttlRefusal(value: unknown): string | null {
-  if (typeof value !== 'number' || !Number.isInteger(value)) return 'ttl must be an integer number of seconds';
-  if (value < MIN_TTL_SECONDS || value > MAX_TTL_SECONDS) return `ttl must be from ${MIN_TTL_SECONDS} to ${MAX_TTL_SECONDS} seconds (30 days)`;
-  return null;
-}
+const ttlRange = `ttl must be from ${MIN_TTL_SECONDS} to ${MAX_TTL_SECONDS} seconds (30 days)`;
+const notATag = 'tag must be 1 to 64 of A-Z a-z 0-9 . _ : -';
 
-/** Why `value` is not a tag, or null. */
-export function tagRefusal(value: unknown): string | null {
-  if (typeof value !== 'string' || !TAG_PATTERN.test(value)) return 'tag must be 1 to 64 of A-Z a-z 0-9 . _ : -';
-  return null;
-}
+/** The rules of every field of a notification but the action's scheme, which depends on the app. */
+const notificationFields = {
+  UID: z
+    .string({ error: (issue) => (issue.input === undefined ? 'UID is required' : 'UID must be a non-empty string') })
+    .min(1, 'UID must be a non-empty string')
+    .meta({ description: 'a UID this app was given for the user' }),
+  message: text('message', 'the text shown'),
+  action: text(
+    'action',
+    'an http(s) URL with a host and no user name, or a deep link `<scheme>:<rest>` with a scheme the app registered (some schemes are always refused; README.md)',
+  ),
+  ttl: z
+    .int({ error: (issue) => (issue.code === 'too_big' || issue.code === 'too_small' ? ttlRange : 'ttl must be an integer number of seconds') })
+    .min(MIN_TTL_SECONDS, ttlRange)
+    .max(MAX_TTL_SECONDS, ttlRange)
+    .optional()
+    .meta({ description: 'seconds: an item not delivered by then is dropped (at most 30 days)' }),
+  tag: z
+    .string({ error: notATag })
+    .regex(TAG_PATTERN, notATag)
+    .optional()
+    .meta({ description: 'replaces the pending item of this UID and app with the same tag' }),
+};
+
+/** One notification, as the route accepts it; the API description is generated from it. */
+export const notificationSchema = z.strictObject(notificationFields);
+
+// The route parses with the same fields but finds unknown ones itself: zod's strict
+// check is the slower part of a parse, and a loop over the keys does the same.
+const fieldsParser = z.object(notificationFields);
+const knownFields = Object.keys(notificationFields) as (keyof typeof notificationFields)[];
+const knownFieldSet = new Set<string>(knownFields);
 
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function checkItem(item: Record<string, unknown>, index: number, schemes: readonly string[], errors: ItemErrors): NotificationInput | null {
-  const fail = (field: string, errno: Errno, error: string) => errors.add(index, field, errno, error);
   const before = errors.count;
   for (const field of Object.keys(item)) {
-    if ((knownFields as readonly string[]).includes(field)) continue;
+    if (knownFieldSet.has(field)) continue;
     const shown = fieldName(field);
     errors.add(index, shown, Errno.UnknownField, () => unknownFieldError(field, shown));
   }
-  const { UID: uid, message, action, ttl, tag } = item;
-  if (typeof uid !== 'string' || uid.length === 0) {
-    fail('UID', Errno.InvalidField, uid === undefined ? 'UID is required' : 'UID must be a non-empty string');
+  const parsed = fieldsParser.safeParse(item);
+  if (parsed.success && errors.count === before) {
+    const { UID: uid, message, action, ttl, tag } = parsed.data;
+    const refusal = actionRefusal(action, schemes);
+    if (refusal) {
+      errors.add(index, 'action', Errno.ActionNotAllowed, refusal);
+      return null;
+    }
+    return { uid, message, action, ...(ttl === undefined ? {} : { ttl }), ...(tag === undefined ? {} : { tag }) };
   }
-  const messageRefusal = textRefusal('message', message);
-  if (messageRefusal) fail('message', Errno.InvalidField, messageRefusal);
-  const actionTextRefusal = textRefusal('action', action);
-  if (actionTextRefusal) fail('action', Errno.InvalidField, actionTextRefusal);
-  else {
-    const refusal = actionRefusal(action as string, schemes);
-    if (refusal) fail('action', Errno.ActionNotAllowed, refusal);
+  // The refusal lists unknown fields first, then one error per known field, in the schema's order.
+  const refusals = new Map<string, string>();
+  for (const issue of parsed.error?.issues ?? []) {
+    const field = String(issue.path[0]);
+    if (!refusals.has(field)) refusals.set(field, issue.message);
   }
-  const ttlError = ttl === undefined ? null : ttlRefusal(ttl);
-  if (ttlError) fail('ttl', Errno.InvalidField, ttlError);
-  const tagError = tag === undefined ? null : tagRefusal(tag);
-  if (tagError) fail('tag', Errno.InvalidField, tagError);
-  if (errors.count > before) return null;
-  return {
-    uid: uid as string,
-    message: message as string,
-    action: action as string,
-    ...(ttl === undefined ? {} : { ttl: ttl as number }),
-    ...(tag === undefined ? {} : { tag: tag as string }),
-  };
+  for (const field of knownFields) {
+    const refusal = refusals.get(field);
+    if (refusal !== undefined) errors.add(index, field, Errno.InvalidField, refusal);
+    else if (field === 'action') {
+      const schemeRefusal = actionRefusal(item.action as string, schemes);
+      if (schemeRefusal) errors.add(index, 'action', Errno.ActionNotAllowed, schemeRefusal);
+    }
+  }
+  return null;
 }
 
 /**
