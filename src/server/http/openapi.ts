@@ -416,6 +416,18 @@ function buildDocument() {
           },
         },
       },
+      '/downloads/presence-client.tgz': {
+        get: {
+          tags: ['notifications'],
+          operationId: 'downloadClient',
+          summary: 'Download the typed client',
+          description: 'The AppService client package (TypeScript declarations, no dependencies), for `npm install <url>`.',
+          responses: {
+            200: { description: 'the npm package', content: { 'application/gzip': { schema: { type: 'string', contentMediaType: 'application/gzip' } } } },
+            404: { description: 'this node offers no package' },
+          },
+        },
+      },
     },
     components: {
       securitySchemes: { appKey: { type: 'http', scheme: 'bearer', description: 'the app key (`prs_app_…`), given once by `presence app create`' } },
