@@ -82,6 +82,52 @@ describe('presence-daemon', () => {
     expect(await running).toBe(EXIT_OK);
   });
 
+  it('says a tagged item replaces the one printed before it, passes retractions to the notifier and prints them, as text and as JSON', async () => {
+    for (const json of [false, true]) {
+      const user = await makeDaemonUser(db);
+      const notifier = new RecordingNotifier();
+      const printed: string[] = [];
+      const stop = new AbortController();
+      const running = runDaemon({
+        server: node.url,
+        token: user.token,
+        notifier,
+        opener: new RecordingOpener(),
+        print: (line) => printed.push(line),
+        report: () => undefined,
+        json,
+        signal: stop.signal,
+      });
+      const send = (message: string) => postNotifications(node.url, user.appid, user.key, { UID: user.uid, message, action: 'https://e.com/', tag: 'call:42' });
+      await send('Anna is calling');
+      await expect.poll(() => notifier.shown.length).toBe(1);
+      await send('Anna is still calling');
+      await expect.poll(() => notifier.shown.length).toBe(2);
+      const retracted = await fetch(`${node.url}/${user.appid}/retract`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${user.key}` },
+        body: JSON.stringify({ UID: user.uid, tag: 'call:42' }),
+      });
+      expect(retracted.status).toBe(200);
+      await expect.poll(() => notifier.retracted).toEqual([{ appid: user.appid, tag: 'call:42' }]);
+      if (json) {
+        expect(printed.map((line) => JSON.parse(line) as object)).toEqual([
+          expect.objectContaining({ message: 'Anna is calling', tag: 'call:42' }),
+          expect.objectContaining({ message: 'Anna is still calling', tag: 'call:42' }),
+          { kind: 'retracted', appid: user.appid, tag: 'call:42' },
+        ]);
+      } else {
+        expect(printed).toEqual([
+          `[${user.appid}] Anna is calling  → https://e.com/`,
+          `[${user.appid}] Anna is still calling  → https://e.com/  (replaces call:42)`,
+          `[${user.appid}] retracted call:42`,
+        ]);
+      }
+      stop.abort();
+      expect(await running).toBe(EXIT_OK);
+    }
+  });
+
   it('after a reconnect, drops a redelivered item by id but acknowledges it again', async () => {
     const env = { DATABASE_URL: inject('databaseUrl'), PORT: String(20_000 + Math.floor(Math.random() * 20_000)), HOST: '127.0.0.1' };
     const server = await startServerProcess(env);
