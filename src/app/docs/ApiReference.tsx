@@ -3,6 +3,7 @@
 import '@scalar/api-reference/style.css';
 import { useEffect, useRef } from 'react';
 import { z } from 'zod';
+import styles from './docs.module.css';
 
 /**
  * While mounted, every <style> element the page creates carries the page's
@@ -39,6 +40,8 @@ export function ApiReference({ specUrl, nonce }: { specUrl: string; nonce: strin
         hideClientButton: true,
         showDeveloperTools: 'never',
         documentDownloadType: 'json',
+        // Its AI chat talks to a service elsewhere: off, like everything that leaves this origin.
+        agent: { disabled: true },
       });
     });
     return () => {
@@ -47,5 +50,5 @@ export function ApiReference({ specUrl, nonce }: { specUrl: string; nonce: strin
       restore();
     };
   }, [specUrl, nonce]);
-  return <div ref={container} />;
+  return <div ref={container} className={styles.reference} />;
 }
