@@ -3,76 +3,37 @@
  * again under a running node with a connected daemon.
  */
 import { spawn } from 'node:child_process';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/server/platform/config.ts';
-import { connectDatabase, type Database } from '../../src/server/platform/db/client.ts';
-import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/server/platform/db/embeddedPostgres.ts';
-import { startPresence, type PresenceNode } from '../../src/server/server.ts';
+import { describe, expect, it } from 'vitest';
 import { connectChannel } from '../support/daemonClient.ts';
 import { makeDaemonUser, queueItems } from '../support/factories.ts';
 import { postNotifications } from '../support/node.ts';
+import { useNodeOnOwnPostgres } from '../support/ownPostgres.ts';
 import { postmasterPid, projectRoot } from '../support/serverProcess.ts';
 
-let dataDir: string;
-let port: number;
-let postgres: EmbeddedPostgres;
-let node: PresenceNode;
-let db: Database;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port: chosen } = server.address() as net.AddressInfo;
-      server.close(() => resolve(chosen));
-    });
-  });
-}
-
-beforeAll(async () => {
-  dataDir = await mkdtemp(path.join(os.tmpdir(), 'presence-outage-'));
-  await chmod(dataDir, 0o755);
-  port = await freePort();
-  postgres = await startEmbeddedPostgres({ dataDir, port });
-  node = await startPresence(
-    loadConfig({ DATABASE_URL: postgres.url, PORT: '0', HOST: '127.0.0.1', NODE_ENV: 'test', LOG_LEVEL: 'silent', DATABASE_CONNECT_TIMEOUT_MS: '1000' }),
-    { web: false },
-  );
-  db = connectDatabase({ url: postgres.url, poolSize: 2 });
-});
-
-afterAll(async () => {
-  await db?.close().catch(() => undefined);
-  await node?.close();
-  await postgres?.stop();
-  await rm(dataDir, { recursive: true, force: true });
-});
+const own = useNodeOnOwnPostgres('presence-outage-');
 
 describe('while PostgreSQL is down', () => {
   it('answers 503 (errno 150), recovers by itself, and loses nothing acked', async () => {
-    const user = await makeDaemonUser(db);
-    const before = await postNotifications(node.url, user.appid, user.key, { UID: user.uid, message: 'before', action: 'https://e.com/' });
+    const user = await makeDaemonUser(own.db);
+    const before = await postNotifications(own.node.url, user.appid, user.key, { UID: user.uid, message: 'before', action: 'https://e.com/' });
     expect(before.status).toBe(200);
-    const daemon = connectChannel(node.url, user.token);
+    const daemon = connectChannel(own.node.url, user.token);
     try {
       expect((await daemon.event(0)).items.map((i) => i.message)).toEqual(['before']);
 
-      await postgres.stop();
-      const during = await postNotifications(node.url, user.appid, user.key, { UID: user.uid, message: 'during', action: 'https://e.com/' });
+      await own.postgres.stop();
+      const during = await postNotifications(own.node.url, user.appid, user.key, { UID: user.uid, message: 'during', action: 'https://e.com/' });
       expect(during.status).toBe(503);
       expect(during.body).toMatchObject({ result: 'KO', errno: 150 });
       expect(during.headers.get('retry-after')).toBe('5');
-      const health = await fetch(`${node.url}/healthz`);
+      const health = await fetch(`${own.node.url}/healthz`);
       expect(health.status).toBe(503);
       expect(await health.json()).toMatchObject({ database: 'unreachable' });
 
-      postgres = await startEmbeddedPostgres({ dataDir, port });
+      await own.start();
       // The pool reconnects by itself: the next POSTs succeed.
       await expect
-        .poll(async () => (await postNotifications(node.url, user.appid, user.key, { UID: user.uid, message: 'after', action: 'https://e.com/' })).status, {
+        .poll(async () => (await postNotifications(own.node.url, user.appid, user.key, { UID: user.uid, message: 'after', action: 'https://e.com/' })).status, {
           timeout: 20_000,
           interval: 500,
         })
@@ -84,10 +45,10 @@ describe('while PostgreSQL is down', () => {
       expect(messages.slice(1).every((m) => m === 'after')).toBe(true);
       expect(messages).not.toContain('during');
       // Nothing acked before the outage was lost; nothing refused during it was stored.
-      const stored = (await queueItems(db, user.uid)).map((i) => i.message);
+      const stored = (await queueItems(own.db, user.uid)).map((i) => i.message);
       expect(stored[0]).toBe('before');
       expect(stored).not.toContain('during');
-      expect((await fetch(`${node.url}/healthz`)).status).toBe(200);
+      expect((await fetch(`${own.node.url}/healthz`)).status).toBe(200);
     } finally {
       await daemon.close();
     }
@@ -96,9 +57,9 @@ describe('while PostgreSQL is down', () => {
 
 describe('when PostgreSQL dies under load', () => {
   it('leaves no pg error uncaught: a node without any uncaughtException handler lives on and recovers', async () => {
-    const user = await makeDaemonUser(db);
+    const user = await makeDaemonUser(own.db);
     // Its own process, without Next.js (whose handler would swallow an uncaught error): one crashes it.
-    const child = spawn(process.execPath, ['--import', 'tsx', 'tests/fixtures/apiNodeChild.ts', postgres.url], {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'tests/fixtures/apiNodeChild.ts', own.postgres.url], {
       cwd: projectRoot,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -123,10 +84,10 @@ describe('when PostgreSQL dies under load', () => {
         while (load) if ((await post('load')) === 200) stored++;
       });
       await expect.poll(() => stored).toBeGreaterThan(20);
-      process.kill((await postmasterPid(postgres.clusterDir)) as number, 'SIGKILL');
+      process.kill((await postmasterPid(own.postgres.clusterDir)) as number, 'SIGKILL');
       await expect.poll(() => post('down'), { timeout: 20_000 }).not.toBe(200);
 
-      postgres = await startEmbeddedPostgres({ dataDir, port });
+      await own.start();
       expect(output).not.toMatch(/Unhandled 'error' event|uncaught/i);
       expect(child.exitCode ?? child.signalCode).toBeNull();
       await expect.poll(() => post('after'), { timeout: 30_000, interval: 500 }).toBe(200);
