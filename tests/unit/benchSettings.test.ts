@@ -9,7 +9,7 @@ describe('benchmark settings', () => {
     const settings = loadSettings({ BENCH_QUICK: '1', BENCH_UIDS: '', BENCH_OUTPUT: 'none', BENCH_LOAD_WORKERS: '9' }, [
       '--phases=storm,ingest',
       '--latency-rates=800',
-      '--output=elsewhere.md',
+      '--output=elsewhere.txt',
     ]);
     expect(settings).toMatchObject({
       quick: true,
@@ -19,7 +19,7 @@ describe('benchmark settings', () => {
       uids: 1000,
       loadWorkers: 4,
       stormDaemons: 0,
-      output: 'elsewhere.md',
+      output: 'elsewhere.txt',
       profile: false,
     });
     expect(loadSettings({ BENCH_QUICK: 'off' }, []).maxMinutes).toBe(20);
