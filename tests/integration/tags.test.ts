@@ -124,7 +124,7 @@ describe('POST /<appid>/retract', () => {
     const single = await postRetract(node.url, appid, key, { UID: uid, tag: 'b' });
     expect(single.body).toEqual({ result: 'OK', retracted: 1, queue_sizes: { [uid]: 1 } });
     const [logged] = (await recentAcks(db, 50)).filter((entry) => entry.appId === appid);
-    expect(logged).toMatchObject({ kind: 'retract', result: 'OK', itemCount: 1, uids: [uid], queueSize: 1 });
+    expect(logged).toMatchObject({ kind: 'retract', result: 'OK', itemCount: 1, uids: [uid], tags: ['b'], queueSize: 1 });
   });
 
   it('answers OK with retracted 0 for a tag that is not pending', async () => {
@@ -197,10 +197,10 @@ describe('in one group transaction', () => {
     ]);
     expect(await queueSize(db, uid)).toBe(2);
     const logged = (await recentAcks(db, 50)).filter((entry) => entry.appId === appid).reverse();
-    expect(logged.map((entry) => [entry.kind, entry.queueSize])).toEqual([
-      ['notification', 2],
-      ['retract', 1],
-      ['notification', 2],
+    expect(logged.map((entry) => [entry.kind, entry.tags, entry.queueSize])).toEqual([
+      ['notification', ['x'], 2],
+      ['retract', ['x'], 1],
+      ['notification', ['x'], 2],
     ]);
     // now() is the transaction's start: one time for all three.
     expect(new Set(logged.map((entry) => entry.at)).size).toBe(1);

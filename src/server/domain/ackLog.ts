@@ -36,6 +36,8 @@ export interface AckLogView {
   errno: number | null;
   itemCount: number;
   uids: string[];
+  /** The distinct tags the entry's items carried, or the tags it retracted. */
+  tags: string[];
   queueSize: number | null;
 }
 

@@ -4,8 +4,8 @@ import type { AckEntry } from '../_connection/rows.ts';
 
 const meaningOf = new Map<number, string>(errnoTable.map((row) => [row.errno, row.meaning]));
 
-/** How many UIDs of a batch to list before "and n more". */
-const UIDS_SHOWN = 3;
+/** How many UIDs or tags of an entry to list before "and n more". */
+const SHOWN = 3;
 
 function ErrnoCell({ errno }: { errno: number | null }) {
   if (errno === null) return <span className="muted">—</span>;
@@ -16,14 +16,15 @@ function ErrnoCell({ errno }: { errno: number | null }) {
   );
 }
 
-function UidList({ uids }: { uids: string[] }) {
-  if (uids.length === 0) return <span className="muted">—</span>;
-  const more = uids.length - UIDS_SHOWN;
+/** The first few of an entry's UIDs or tags, each as code (UIDs shortened, with the whole one as title). */
+function ShortList({ values, uids = false }: { values: string[]; uids?: boolean }) {
+  if (values.length === 0) return <span className="muted">—</span>;
+  const more = values.length - SHOWN;
   return (
-    <span className="uid-list">
-      {uids.slice(0, UIDS_SHOWN).map((uid) => (
-        <code key={uid} className="uid uid-short" title={uid}>
-          {uid}
+    <span className="short-list">
+      {values.slice(0, SHOWN).map((value) => (
+        <code key={value} className={uids ? 'uid uid-short' : undefined} title={uids ? value : undefined}>
+          {value}
         </code>
       ))}
       {more > 0 ? <span className="muted">and {more} more</span> : null}
@@ -45,6 +46,7 @@ export function AckTable({ entries }: { entries: AckEntry[] }) {
               Items
             </th>
             <th scope="col">UIDs</th>
+            <th scope="col">Tags</th>
             <th scope="col" className="numeric">
               Queue size
             </th>
@@ -66,7 +68,10 @@ export function AckTable({ entries }: { entries: AckEntry[] }) {
               </td>
               <td className="numeric">{entry.itemCount}</td>
               <td>
-                <UidList uids={entry.uids} />
+                <ShortList values={entry.uids} uids />
+              </td>
+              <td>
+                <ShortList values={entry.tags} />
               </td>
               <td className="numeric">{entry.queueSize ?? <span className="muted">—</span>}</td>
               <td>

@@ -75,7 +75,7 @@ export function jobTargets(job: GroupJob): readonly { uid: string }[] {
  * $1 apps, $2 UIDs, $3 messages, $4 actions, $5 ttls (seconds or null),
  * aligned in arrival order (with tags, $9 the tags or null); $6 the cap; $7
  * the users to wake; $8 the ack log entries as JSON [{app_id, item_count,
- * uids, last_uid, upto}], where `upto` is how much `last_uid`'s queue grew
+ * uids, tags, last_uid, upto}], where `upto` is how much `last_uid`'s queue grew
  * up to and including that push. Returns each queue's live items before the
  * statement. The untagged statement is the one without the tag column.
  */
@@ -102,10 +102,11 @@ function storeSql(tagged: boolean): string {
   ), sized AS (
     UPDATE queues q SET size = LEAST($6, c.before + c.k) FROM counts c WHERE q.uid = c.uid
   ), logged AS (
-    INSERT INTO ack_log (app_id, result, item_count, uids, queue_size)
-    SELECT e.app_id, 'OK', e.item_count, ARRAY(SELECT jsonb_array_elements_text(e.uids)), LEAST($6, coalesce(c.before, 0) + e.upto)
-      FROM ROWS FROM (jsonb_to_recordset($8::jsonb) AS (app_id text, item_count int, uids jsonb, last_uid text, upto int))
-           WITH ORDINALITY AS e(app_id, item_count, uids, last_uid, upto, n)
+    INSERT INTO ack_log (app_id, result, item_count, uids, tags, queue_size)
+    SELECT e.app_id, 'OK', e.item_count, ARRAY(SELECT jsonb_array_elements_text(e.uids)), ARRAY(SELECT jsonb_array_elements_text(e.tags)),
+           LEAST($6, coalesce(c.before, 0) + e.upto)
+      FROM ROWS FROM (jsonb_to_recordset($8::jsonb) AS (app_id text, item_count int, uids jsonb, tags jsonb, last_uid text, upto int))
+           WITH ORDINALITY AS e(app_id, item_count, uids, tags, last_uid, upto, n)
       LEFT JOIN counts c ON c.uid = e.last_uid
      ORDER BY e.n
   ), woken AS (${wakeUsersSql('$7')})
@@ -147,12 +148,20 @@ const RETRACT_SQL = `
   -- Reading signalled sends its NOTIFYs (every retraction has a queue).
   SELECT uid, NULL, NULL, before, (SELECT count(*) FROM signalled) FROM counts`;
 
-/** $1 the ack log entries of retractions as JSON [{app_id, item_count, uids, queue_size}], in order. */
+/** $1 the ack log entries of retractions as JSON [{app_id, item_count, uids, tags, queue_size}], in order. */
 const LOG_RETRACTIONS_SQL = `
-  INSERT INTO ack_log (app_id, kind, result, item_count, uids, queue_size)
-  SELECT e.app_id, 'retract', 'OK', e.item_count, ARRAY(SELECT jsonb_array_elements_text(e.uids)), e.queue_size
-    FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (app_id text, item_count int, uids jsonb, queue_size int)) WITH ORDINALITY AS e(app_id, item_count, uids, queue_size, n)
+  INSERT INTO ack_log (app_id, kind, result, item_count, uids, tags, queue_size)
+  SELECT e.app_id, 'retract', 'OK', e.item_count, ARRAY(SELECT jsonb_array_elements_text(e.uids)), ARRAY(SELECT jsonb_array_elements_text(e.tags)), e.queue_size
+    FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (app_id text, item_count int, uids jsonb, tags jsonb, queue_size int))
+         WITH ORDINALITY AS e(app_id, item_count, uids, tags, queue_size, n)
    ORDER BY e.n`;
+
+export interface StoreOptions {
+  /** A savepoint per job, so that a failing one is refused alone. */
+  isolate?: boolean;
+  /** With the wake-up bus: the users to wake are added here, for the caller to publish after COMMIT, instead of a NOTIFY. */
+  wakeLater?: Set<string>;
+}
 
 /**
  * Runs the group transaction on `client` inside BEGIN (the caller commits)
@@ -160,7 +169,7 @@ const LOG_RETRACTIONS_SQL = `
  * savepoint of its own, so a failing one is refused alone. Exported for the
  * benchmark's ceiling, which runs it with one push per transaction.
  */
-export async function storeGroup(client: pg.ClientBase, pushes: readonly GroupJob[], options: { isolate?: boolean } = {}): Promise<PushResult[]> {
+export async function storeGroup(client: pg.ClientBase, pushes: readonly GroupJob[], options: StoreOptions = {}): Promise<PushResult[]> {
   const locked = await lockQueues(
     client,
     pushes.flatMap((p) => jobTargets(p).flatMap((i) => (uidPattern.test(i.uid) ? [i.uid] : []))),
@@ -168,13 +177,13 @@ export async function storeGroup(client: pg.ClientBase, pushes: readonly GroupJo
   const results: (PushResult | null)[] = pushes.map((push) => refuseUnknownUids(push, locked));
   const accepted = pushes.flatMap((push, i) => (results[i] === null ? [i] : []));
   if (!options.isolate) {
-    if (accepted.length > 0) await storeTogether(client, accepted, pushes, locked, results);
+    if (accepted.length > 0) await storeTogether(client, accepted, pushes, locked, results, options.wakeLater);
     return results as PushResult[];
   }
   for (const i of accepted) {
     await client.query('SAVEPOINT push');
     try {
-      await storeTogether(client, [i], pushes, locked, results);
+      await storeTogether(client, [i], pushes, locked, results, options.wakeLater);
       await client.query('RELEASE SAVEPOINT push');
     } catch (error) {
       if (isStorageUnavailable(error)) throw error;
@@ -206,6 +215,7 @@ async function storeTogether(
   pushes: readonly GroupJob[],
   locked: ReadonlyMap<string, LockedQueue>,
   results: (PushResult | null)[],
+  wakeLater: Set<string> | undefined,
 ): Promise<void> {
   const claimed = await claimKeys(
     client,
@@ -235,6 +245,7 @@ async function storeTogether(
           client,
           run.map((i) => pushes[i] as Push),
           locked,
+          wakeLater,
         );
     run.forEach((i, g) => {
       const push = pushes[i] as GroupJob;
@@ -248,7 +259,12 @@ async function storeTogether(
 }
 
 /** Stores a run of pushes with one statement (two when some items are tagged); their outcomes in order. */
-async function storePushes(client: pg.ClientBase, group: readonly Push[], locked: ReadonlyMap<string, LockedQueue>): Promise<PushOutcome[]> {
+async function storePushes(
+  client: pg.ClientBase,
+  group: readonly Push[],
+  locked: ReadonlyMap<string, LockedQueue>,
+  wakeLater: Set<string> | undefined,
+): Promise<PushOutcome[]> {
   let items = group.flatMap((push) => push.items.map((item) => ({ appId: push.appId, ...item })));
   const tagged = items.some((item) => item.tag !== undefined);
   // The tags' pending items, deleted before the insert: only groups with tags pay for it.
@@ -268,10 +284,14 @@ async function storePushes(client: pg.ClientBase, group: readonly Push[], locked
       app_id: push.appId,
       item_count: push.items.length,
       uids: [...new Set(push.items.map((i) => i.uid))].sort(),
+      // Absent on untagged pushes: the statement reads a missing array as empty.
+      tags: tagged ? distinctTags(push.items) : undefined,
       last_uid: lastUid,
       upto: growth.of(lastUid),
     };
   });
+  const users = [...new Set(uids.map((uid) => (locked.get(uid) as LockedQueue).userId))];
+  for (const user of wakeLater ? users : []) wakeLater?.add(user);
   const params: unknown[] = [
     items.map((i) => i.appId),
     items.map((i) => i.uid),
@@ -279,7 +299,7 @@ async function storePushes(client: pg.ClientBase, group: readonly Push[], locked
     items.map((i) => i.action),
     items.map((i) => i.ttl ?? null),
     QUEUE_CAPACITY,
-    [...new Set(uids.map((uid) => (locked.get(uid) as LockedQueue).userId))],
+    wakeLater ? [] : users,
     JSON.stringify(entries),
   ];
   if (tagged) params.push(items.map((i) => i.tag ?? null));
@@ -335,10 +355,15 @@ async function storeRetractions(client: pg.ClientBase, group: readonly Retractio
     app_id: r.appId,
     item_count: r.retract.length,
     uids: [...new Set(r.retract.map((t) => t.uid))].sort(),
+    tags: distinctTags(r.retract),
     queue_size: outcomes[g]?.ack.queue_sizes[(r.retract[r.retract.length - 1] as RetractionInput).uid] ?? 0,
   }));
   await client.query(LOG_RETRACTIONS_SQL, [JSON.stringify(entries)]);
   return outcomes;
+}
+
+function distinctTags(items: readonly { tag?: string }[]): string[] {
+  return [...new Set(items.flatMap((i) => (i.tag === undefined ? [] : [i.tag])))].sort();
 }
 
 function keyOf(appId: string, key: string): string {
