@@ -1,6 +1,7 @@
 'use client';
 import { useState } from 'react';
 import { AddDevice } from './AddDevice';
+import { AppGrants } from './AppGrants';
 import {
   closeBrowserNotifications,
   closeRetractedNotifications,
@@ -25,7 +26,7 @@ const CONNECTION_LABELS: Record<ConnectionState, string> = {
 export function DaemonView({ token, onSignOut, onRefused }: { token: string; onSignOut: () => void; onRefused: (message: string) => void }) {
   const [permission, requestPermission] = useNotificationPermission();
   const [notificationsFailed, setNotificationsFailed] = useState(false);
-  const { connection, device, items, problem, clear, requestPairingCode, dismiss } = useDeviceChannel(token, {
+  const { connection, device, items, problem, clear, requestPairingCode, dismiss, listGrants, revokeGrant } = useDeviceChannel(token, {
     onRefused,
     onNewItems: (fresh) => {
       // Read at the moment: the permission can change in the browser's settings.
@@ -85,6 +86,8 @@ export function DaemonView({ token, onSignOut, onRefused }: { token: string; onS
         </div>
         <NotificationList items={items} labelledBy="notifications-heading" />
       </section>
+
+      <AppGrants connected={connection === 'connected'} listGrants={listGrants} revokeGrant={revokeGrant} />
 
       <AddDevice requestPairingCode={requestPairingCode} />
 

@@ -5,7 +5,7 @@
  * the notifications it received in React state (newest first, each id once,
  * one card per app and tag).
  */
-import { useEffect, useRef, useState } from 'react';
+import { useCallback, useEffect, useRef, useState } from 'react';
 import { flushSync } from 'react-dom';
 import { openChannelClient } from '@/app/lib/channelClient';
 import { SeenIds, startDaemonCore, type DaemonCore } from '@/shared/daemonCore';
@@ -183,8 +183,20 @@ export function useDeviceChannel(token: string, handlers: ChannelHandlers) {
     return channelRef.current.client.daemon.pairingCode.mutate();
   };
 
+  /** "Apps that can notify you": this user's grants. */
+  const listGrants = useCallback(async () => {
+    if (!channelRef.current) throw new Error('not connected');
+    return channelRef.current.client.daemon.grants.list.query();
+  }, []);
+
+  /** Revokes one of this user's grants, as `presence uid revoke` does. */
+  const revokeGrant = useCallback(async (uid: string) => {
+    if (!channelRef.current) throw new Error('not connected');
+    return channelRef.current.client.daemon.grants.revoke.mutate({ uid });
+  }, []);
+
   /** Tells the user's other devices that these items were clicked or dismissed here. */
   const dismiss = (ids: string[]) => coreRef.current?.dismiss(ids);
 
-  return { connection, device, items, problem, clear: () => setItems([]), requestPairingCode, dismiss };
+  return { connection, device, items, problem, clear: () => setItems([]), requestPairingCode, dismiss, listGrants, revokeGrant };
 }

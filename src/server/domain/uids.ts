@@ -36,13 +36,17 @@ export async function grantUid(db: Database, input: { appid: string; userId: str
   });
 }
 
-/** Revokes a UID and deletes its queue; a later grant issues a new UID. */
-export async function revokeUid(db: Database, uid: string): Promise<void> {
+/**
+ * Revokes a UID and deletes its queue; a later grant issues a new UID. With
+ * `owner.userId` (a user revoking on their device page) only a UID of that
+ * user is revoked: another user's is "no UID", as an unknown one is.
+ */
+export async function revokeUid(db: Database, uid: string, owner: { userId?: string } = {}): Promise<void> {
   if (!uidPattern.test(checkIdArgument('UID', uid))) throw new AppError(Errno.NotFound, `no UID "${uid}"`);
   await db.prisma.$transaction(async (tx) => {
     // Through the queue lock, so a push in flight finishes (or waits) first.
     await lockQueues(tx, [uid]);
-    const deleted = await tx.uid.deleteMany({ where: { uid } });
+    const deleted = await tx.uid.deleteMany({ where: { uid, ...(owner.userId === undefined ? {} : { userId: owner.userId }) } });
     if (deleted.count === 0) throw new AppError(Errno.NotFound, `no UID "${uid}"`);
     await tx.$executeRawUnsafe(announceSql('queues'));
   });
@@ -57,4 +61,22 @@ export async function listUids(db: Database, filter: { appid?: string; userId?: 
     select: { uid: true, appId: true, userId: true, grantedAt: true, queue: { select: { size: true } } },
     orderBy: { grantedAt: 'asc' },
   });
+}
+
+/** What a user sees of one of their grants: the app (its id and display name) and since when it may notify them. */
+export interface UserGrant {
+  uid: string;
+  appid: string;
+  appName: string;
+  grantedAt: string;
+}
+
+/** The apps that can notify `userId` (their active UIDs), oldest grant first. */
+export async function listUserGrants(db: Database, userId: string): Promise<UserGrant[]> {
+  const grants = await db.prisma.uid.findMany({
+    where: { userId },
+    select: { uid: true, appId: true, grantedAt: true, app: { select: { name: true } } },
+    orderBy: [{ grantedAt: 'asc' }, { appId: 'asc' }],
+  });
+  return grants.map((grant) => ({ uid: grant.uid, appid: grant.appId, appName: grant.app.name, grantedAt: grant.grantedAt.toISOString() }));
 }

@@ -13,6 +13,8 @@ import { MAX_IDS_PER_ACK, MAX_IDS_PER_DISMISS } from '../../../shared/limits.ts'
 import { signalDismissal } from '../../platform/signals.ts';
 import { ackItems, pendingItems } from '../../domain/delivery/items.ts';
 import { issuePairingCode } from '../../domain/pairing.ts';
+import { listUserGrants, revokeUid } from '../../domain/uids.ts';
+import { uidPattern } from '../../domain/secrets.ts';
 import { deviceProcedure, router, type Context, type DaemonSocketState } from '../init.ts';
 import type { AuthenticatedDevice } from '../../domain/devices.ts';
 
@@ -31,7 +33,7 @@ const itemId = z
 
 /**
  * Calls per second one socket may make to the procedures that reach every node
- * or write for nobody's queue (`dismiss`, `pairingCode`): a person clicks a few
+ * or write for nobody's queue (`dismiss`, `pairingCode`, `grants.revoke`): a person clicks a few
  * times a second (the daemon core sends dismissals made together in one call),
  * a hostile device would make every node wake for each call.
  */
@@ -45,7 +47,10 @@ function withinSignallingRate(socket: DaemonSocketState, now = Date.now()): void
   }
   socket.signallingCalls += 1;
   if (socket.signallingCalls > SIGNALLING_CALLS_PER_SECOND) {
-    throw new TRPCError({ code: 'TOO_MANY_REQUESTS', message: `at most ${SIGNALLING_CALLS_PER_SECOND} dismissals and pairing codes a second per connection` });
+    throw new TRPCError({
+      code: 'TOO_MANY_REQUESTS',
+      message: `at most ${SIGNALLING_CALLS_PER_SECOND} dismissals, pairing codes and revocations a second per connection`,
+    });
   }
 }
 
@@ -87,6 +92,17 @@ export const daemonRouter = router({
     withinSignallingRate(ctx.daemonSocket);
     const { code, expiresAt } = await issuePairingCode(ctx.db, ctx.device.userId);
     return { code, expiresAt: expiresAt.toISOString() };
+  }),
+
+  /** "Apps that can notify you": this user's grants, and Revoke, which works as `presence uid revoke` does. */
+  grants: router({
+    list: deviceProcedure.query(({ ctx }) => listUserGrants(ctx.db, ctx.device.userId)),
+    /** Only a UID of this device's user: any other is NOT_FOUND (errno 304), as an unknown one is, and nothing changes. */
+    revoke: deviceProcedure.input(z.object({ uid: z.string().regex(uidPattern, 'not a UID') })).mutation(async ({ ctx, input }) => {
+      withinSignallingRate(ctx.daemonSocket);
+      await revokeUid(ctx.db, input.uid, { userId: ctx.device.userId });
+      return { revoked: input.uid };
+    }),
   }),
 });
 
