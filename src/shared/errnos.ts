@@ -27,6 +27,8 @@ export const Errno = {
   PairingCodeExpired: 142,
   /** Pairing: too many failed attempts from this address. */
   PairingThrottled: 143,
+  /** Consent (`POST /<appid>/grant/token`): the code is unknown, used already, expired, or another app's. */
+  GrantCodeInvalid: 160,
   StorageUnavailable: 150,
   Internal: 199,
   /** Operator input that breaks a rule (appid format, scheme, name). */
@@ -58,6 +60,7 @@ const statusOf: Record<Errno, number> = {
   142: 410,
   143: 429,
   150: 503,
+  160: 400,
   199: 500,
   300: 400,
   304: 404,
@@ -108,6 +111,7 @@ const meanings: [Errno, string][] = [
   [Errno.PairingCodeUsed, 'pairing: the pairing code was used already (each code pairs one device)'],
   [Errno.PairingCodeExpired, 'pairing: the pairing code has expired (codes last 10 minutes)'],
   [Errno.PairingThrottled, 'pairing: too many failed attempts from this address (see Retry-After)'],
+  [Errno.GrantCodeInvalid, 'consent: the grant code is unknown, used already, expired (60 seconds), or was issued for another app'],
   [Errno.StorageUnavailable, 'storage unavailable, retry later (see Retry-After)'],
   [Errno.Internal, 'internal error: a bug, never the answer to anything a client sends'],
 ];

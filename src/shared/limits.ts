@@ -36,3 +36,15 @@ export const TAG_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
 
 /** The most (UID, tag) pairs one `POST /<appid>/retract` may carry. */
 export const MAX_RETRACTIONS_PER_REQUEST = 1_000;
+
+/** The longest redirect URI an app may register, in characters (its normal form, as `new URL(…).href` writes it). */
+export const MAX_REDIRECT_URI_LENGTH = 512;
+
+/** The most redirect URIs one app may register. */
+export const MAX_REDIRECT_URIS_PER_APP = 10;
+
+/** The longest `state` the grant page returns to an app, in characters. */
+export const MAX_GRANT_STATE_LENGTH = 512;
+
+/** How long a grant code can be exchanged for a UID, in seconds. */
+export const GRANT_CODE_LIFETIME_SECONDS = 60;

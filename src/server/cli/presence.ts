@@ -5,7 +5,7 @@
  * else the embedded PostgreSQL of PRESENCE_DATA_DIR.
  */
 import { parseArgs } from 'node:util';
-import { createApp, listApps, rotateAppKey } from '../domain/apps.ts';
+import { createApp, listApps, rotateAppKey, setAppRedirectUris } from '../domain/apps.ts';
 import { loadConfig } from '../platform/config.ts';
 import { openDatabase } from '../platform/db/open.ts';
 import type { Database } from '../platform/db/client.ts';
@@ -25,16 +25,29 @@ interface Command {
 
 const commands: Record<string, Command> = {
   'app create': {
-    usage: 'app create <appid> [--name NAME] [--scheme SCHEME]...',
-    options: { name: { type: 'string' }, scheme: { type: 'string', multiple: true } },
+    usage: 'app create <appid> [--name NAME] [--scheme SCHEME]... [--redirect-uri URL]...',
+    options: { name: { type: 'string' }, scheme: { type: 'string', multiple: true }, 'redirect-uri': { type: 'string', multiple: true } },
     positionals: 1,
-    run: (db, [appid], o) => createApp(db, { appid: appid as string, name: o.name as string | undefined, schemes: (o.scheme as string[] | undefined) ?? [] }),
+    run: (db, [appid], o) =>
+      createApp(db, {
+        appid: appid as string,
+        name: o.name as string | undefined,
+        schemes: (o.scheme as string[] | undefined) ?? [],
+        redirectUris: (o['redirect-uri'] as string[] | undefined) ?? [],
+      }),
+  },
+  'app redirect-uris': {
+    // The list given replaces the app's; none clears it (the grant page then refuses every redirect).
+    usage: 'app redirect-uris <appid> [--redirect-uri URL]...',
+    options: { 'redirect-uri': { type: 'string', multiple: true } },
+    positionals: 1,
+    run: (db, [appid], o) => setAppRedirectUris(db, appid as string, (o['redirect-uri'] as string[] | undefined) ?? []),
   },
   'app rotate-key': { usage: 'app rotate-key <appid>', positionals: 1, run: (db, [appid]) => rotateAppKey(db, appid as string) },
   'app list': {
     usage: 'app list',
     positionals: 0,
-    run: async (db) => (await listApps(db)).map((a) => ({ appid: a.id, name: a.name, schemes: a.schemes, uids: a._count.uids })),
+    run: async (db) => (await listApps(db)).map((a) => ({ appid: a.id, name: a.name, schemes: a.schemes, redirectUris: a.redirectUris, uids: a._count.uids })),
   },
   'user create': { usage: 'user create <name>', positionals: 1, run: (db, [name]) => createUser(db, { name: name as string }) },
   'user list': {

@@ -6,6 +6,7 @@ import { Coalescer, type JobOutcome } from '../platform/db/coalescer.ts';
 import { perDatabase, type Database } from '../platform/db/client.ts';
 import { AppError, Errno } from './errors.ts';
 import { isRegistrableScheme } from '../../shared/action.ts';
+import { redirectUrisProblem } from '../../shared/redirectUri.ts';
 import { checkIdArgument, checkName, isOperatorText } from './operatorInput.ts';
 import { digestSecret, digestsMatch, newSecret } from './secrets.ts';
 
@@ -38,7 +39,7 @@ export interface AppIdentity {
   schemes: string[];
 }
 
-const appSelect = { id: true, name: true, schemes: true, createdAt: true } as const;
+const appSelect = { id: true, name: true, schemes: true, redirectUris: true, createdAt: true } as const;
 
 function checkSchemes(schemes: readonly string[]): string[] {
   const normalised = [...new Set(schemes.map((s) => s.toLowerCase().replace(/:$/, '')))];
@@ -54,22 +55,33 @@ function checkSchemes(schemes: readonly string[]): string[] {
   return normalised;
 }
 
+/** The redirect URIs to store (duplicates once, in the order given), or 300 saying which breaks the rule. */
+function checkRedirectUris(uris: readonly string[]): string[] {
+  const problem = redirectUrisProblem(uris);
+  if (problem) throw new AppError(Errno.InvalidArgument, problem);
+  return [...new Set(uris)];
+}
+
 /** An appid argument: 300 if it is not printable text; false if it is malformed and so names no app. */
 function isAppidArgument(appid: string): boolean {
   return appidSyntax.test(checkIdArgument('appid', appid));
 }
 
 /** Creates an app and returns its key, which is shown this once. */
-export async function createApp(db: Database, input: { appid: string; name?: string; schemes?: readonly string[] }): Promise<{ appid: string; key: string }> {
+export async function createApp(
+  db: Database,
+  input: { appid: string; name?: string | undefined; schemes?: readonly string[]; redirectUris?: readonly string[] },
+): Promise<{ appid: string; key: string }> {
   if (!isAppidArgument(input.appid)) {
     throw new AppError(Errno.InvalidArgument, 'appid must be 1 to 40 lower-case letters, digits or dashes, not starting or ending with a dash');
   }
   if (RESERVED_APPIDS.has(input.appid)) throw new AppError(Errno.InvalidArgument, `appid "${input.appid}" is reserved by the service`);
   const name = checkName('app', input.name ?? input.appid);
   const schemes = checkSchemes(input.schemes ?? []);
+  const redirectUris = checkRedirectUris(input.redirectUris ?? []);
   const key = newSecret('app');
   const created = await db.prisma.app.createMany({
-    data: [{ id: input.appid, name, schemes, keyDigest: digestSecret(key) }],
+    data: [{ id: input.appid, name, schemes, redirectUris, keyDigest: digestSecret(key) }],
     skipDuplicates: true,
   });
   if (created.count === 0) throw new AppError(Errno.Conflict, `appid "${input.appid}" already exists`);
@@ -83,6 +95,15 @@ export async function rotateAppKey(db: Database, appid: string): Promise<{ appid
   const updated = await db.prisma.app.updateMany({ where: { id: appid }, data: { keyDigest: digestSecret(key) } });
   if (updated.count === 0) throw new AppError(Errno.NotFound, `no app "${appid}"`);
   return { appid, key };
+}
+
+/** Replaces the redirect URIs of an app (an empty list turns its grant page off). */
+export async function setAppRedirectUris(db: Database, appid: string, uris: readonly string[]): Promise<{ appid: string; redirectUris: string[] }> {
+  if (!isAppidArgument(appid)) throw new AppError(Errno.NotFound, `no app "${appid}"`);
+  const redirectUris = checkRedirectUris(uris);
+  const updated = await db.prisma.app.updateMany({ where: { id: appid }, data: { redirectUris } });
+  if (updated.count === 0) throw new AppError(Errno.NotFound, `no app "${appid}"`);
+  return { appid, redirectUris };
 }
 
 /** The app `appid` (for operators: no key needed), or 304. */

@@ -9,6 +9,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { notificationSchema } from '../domain/notifications/validate.ts';
 import { retractAckSchema, retractionSchema, retractRequestSchema } from '../domain/notifications/retract.ts';
+import { grantTokenAnswerSchema, grantTokenRequestSchema } from './grantTokenRoute.ts';
 import { errnoTable, Errno } from '../../shared/errnos.ts';
 import { MAX_ITEMS_PER_BATCH, MAX_LISTED_ERRORS, MAX_RETRACTIONS_PER_REQUEST } from '../../shared/limits.ts';
 
@@ -18,6 +19,8 @@ export const OPENAPI_PATH = '/openapi.json';
 export const EXAMPLE_APPID = 'demo';
 export const EXAMPLE_UID = 'u_7Jq2VtE9yXkA';
 export const EXAMPLE_KEY = 'prs_app_<your key>';
+/** The grant code the exchange's examples show; a test swaps in a real one. */
+export const EXAMPLE_GRANT_CODE = 'Xq3v9Lw2_example-grant-code';
 
 /** The body of `POST /{appid}/notification`: one notification or a list of them. */
 export const notificationBatchSchema = z
@@ -77,6 +80,8 @@ const componentSchemas: [string, z.ZodType][] = [
   ['Health', healthSchema],
   ['PairingRequest', pairingRequestSchema],
   ['PairedDevice', pairedDeviceSchema],
+  ['GrantTokenRequest', grantTokenRequestSchema],
+  ['GrantTokenAnswer', grantTokenAnswerSchema],
 ];
 
 /** The JSON Schemas of the components, with `$ref`s between them. */
@@ -237,8 +242,75 @@ function jsonResponse(
   };
 }
 
-/** The errnos the app routes can answer (pairing has its own). */
-const appRouteErrnos = restErrnos.filter((errno) => errno < 140 || errno >= 150);
+/** The errnos the notification and retract routes can answer (pairing and the grant code exchange have their own). */
+const appRouteErrnos = restErrnos.filter((errno) => (errno < 140 || errno >= 150) && errno !== Errno.GrantCodeInvalid);
+
+/** The examples of the grant code exchange; their test first lets a user allow the app, for a real code. */
+const grantTokenExamples: Record<string, { request: Example; status: number; response: unknown }> = {
+  exchange: {
+    request: { summary: 'exchange the code from the redirect', value: { code: EXAMPLE_GRANT_CODE } },
+    status: 200,
+    response: { uid: EXAMPLE_UID },
+  },
+  unknownCode: {
+    request: { summary: 'refused: a code that is unknown, used, expired or another app’s (160)', value: { code: 'not-a-code' } },
+    status: 400,
+    response: { result: 'KO', errno: Errno.GrantCodeInvalid, error: 'grant code not valid: unknown, used already, expired, or issued for another app' },
+  },
+};
+
+/** The refusals of the exchange by status: those of the notification route that apply, and 160. */
+const grantTokenErrnos: Record<number, number[]> = {
+  400: [Errno.InvalidJson, Errno.InvalidField, Errno.UnknownField, Errno.GrantCodeInvalid],
+  401: [Errno.MissingCredentials, Errno.InvalidKey],
+  405: [Errno.MethodNotAllowed],
+  413: [Errno.TooLarge],
+  415: [Errno.NotJson],
+  429: [Errno.SlowDown],
+  500: [Errno.Internal],
+  503: [Errno.StorageUnavailable],
+};
+
+function grantTokenRoute() {
+  const responses: Record<string, unknown> = {
+    200: jsonResponse('the UID this app knows the user by', 'GrantTokenAnswer', {
+      exchange: { summary: 'exchanged', value: grantTokenExamples.exchange?.response },
+    }),
+  };
+  for (const [status, errnos] of Object.entries(grantTokenErrnos)) {
+    const headers: Record<string, unknown> = {};
+    if (status === '401') headers['WWW-Authenticate'] = { description: 'the Bearer challenge', schema: { type: 'string' } };
+    if (status === '405') headers.Allow = { description: '`POST`', schema: { type: 'string' } };
+    if (status === '429' || status === '503') headers['Retry-After'] = retryAfterHeader;
+    const examples: Record<string, { summary: string; value: unknown }> =
+      status === '400' ? { unknownCode: { summary: 'refused', value: grantTokenExamples.unknownCode?.response } } : {};
+    responses[status] = jsonResponse(`refused, nothing changed: errno ${errnos.join(', ')}\n\n${errnoMarkdown(errnos)}`, 'Refusal', examples, headers);
+  }
+  return {
+    post: {
+      tags: ['notifications'],
+      operationId: 'exchangeGrantCode',
+      summary: 'Exchange a grant code for a UID',
+      description: [
+        'After a user allowed your app on the grant page (`GET /{appid}/grant?redirect_uri=…&state=…`), the browser comes back to your',
+        'registered redirect URI with `code` and your `state`. Exchange the code here, with your app key, within 60 seconds: the answer is',
+        'the UID to notify the user with, the same one while their grant is active. A code works once. The body is at most 4 KiB.',
+      ].join(' '),
+      security: [{ appKey: [] }],
+      parameters: appRouteParameters.filter((parameter) => parameter.name !== 'Idempotency-Key'),
+      requestBody: {
+        required: true,
+        content: {
+          'application/json': {
+            schema: ref('GrantTokenRequest'),
+            examples: Object.fromEntries(Object.entries(grantTokenExamples).map(([name, example]) => [name, example.request])),
+          },
+        },
+      },
+      responses,
+    },
+  };
+}
 
 function appRouteResponses(examples: RouteExamples, ackId: string, ackDescription: string) {
   const byStatus = new Map<number, Record<string, { summary: string; value: unknown }>>();
@@ -365,6 +437,7 @@ function buildDocument() {
         ackDescription: 'retracted: committed, and the devices told',
         examples: retractExamples,
       }),
+      '/{appid}/grant/token': grantTokenRoute(),
       '/pair': {
         post: {
           tags: ['devices'],

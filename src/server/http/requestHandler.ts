@@ -9,6 +9,7 @@ import type { Logger } from '../platform/log.ts';
 import type { Metrics } from '../platform/metrics.ts';
 import { digestSecret, secretMatches } from '../domain/secrets.ts';
 import { handleDownloadRequest, type DownloadRouteDeps } from './downloadRoute.ts';
+import { handleGrantRequest, matchGrantRoute } from './grantRoutes.ts';
 import { handleNotificationRequest, matchNotificationRoute, type NotificationRouteDeps } from './notificationRoute.ts';
 import { handleOperatorRequest, isDashboardPath, type OperatorRouteDeps } from './operatorRoutes.ts';
 import { handleOpenApiRequest, OPENAPI_PATH } from './openapi.ts';
@@ -73,6 +74,8 @@ async function route(deps: RequestHandlerDeps, req: IncomingMessage, res: Server
 
 export function createRequestHandler(deps: RequestHandlerDeps) {
   const pairing = { db: deps.db, logger: deps.logger, throttle: new SignInThrottle() };
+  // The grant page's sign-ins take pairing codes too, so guesses count in one throttle.
+  const grants = { db: deps.db, logger: deps.logger, throttle: pairing.throttle, notifications: deps.notifications, dev: deps.dev ?? false };
   return (req: IncomingMessage, res: ServerResponse): void => {
     setSecurityHeaders(res);
     // Every decision below is taken on the normal form of the path, the one Next.js would route.
@@ -99,6 +102,11 @@ export function createRequestHandler(deps: RequestHandlerDeps) {
     const retracting = matchRetractRoute(pathname);
     if (retracting !== null) {
       void handleRetractRequest(deps.notifications, req, res, retracting);
+      return;
+    }
+    const grant = matchGrantRoute(pathname);
+    if (grant !== null) {
+      void handleGrantRequest(grants, req, res, grant);
       return;
     }
     route(deps, req, res, pathname).catch((error: Error) => {

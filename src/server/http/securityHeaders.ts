@@ -19,8 +19,11 @@ const FIXED_HEADERS: Record<string, string> = {
 /** For answers that are not pages (JSON, text, metrics): nothing to load, nothing to frame. */
 const NON_PAGE_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
-/** The policy of a page: its own origin only, scripts by nonce. Development (hot reload) needs eval and inline styles. */
-function pagePolicy(nonce: string, dev: boolean): string {
+/**
+ * The policy of a page: its own origin only, scripts by nonce. Development (hot reload) needs eval and inline styles.
+ * `formActions` are other origins a form may post to or be redirected to (browsers check redirects after a form post too).
+ */
+export function pagePolicy(nonce: string, dev: boolean, formActions: readonly string[] = []): string {
   return [
     "default-src 'self'",
     `script-src 'self' 'nonce-${nonce}' 'strict-dynamic'${dev ? " 'unsafe-eval'" : ''}`,
@@ -35,7 +38,7 @@ function pagePolicy(nonce: string, dev: boolean): string {
     "manifest-src 'self'",
     "object-src 'none'",
     "base-uri 'none'",
-    "form-action 'self'",
+    ["form-action 'self'", ...formActions].join(' '),
     "frame-ancestors 'none'",
   ].join('; ');
 }
