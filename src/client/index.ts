@@ -4,7 +4,8 @@
  * Idempotency-Key kept across its retries (so a retry never stores twice),
  * network errors, 429 and 503 are retried with jittered backoff that honours
  * Retry-After until a deadline, and long lists go in several requests.
- * `retract(items)` takes tagged notifications back the same way.
+ * `retract(items)` takes tagged notifications back the same way;
+ * `grantUrl` and `exchangeGrantCode` let a user grant the app their UID.
  * Universal: it needs only `fetch` and `crypto.randomUUID`.
  */
 import { backoffDelay } from '../shared/backoff.ts';
@@ -12,12 +13,14 @@ import { MAX_ITEMS_PER_BATCH, MAX_RETRACTIONS_PER_REQUEST } from '../shared/limi
 import type { Errno } from '../shared/errnos.ts';
 import { MAX_BODY_BYTES, splitIntoBatches } from './batches.ts';
 import { PresenceError } from './presenceError.ts';
-import type { FetchFunction, Notification, PresenceClientOptions, RetractAck, Retraction, SendAck } from './types.ts';
+import type { FetchFunction, GrantExchange, GrantRequestOptions, Notification, PresenceClientOptions, RetractAck, Retraction, SendAck } from './types.ts';
 
 export { PresenceError } from './presenceError.ts';
 export type {
   Errno,
   FetchFunction,
+  GrantExchange,
+  GrantRequestOptions,
   ItemError,
   Notification,
   PresenceClientOptions,
@@ -48,6 +51,15 @@ export interface PresenceClient {
    * merged as for `send`. Throws a `PresenceError`.
    */
   retract(items: Retraction | readonly Retraction[]): Promise<RetractAck>;
+  /** The grant page's address for this app: send the user's browser there to ask for their consent. */
+  grantUrl(request: GrantRequestOptions): string;
+  /**
+   * Exchanges the `code` the grant page appended to the redirect URI for the
+   * user's UID. A code works once, for 60 seconds: only 429 and 503 are
+   * retried, never a request whose answer was lost. Throws a `PresenceError`
+   * (errno 160 for a code that is unknown, used, expired or another app's).
+   */
+  exchangeGrantCode(code: string): Promise<GrantExchange>;
 }
 
 /** A client for one app. */
@@ -56,8 +68,8 @@ export function createPresenceClient(options: PresenceClientOptions): PresenceCl
   const deadlineMs = options.deadlineMs ?? DEFAULT_DEADLINE_MS;
   const fetchFunction: FetchFunction = options.fetch ?? ((input, init) => fetch(input, init));
 
-  /** One request and its retries, under one Idempotency-Key. */
-  async function post(path: string, body: string): Promise<unknown> {
+  /** One request and its retries, under one Idempotency-Key; a request that is not `idempotent` is not retried after a network error. */
+  async function post(path: string, body: string, idempotent = true): Promise<unknown> {
     const idempotencyKey = crypto.randomUUID();
     const deadline = Date.now() + deadlineMs;
     for (let attempt = 0; ; attempt++) {
@@ -78,6 +90,7 @@ export function createPresenceClient(options: PresenceClientOptions): PresenceCl
       } catch (caught) {
         if (caught instanceof PresenceError && caught.status !== 429 && caught.status !== 503) throw caught;
         failure = caught instanceof PresenceError ? caught : noAnswer(caught, deadlineMs);
+        if (!idempotent && !(caught instanceof PresenceError)) throw failure;
       }
       // Never sooner than Retry-After, and up to a quarter later: clients told the same time do not all return at once.
       const delayMs = Math.max(backoffDelay(attempt, RETRY_BASE_MS, RETRY_MAX_MS), retryAfterMs * (1 + Math.random() / 4));
@@ -116,6 +129,14 @@ export function createPresenceClient(options: PresenceClientOptions): PresenceCl
         Object.assign(merged.queue_sizes, ack.queue_sizes);
       });
       return merged;
+    },
+    grantUrl({ redirectUri, state }) {
+      const query = new URLSearchParams({ redirect_uri: redirectUri });
+      if (state !== undefined) query.set('state', state);
+      return `${base}/${encodeURIComponent(options.appid)}/grant?${query.toString()}`;
+    },
+    async exchangeGrantCode(code) {
+      return (await post('/grant/token', JSON.stringify({ code }), false)) as GrantExchange;
     },
   };
 }

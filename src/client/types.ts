@@ -46,6 +46,20 @@ export interface RetractAck {
   queue_sizes: Record<string, number>;
 }
 
+/** What the grant page sends the user's browser back with, and the app exchanges for the user's UID. */
+export interface GrantExchange {
+  /** The UID to notify the user with: the same one while their grant to this app is active. */
+  uid: string;
+}
+
+/** Where to send a user's browser to ask for their consent. */
+export interface GrantRequestOptions {
+  /** A redirect URI the app registered, exactly as registered. */
+  redirectUri: string;
+  /** Returned verbatim with the answer (at most 512 characters): tie it to the user's session to refuse forged callbacks. */
+  state?: string;
+}
+
 /** What the client may be told to use instead of the runtime's own `fetch`. */
 export type FetchFunction = (input: string, init: RequestInit) => Promise<Response>;
 

@@ -9,7 +9,10 @@ import { createPresenceClient, PresenceError, type FetchFunction, type Notificat
 import type { Database } from '../../src/server/platform/db/client.ts';
 import type { PresenceNode } from '../../src/server/server.ts';
 import { grantUid } from '../../src/server/domain/uids.ts';
-import { makeApp, makeRecipient, makeUser, queueItems, queueSize } from '../support/factories.ts';
+import { createApp } from '../../src/server/domain/apps.ts';
+import { createDevice } from '../../src/server/domain/devices.ts';
+import { allowOnGrantPage } from '../support/consent.ts';
+import { makeApp, makeRecipient, makeUser, queueItems, queueSize, uniqueAppid } from '../support/factories.ts';
 import { startTestNode, useTestNode } from '../support/node.ts';
 
 let node: PresenceNode;
@@ -242,5 +245,33 @@ describe('retract', () => {
     expect(recorder.requests[1]!.key).not.toBe(recorder.requests[0]!.key);
     expect(ack).toEqual({ result: 'OK', retracted: 10, queue_sizes: { [uid]: 0 } });
     expect(await queueSize(db, uid)).toBe(0);
+  });
+});
+
+describe('consent', () => {
+  it('grantUrl opens the grant page, and exchangeGrantCode turns its code into the UID once, throwing 160 for a reused code without retrying', async () => {
+    const redirectUri = 'https://app.example/callback';
+    const { appid, key } = await createApp(db, { appid: uniqueAppid('grants'), name: 'Client grants', redirectUris: [redirectUri] });
+    const { userId } = await makeUser(db);
+    const { token } = await createDevice(db, { userId, name: 'phone' });
+    const recorder = recordingFetch();
+    const presence = createPresenceClient({ server: node.url, appid, key, fetch: recorder.fetch });
+    const url = presence.grantUrl({ redirectUri, state: 'a&b' });
+    expect(url).toBe(`${node.url}/${appid}/grant?redirect_uri=${encodeURIComponent(redirectUri)}&state=a%26b`);
+    const page = await fetch(url);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('Client grants');
+
+    const { code, location } = await allowOnGrantPage(node.url, appid, token, { redirect_uri: redirectUri, state: 'a&b' });
+    expect(location.searchParams.get('state')).toBe('a&b');
+    const granted = await presence.exchangeGrantCode(code);
+    expect(granted).toEqual({ uid: (await grantUid(db, { appid, userId })).uid });
+    expect(await presence.send(item(granted.uid))).toMatchObject({ result: 'OK', queue_size: 1 });
+
+    recorder.requests.length = 0;
+    const reused = (await presence.exchangeGrantCode(code).catch((caught: unknown) => caught)) as PresenceError;
+    expect(reused).toBeInstanceOf(PresenceError);
+    expect({ status: reused.status, errno: reused.errno }).toEqual({ status: 400, errno: 160 });
+    expect(recorder.requests).toHaveLength(1);
   });
 });
