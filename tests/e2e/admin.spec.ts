@@ -257,7 +257,7 @@ test('a test send with a forbidden action is refused next to the field and store
   await screenshot(page, 'acks');
 });
 
-test('a test send with a tag replaces the pending item of that tag, the queue items show the tag, a bad tag is refused beside its field, and the ack log marks a retraction', async ({
+test('a test send with a tag replaces the pending item of that tag, the queue items show the tag, a bad tag is refused beside its field, and the ack log marks a retraction and names the tags', async ({
   page,
   request,
 }) => {
@@ -289,6 +289,9 @@ test('a test send with a tag replaces the pending item of that tag, the queue it
   await openSection(page, 'Acks');
   const rows = page.getByTestId('ack-row').filter({ hasText: r.appid });
   await expect(rows.filter({ hasText: 'retraction' })).toHaveCount(1);
+  // Both pushes and the retraction name the tag; the refused send stored nothing and names none.
+  await expect(rows.filter({ hasText: 'unread:general' })).toHaveCount(3);
+  await expect(rows.filter({ hasText: 'retraction' })).toContainText('unread:general');
 });
 
 test('markup in a message is shown as text in the queue items', async ({ page, request }) => {
