@@ -8,6 +8,10 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, inject, it } from 'vitest';
 import { createApp, setAppRedirectUris } from '../../src/server/domain/apps.ts';
 import { createDevice, revokeDevice } from '../../src/server/domain/devices.ts';
+import { Doorbells } from '../../src/server/channel/doorbell.ts';
+import { openOperatorSession } from '../../src/server/domain/operators.ts';
+import { Metrics } from '../../src/server/platform/metrics.ts';
+import { appRouter } from '../../src/server/trpc/routers/_app.ts';
 import { issuePairingCode } from '../../src/server/domain/pairing.ts';
 import { grantUid } from '../../src/server/domain/uids.ts';
 import { EXAMPLE_GRANT_CODE, EXAMPLE_UID } from '../../src/server/http/openapi.ts';
@@ -128,6 +132,25 @@ describe('redirect URIs', () => {
     expect(refused.code).toBe(1);
     expect(JSON.parse(refused.stdout)).toMatchObject({ result: 'KO', errno: 300 });
   }, 120_000);
+
+  it('are set on create and replaced by the dashboard’s procedures, which list them and refuse a bad one with 300', async () => {
+    const context = { db, doorbells: new Doorbells(), metrics: new Metrics(db), device: null, daemonSocket: null };
+    const admin = appRouter.createCaller({ ...context, operatorSession: await openOperatorSession(db, 'operator-token-of-this-test') }).admin;
+    const appid = uniqueAppid('dashuris');
+    await admin.apps.create({ appid, redirectUris: [CALLBACK] });
+    expect((await admin.apps.list()).find((a) => a.appid === appid)?.redirectUris).toEqual([CALLBACK]);
+    expect(await admin.apps.setRedirectUris({ appid, redirectUris: ['http://localhost:5000/cb', CALLBACK] })).toEqual({
+      appid,
+      redirectUris: ['http://localhost:5000/cb', CALLBACK],
+    });
+    await expect(admin.apps.setRedirectUris({ appid, redirectUris: ['https://chat.example/cb#frag'] })).rejects.toMatchObject({
+      code: 'BAD_REQUEST',
+      cause: { errno: 300 },
+    });
+    await expect(admin.apps.create({ appid: uniqueAppid('dashuris'), redirectUris: ['http://chat.example/cb'] })).rejects.toMatchObject({
+      cause: { errno: 300 },
+    });
+  });
 });
 
 describe('the grant page', () => {

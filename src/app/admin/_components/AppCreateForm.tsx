@@ -5,6 +5,7 @@ import { ErrorAlert } from '@/app/components/ErrorAlert.tsx';
 import { useFormAction } from '../_connection/hooks.ts';
 import type { CreatedApp } from '../_connection/rows.ts';
 import { MAX_NAME_CODE_POINTS } from '@/shared/limits';
+import { parseRedirectUris, RedirectUrisHint } from './AppRedirectUris.tsx';
 
 /** "chat, chat-beta" → ["chat", "chat-beta"]; a trailing colon is forgiven. */
 export function parseSchemes(text: string): string[] {
@@ -18,11 +19,18 @@ export function AppCreateForm({ onCreated }: { onCreated: (created: CreatedApp) 
   const [appid, setAppid] = useState('');
   const [name, setName] = useState('');
   const [schemes, setSchemes] = useState('');
+  const [redirectUris, setRedirectUris] = useState('');
   const form = useFormAction(async (client) => {
-    const created = await client.admin.apps.create.mutate({ appid: appid.trim(), name: name.trim() || undefined, schemes: parseSchemes(schemes) });
+    const created = await client.admin.apps.create.mutate({
+      appid: appid.trim(),
+      name: name.trim() || undefined,
+      schemes: parseSchemes(schemes),
+      redirectUris: parseRedirectUris(redirectUris),
+    });
     setAppid('');
     setName('');
     setSchemes('');
+    setRedirectUris('');
     onCreated(created);
   });
 
@@ -73,6 +81,20 @@ export function AppCreateForm({ onCreated }: { onCreated: (created: CreatedApp) 
           <p className="hint" id="app-schemes-hint">
             Comma-separated. Actions may then be <code>chat://…</code> links besides http(s) URLs.
           </p>
+        </div>
+        <div className="field">
+          <label htmlFor="app-redirect-uris">Redirect URIs</label>
+          <textarea
+            id="app-redirect-uris"
+            value={redirectUris}
+            onChange={(e) => setRedirectUris(e.target.value)}
+            rows={2}
+            spellCheck={false}
+            autoComplete="off"
+            placeholder="https://chat.example/presence/callback"
+            aria-describedby="app-redirect-uris-hint"
+          />
+          <RedirectUrisHint id="app-redirect-uris-hint" />
         </div>
       </div>
       <ErrorAlert message={form.error} testId="app-create-error" />

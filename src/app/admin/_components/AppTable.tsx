@@ -2,9 +2,10 @@
 import { ConfirmButton } from '@/app/components/ConfirmButton.tsx';
 import { Timestamp } from '@/app/components/Timestamp.tsx';
 import type { AppRow } from '../_connection/rows.ts';
+import { AppRedirectUris } from './AppRedirectUris.tsx';
 
-/** Every app, with a key rotation that asks first (the old key stops working at once). */
-export function AppTable({ apps, onRotate }: { apps: AppRow[]; onRotate: (appid: string) => Promise<void> }) {
+/** Every app, with its redirect URIs (editable) and a key rotation that asks first (the old key stops working at once). */
+export function AppTable({ apps, onRotate, onChanged }: { apps: AppRow[]; onRotate: (appid: string) => Promise<void>; onChanged: () => void }) {
   return (
     <div className="table-wrap">
       <table className="data-table" data-testid="app-table">
@@ -13,6 +14,7 @@ export function AppTable({ apps, onRotate }: { apps: AppRow[]; onRotate: (appid:
             <th scope="col">App id</th>
             <th scope="col">Name</th>
             <th scope="col">Schemes</th>
+            <th scope="col">Redirect URIs</th>
             <th scope="col" className="numeric">
               UIDs
             </th>
@@ -41,6 +43,9 @@ export function AppTable({ apps, onRotate }: { apps: AppRow[]; onRotate: (appid:
                 ) : (
                   <span className="muted">http(s) only</span>
                 )}
+              </td>
+              <td>
+                <AppRedirectUris appid={app.appid} uris={app.redirectUris} onSaved={onChanged} />
               </td>
               <td className="numeric">{app.uids}</td>
               <td className="nowrap">

@@ -64,7 +64,7 @@ export function AppsView() {
         ) : apps.data.length === 0 ? (
           <EmptyState title="No apps yet">Create one above; its key is shown once.</EmptyState>
         ) : (
-          <AppTable apps={apps.data} onRotate={rotate} />
+          <AppTable apps={apps.data} onRotate={rotate} onChanged={apps.reload} />
         )}
       </section>
     </>

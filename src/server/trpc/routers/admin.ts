@@ -5,9 +5,9 @@
  */
 import { TRPCError } from '@trpc/server';
 import { z, ZodError } from 'zod';
-import { MAX_NAME_CODE_POINTS, MAX_SCHEME_LENGTH } from '../../../shared/limits.ts';
+import { MAX_NAME_CODE_POINTS, MAX_REDIRECT_URI_LENGTH, MAX_REDIRECT_URIS_PER_APP, MAX_SCHEME_LENGTH } from '../../../shared/limits.ts';
 import { acksPerMinute, logRefusal, recentAcks } from '../../domain/ackLog.ts';
-import { createApp, getApp, listApps, rotateAppKey } from '../../domain/apps.ts';
+import { createApp, getApp, listApps, rotateAppKey, setAppRedirectUris } from '../../domain/apps.ts';
 import { HEARTBEAT_INTERVAL_MS, onlineDeviceIds } from '../../domain/delivery/onlineRows.ts';
 import { topicKey } from '../../channel/doorbell.ts';
 import type { ActivityTopic } from '../../platform/signals.ts';
@@ -22,6 +22,12 @@ import { operatorProcedure as signedInProcedure, router } from '../init.ts';
 import type { Context } from '../init.ts';
 import { grantUid, listUids, revokeUid } from '../../domain/uids.ts';
 import { createUser, listUsers } from '../../domain/users.ts';
+
+/** Redirect URIs as sent: bounded in size here, judged by the domain (errno 300 saying which and why). */
+const redirectUrisInput = z
+  .array(z.string().max(MAX_REDIRECT_URI_LENGTH * 4))
+  .max(MAX_REDIRECT_URIS_PER_APP * 4)
+  .default([]);
 
 /** Changes that come in a burst are sent once per this interval at most. */
 const COALESCE_MS = 200;
@@ -109,13 +115,29 @@ export const adminRouter = router({
 
   apps: router({
     list: operatorProcedure.query(async ({ ctx }) =>
-      (await listApps(ctx.db)).map((a) => ({ appid: a.id, name: a.name, schemes: a.schemes, createdAt: a.createdAt.toISOString(), uids: a._count.uids })),
+      (await listApps(ctx.db)).map((a) => ({
+        appid: a.id,
+        name: a.name,
+        schemes: a.schemes,
+        redirectUris: a.redirectUris,
+        createdAt: a.createdAt.toISOString(),
+        uids: a._count.uids,
+      })),
     ),
     create: operatorProcedure
       .input(
-        z.object({ appid, name: z.string().max(MAX_NAME_CODE_POINTS).optional(), schemes: z.array(z.string().max(MAX_SCHEME_LENGTH)).max(20).default([]) }),
+        z.object({
+          appid,
+          name: z.string().max(MAX_NAME_CODE_POINTS).optional(),
+          schemes: z.array(z.string().max(MAX_SCHEME_LENGTH)).max(20).default([]),
+          redirectUris: redirectUrisInput,
+        }),
       )
       .mutation(({ ctx, input }) => createApp(ctx.db, input)),
+    /** Replaces the app's redirect URIs (the rule is the CLI's: src/shared/redirectUri.ts). */
+    setRedirectUris: operatorProcedure
+      .input(z.object({ appid, redirectUris: redirectUrisInput }))
+      .mutation(({ ctx, input }) => setAppRedirectUris(ctx.db, input.appid, input.redirectUris)),
     rotateKey: operatorProcedure.input(z.object({ appid })).mutation(({ ctx, input }) => rotateAppKey(ctx.db, input.appid)),
   }),
 
