@@ -20,6 +20,7 @@ import type { BenchContext } from './context.ts';
 import { seed } from './fixtures.ts';
 import { runIngest, type IngestOutcome } from './ingest.ts';
 import { runLatency, type LatencyResult } from './latency.ts';
+import { emptyPeerResults, runPeerIngest, runPeerLatency, runPeerMemory, runPeerStorm } from './peers/peers.ts';
 import { startBenchPostgres, type BenchPostgres } from './postgres.ts';
 import { postmasterPid } from './proc.ts';
 import { formatProfile, summariseProfile } from './profile.ts';
@@ -98,6 +99,7 @@ async function main(): Promise<number> {
   let capacity: CapacityResult | null = null;
   let storm: StormResult | null = null;
   let profile: string[] | null = null;
+  const peers = emptyPeerResults();
   let postgresVersion = '?';
   try {
     log(`presence bench (${settings.quick ? 'quick' : 'default'}): phases ${settings.phases.join(', ')}`);
@@ -165,8 +167,14 @@ async function main(): Promise<number> {
         return null;
       }
     };
+    // Each peer measurement right after the Presence phase it compares with, so both see the same machine.
+    const peerRows = async (name: string, run: () => Promise<void>) => {
+      if (settings.peers.length) await phase(name, run);
+    };
     ingest = await phase('ingest', () => runIngest(ctx));
+    await peerRows('ingest', () => runPeerIngest(ctx, peers));
     latency = await phase('latency', () => runLatency(ctx));
+    await peerRows('latency', () => runPeerLatency(ctx, peers));
     // A fresh node for each: its RSS before the first daemon is the baseline, and it carries no
     // garbage or ghost rows from the phase before. For the storm that is also the realistic
     // cause: a node restarted, and every daemon reconnects to it at once.
@@ -174,11 +182,13 @@ async function main(): Promise<number> {
       await ctx.restartServer('clean memory baseline for capacity');
       return runCapacity(ctx);
     });
+    await peerRows('capacity', () => runPeerMemory(ctx, peers));
     const stormDaemons = Math.min(fixtures.people.length, settings.stormDaemons || capacity?.held || topStep);
     storm = await phase('storm', async () => {
       await ctx.restartServer('the storm follows a node restart');
       return runStorm(ctx, stormDaemons);
     });
+    await peerRows('storm', () => runPeerStorm(ctx, peers, stormDaemons));
 
     if (profileDir && server) {
       await server.stop(); // a profile is written when its server exits
@@ -215,6 +225,7 @@ async function main(): Promise<number> {
     failures,
     notes,
     profile,
+    peers,
   };
   const table = markdownTable(tableRows(info));
   process.stdout.write(`${table}\n`);

@@ -8,6 +8,7 @@
  *   BENCH_CAPACITY_STEPS=2000,4000 npm run bench
  */
 import { z } from 'zod';
+import { PEERS, type PeerName } from './peers/brokers.ts';
 
 export const ALL_PHASES = ['ingest', 'latency', 'capacity', 'storm'] as const;
 export type Phase = (typeof ALL_PHASES)[number];
@@ -55,6 +56,8 @@ export interface Settings {
   output: string;
   /** Run the server with --cpu-prof and summarise the profile at the end. */
   profile: boolean;
+  /** Peer brokers measured beside Presence (scripts/bench/peers/); none = no peer rows. */
+  peers: PeerName[];
 }
 
 /** `--latency-rate=800` is BENCH_LATENCY_RATE=800; a bare `--quick` is BENCH_QUICK=1. */
@@ -89,6 +92,11 @@ const phaseList = z
   .transform((value) => value.split(',').map((part) => part.trim()))
   .pipe(z.array(z.enum(ALL_PHASES, { error: `unknown phase (${ALL_PHASES.join(', ')})` })));
 
+const peerList = z
+  .string()
+  .transform((value) => (/^\s*none\s*$/i.test(value) ? [] : value.split(',').map((part) => part.trim())))
+  .pipe(z.array(z.enum(PEERS, { error: `unknown peer (${PEERS.join(', ')}, or none)` })));
+
 /** The settings schema; a quick run (BENCH_QUICK) has smaller defaults. */
 function schemaFor(quick: boolean) {
   const sized = (normal: number, quickValue = normal) => (quick ? quickValue : normal);
@@ -120,6 +128,7 @@ function schemaFor(quick: boolean) {
 
     BENCH_OUTPUT: z.string().default('docs/benchmarks.md'),
     BENCH_PROFILE: flag.default(false),
+    BENCH_PEERS: peerList.default([...PEERS]),
   });
 }
 
@@ -165,6 +174,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, argv: readonl
 
     output: v.BENCH_OUTPUT,
     profile: v.BENCH_PROFILE,
+    peers: PEERS.filter((peer) => v.BENCH_PEERS.includes(peer)),
   };
   if (settings.uids < 100 && settings.batches.some((b) => b > settings.uids)) {
     throw new Error('BENCH_UIDS must be at least the largest batch, so a batch never repeats a UID');
@@ -200,6 +210,7 @@ export function describeSettings(s: Settings): [string, string][] {
       'CPU profile',
       s.profile ? 'server run with --cpu-prof (BENCH_PROFILE=1); summary of the service ingest windows below' : 'off (BENCH_PROFILE=1 to take one)',
     ],
+    ['peers', s.peers.length ? `${s.peers.join(', ')} (BENCH_PEERS; none to leave them out)` : 'none (BENCH_PEERS)'],
     [
       'server',
       'node --import tsx src/server/main.ts, HOST=127.0.0.1, LOG_LEVEL=warn, RATE_LIMIT_PER_SECOND=1000000 ' +

@@ -37,4 +37,11 @@ describe('benchmark settings', () => {
       ].join('\n'),
     );
   });
+
+  it('measures both peers by default, BENCH_PEERS=none leaves them out, an unknown peer is refused', () => {
+    expect(loadSettings({}, []).peers).toEqual(['mosquitto', 'nats']);
+    expect(loadSettings({ BENCH_PEERS: 'none' }, []).peers).toEqual([]);
+    expect(loadSettings({}, ['--peers=nats']).peers).toEqual(['nats']);
+    expect(() => loadSettings({ BENCH_PEERS: 'kafka' }, [])).toThrow('BENCH_PEERS: unknown peer (mosquitto, nats, or none), not "kafka"');
+  });
 });
