@@ -18,6 +18,10 @@ import { fmt, fmtBytes } from './stats.ts';
 import { scrapeMetrics } from './serverMetrics.ts';
 import { formatWaits, startWaitSampler, type WaitProfile } from './waits.ts';
 import { waitForNoConnections } from './storm.ts';
+import { startWriteMeter, type WriteRate } from './dbWrites.ts';
+
+/** How long the database's writes are counted while the top step's daemons sit idle: several heartbeats (10 s each). */
+const IDLE_WRITES_SECONDS = { quick: 20, normal: 30 };
 
 export interface CapacityStep {
   target: number;
@@ -50,6 +54,8 @@ export interface CapacityResult {
   baseline: { connections: number; open: number; rssBefore: number; rssAfter: number; perConnection: number } | null;
   /** When every daemon disconnects at once: the server's worst event-loop lag, and connection rows left behind. */
   massDisconnect: { daemons: number; loopLagMaxMs: number; rowsAfterClose: number; rowsAfterHeartbeat: number; waits: WaitProfile } | null;
+  /** What holding the last step's daemons idle costs the database: transactions and rows written per second. */
+  idleWrites: { daemons: number; rate: WriteRate } | null;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -81,6 +87,7 @@ export async function runCapacity(ctx: BenchContext): Promise<CapacityResult> {
     bent: null,
     baseline: null,
     massDisconnect: null,
+    idleWrites: null,
   };
   try {
     result.baseline = await measureBaseline(ctx, workers);
@@ -154,6 +161,16 @@ export async function runCapacity(ctx: BenchContext): Promise<CapacityResult> {
         break;
       }
       result.held = status.open;
+    }
+    const idle = result.steps.at(-1)?.open ?? 0;
+    if (idle > 0 && !ctx.server.exited()) {
+      const seconds = s.quick ? IDLE_WRITES_SECONDS.quick : IDLE_WRITES_SECONDS.normal;
+      ctx.log(`capacity: counting database writes for ${seconds} s with ${idle} idle daemons…`);
+      const stopWrites = await startWriteMeter(ctx.db);
+      await sleep(seconds * 1000);
+      const rate = await stopWrites();
+      result.idleWrites = { daemons: idle, rate };
+      ctx.log(`  ${fmt(rate.rowsPerSecond)} rows written/s, ${fmt(rate.commitsPerSecond)} commits/s`);
     }
   } finally {
     ctx.log('capacity: all daemons disconnect at once…');

@@ -133,7 +133,7 @@ describe('kill -9 under load', () => {
       // What the database says about the daemons that lack items: their connection rows and queues.
       const lacking = users.filter((_, index) => running.ackedFor(index).some((m) => !daemons[index]?.messages().has(m)));
       const rows = await db.pool.query(
-        `SELECT d.id AS device, (SELECT json_agg(json_build_object('node', c.node_id, 'since', c.connected_at, 'beat', c.heartbeat_at)) FROM connections c WHERE c.device_id = d.id) AS connections,
+        `SELECT d.id AS device, (SELECT json_agg(json_build_object('node', c.node_id, 'since', c.connected_at, 'beat', (SELECT h.beat_at FROM node_heartbeats h WHERE h.node_id = c.node_id))) FROM connections c WHERE c.device_id = d.id) AS connections,
                 (SELECT count(*) FROM queue_items i JOIN uids u ON u.uid = i.uid WHERE u.user_id = d.user_id)::int AS queued
            FROM devices d WHERE d.id = ANY($1::uuid[])`,
         [lacking.map((u) => u.deviceId)],

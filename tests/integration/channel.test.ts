@@ -6,7 +6,7 @@
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { heartbeat } from '../../src/server/domain/delivery/onlineRows.ts';
+import { heartbeat, onlineDevices, sweepStaleOnlineRows } from '../../src/server/domain/delivery/onlineRows.ts';
 import type { Database } from '../../src/server/platform/db/client.ts';
 import { createDevice, revokeDevice } from '../../src/server/domain/devices.ts';
 import type { PresenceNode } from '../../src/server/server.ts';
@@ -194,20 +194,74 @@ describe('authentication and presence', () => {
 });
 
 describe('online rows', () => {
-  it('the heartbeat refreshes a node’s live rows and deletes its rows without a socket', async () => {
+  it('the heartbeat writes the node’s own row, deletes its rows without a socket and names the live ones whose row is gone', async () => {
     const user = await makeDaemonUser(db);
     const nodeId = `heartbeat-test-${user.deviceId}`;
-    const [live, ghost] = [randomUUID(), randomUUID()];
+    const [live, ghost, revoked] = [randomUUID(), randomUUID(), randomUUID()];
     for (const id of [live, ghost]) {
-      await db.pool.query(`INSERT INTO connections (id, device_id, node_id, heartbeat_at) VALUES ($1, $2, $3, now() - interval '1 minute')`, [
+      await db.pool.query(`INSERT INTO connections (id, device_id, node_id, connected_at) VALUES ($1, $2, $3, now() - interval '1 minute')`, [
         id,
         user.deviceId,
         nodeId,
       ]);
     }
-    await heartbeat(db, nodeId, [live]);
-    const { rows } = await db.pool.query(`SELECT id, heartbeat_at > now() - interval '5 seconds' AS fresh FROM connections WHERE node_id = $1`, [nodeId]);
-    expect(rows).toEqual([{ id: live, fresh: true }]);
+    expect(await heartbeat(db, nodeId, [live, revoked])).toEqual([revoked]);
+    const { rows } = await db.pool.query('SELECT id FROM connections WHERE node_id = $1', [nodeId]);
+    expect(rows).toEqual([{ id: live }]);
+    const { rows: beats } = await db.pool.query(`SELECT beat_at > now() - interval '5 seconds' AS fresh FROM node_heartbeats WHERE node_id = $1`, [nodeId]);
+    expect(beats).toEqual([{ fresh: true }]);
+  });
+
+  it('an idle node’s heartbeats write only its own row: no connection or device row, however many sockets it holds', async () => {
+    const nodeId = `idle-test-${randomUUID()}`;
+    const users = await Promise.all([1, 2, 3, 4, 5].map(() => makeDaemonUser(db)));
+    const ids = users.map(() => randomUUID());
+    for (const [i, user] of users.entries()) {
+      await db.pool.query('INSERT INTO connections (id, device_id, node_id) VALUES ($1, $2, $3)', [ids[i], user.deviceId, nodeId]);
+    }
+    // A row's xmin changes with every write to it.
+    const versions = async () =>
+      (
+        await db.pool.query(
+          `SELECT c.xmin::text AS connection, d.xmin::text AS device FROM connections c JOIN devices d ON d.id = c.device_id WHERE c.node_id = $1 ORDER BY c.id`,
+          [nodeId],
+        )
+      ).rows;
+    const before = await versions();
+    expect(before).toHaveLength(5);
+    for (let beat = 0; beat < 3; beat++) expect(await heartbeat(db, nodeId, ids)).toEqual([]);
+    expect(await versions()).toEqual(before);
+  });
+
+  it('a device is online while its node’s heartbeat is fresh, and neither online nor counted once the heartbeat is stale', async () => {
+    const user = await makeDaemonUser(db);
+    const nodeId = `stale-test-${user.deviceId}`;
+    await db.pool.query('INSERT INTO node_heartbeats (node_id) VALUES ($1)', [nodeId]);
+    await db.pool.query('INSERT INTO connections (id, device_id, node_id) VALUES ($1, $2, $3)', [randomUUID(), user.deviceId, nodeId]);
+    expect((await onlineDevices(db)).has(user.deviceId)).toBe(true);
+    await db.pool.query(`UPDATE node_heartbeats SET beat_at = now() - interval '31 seconds' WHERE node_id = $1`, [nodeId]);
+    expect((await onlineDevices(db)).has(user.deviceId)).toBe(false);
+  });
+
+  it('housekeeping deletes the rows and the heartbeat of a node silent for ten minutes, and nothing of a live node', async () => {
+    const user = await makeDaemonUser(db);
+    const [dead, alive] = [`dead-${user.deviceId}`, `alive-${user.deviceId}`];
+    await db.pool.query(`INSERT INTO node_heartbeats (node_id, beat_at) VALUES ($1, now() - interval '11 minutes'), ($2, now() - interval '20 seconds')`, [
+      dead,
+      alive,
+    ]);
+    for (const nodeId of [dead, alive]) {
+      await db.pool.query(`INSERT INTO connections (id, device_id, node_id, connected_at) VALUES ($1, $2, $3, now() - interval '1 hour')`, [
+        randomUUID(),
+        user.deviceId,
+        nodeId,
+      ]);
+    }
+    await sweepStaleOnlineRows(db);
+    const { rows } = await db.pool.query('SELECT node_id FROM connections WHERE device_id = $1', [user.deviceId]);
+    expect(rows).toEqual([{ node_id: alive }]);
+    const { rows: beats } = await db.pool.query('SELECT node_id FROM node_heartbeats WHERE node_id = ANY($1)', [[dead, alive]]);
+    expect(beats).toEqual([{ node_id: alive }]);
   });
 });
 

@@ -214,14 +214,14 @@ describe('error frames', () => {
     const role = `edge_${randomBytes(4).toString('hex')}`;
     const password = randomBytes(12).toString('hex');
     await db.pool.query(`CREATE ROLE ${role} LOGIN PASSWORD '${password}'`);
-    await db.pool.query(`GRANT USAGE ON SCHEMA public TO ${role}; GRANT ALL ON connections TO ${role}`);
+    await db.pool.query(`GRANT USAGE ON SCHEMA public TO ${role}; GRANT ALL ON connections, node_heartbeats TO ${role}`);
     const url = new URL(inject('databaseUrl'));
     url.username = role;
     url.password = password;
     const limited = connectDatabase({ url: url.toString(), poolSize: 2 });
     stops.push(async () => {
       await limited.close();
-      await db.pool.query(`REVOKE ALL ON connections FROM ${role}; REVOKE USAGE ON SCHEMA public FROM ${role}; DROP ROLE ${role}`);
+      await db.pool.query(`REVOKE ALL ON connections, node_heartbeats FROM ${role}; REVOKE USAGE ON SCHEMA public FROM ${role}; DROP ROLE ${role}`);
     });
     return limited;
   }

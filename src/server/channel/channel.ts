@@ -10,7 +10,7 @@ import type { Duplex } from 'node:stream';
 import { TRPCError } from '@trpc/server';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Database } from '../platform/db/client.ts';
-import { clearNodeOnlineRows, closeOnlineRow, heartbeat, HEARTBEAT_INTERVAL_MS, openOnlineRow } from '../domain/delivery/onlineRows.ts';
+import { clearNodeOnlineRows, closeOnlineRow, endNodeOnlineRows, heartbeat, HEARTBEAT_INTERVAL_MS, openOnlineRow } from '../domain/delivery/onlineRows.ts';
 import { Doorbells } from './doorbell.ts';
 import { SignalListener } from '../platform/signals.ts';
 import { authenticateDevice, type AuthenticatedDevice } from '../domain/devices.ts';
@@ -32,7 +32,7 @@ export interface ChannelOptions {
   dev?: boolean;
   /** For tests: how long a socket may take to present credentials (default {@link AUTHENTICATE_WITHIN_MS}). */
   authenticateMs?: number;
-  /** For tests: how often online rows are refreshed and checked (default HEARTBEAT_INTERVAL_MS). */
+  /** For tests: how often the node beats and checks its online rows (default HEARTBEAT_INTERVAL_MS). */
   heartbeatMs?: number;
 }
 
@@ -242,7 +242,7 @@ export async function openChannel(options: ChannelOptions): Promise<Channel> {
       await new Promise((resolve) => setTimeout(resolve, 100));
       for (const ws of wss.clients) ws.terminate();
       await new Promise<void>((resolve) => wss.close(() => resolve()));
-      await clearNodeOnlineRows(db, nodeId).catch(() => undefined);
+      await endNodeOnlineRows(db, nodeId).catch(() => undefined);
     },
   };
 }

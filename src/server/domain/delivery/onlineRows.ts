@@ -1,8 +1,10 @@
 /**
- * Online state: a row per live daemon connection, with its node and a
- * heartbeat. A device is online while one of its rows has a fresh heartbeat,
- * so a node that crashed leaves nothing that looks alive for long, and each
- * node clears its own rows when it starts.
+ * Online state at a cost of O(nodes), not O(connections): a row per live
+ * daemon connection, written when it opens and deleted when it closes, and
+ * one heartbeat row per node. A device is online while it has a row on a
+ * node whose heartbeat is fresh, so a node that crashed leaves nothing that
+ * looks alive for long; each node clears its own rows when it starts, and
+ * housekeeping deletes the rows of nodes whose heartbeat stopped long ago.
  */
 import { randomUUID } from 'node:crypto';
 import { perDatabase, type Database } from '../../platform/db/client.ts';
@@ -10,7 +12,7 @@ import { Coalescer, type JobOutcome } from '../../platform/db/coalescer.ts';
 import { ACTIVITY_SIGNAL, announceSql } from '../../platform/signals.ts';
 
 export const HEARTBEAT_INTERVAL_MS = 10_000;
-/** A connection whose heartbeat is older than this is not online. */
+/** A connection on a node whose heartbeat is older than this is not online. */
 const HEARTBEAT_FRESH_MS = 3 * HEARTBEAT_INTERVAL_MS;
 
 /** Opens and closes in one statement: at most this many (a reconnect storm opens thousands at once). */
@@ -100,41 +102,61 @@ export async function closeOnlineRow(db: Database, connectionId: string): Promis
   await closerOf(db).submit(connectionId);
 }
 
+/** $1 the node: upserts its heartbeat row. */
+const BEAT_SQL = `INSERT INTO node_heartbeats (node_id) VALUES ($1) ON CONFLICT (node_id) DO UPDATE SET beat_at = now()`;
+
 /**
- * Refreshes the heartbeat of this node's live connections (and their devices'
- * last seen), and deletes any other row of this node: a socket whose closing
- * could not be written must not look online. Returns the live connections
- * whose row is gone (their device was revoked, maybe while no signal could
- * reach this node): their sockets must close.
+ * The node's heartbeat, one statement whatever its number of sockets: it
+ * refreshes the node's own row (the only row written when nothing changed),
+ * deletes the node's rows without a live socket (a close that could not be
+ * written must not look online), and returns the live connections whose row
+ * is gone (their device was revoked, maybe while no signal could reach this
+ * node): their sockets must close.
  */
 export async function heartbeat(db: Database, nodeId: string, liveConnectionIds: readonly string[]): Promise<string[]> {
   const { rows } = await db.pool.query<{ id: string }>(
     // A row written after the caller listed its sockets is young, and no ghost.
-    `WITH ghosts AS (DELETE FROM connections WHERE node_id = $1 AND NOT (id = ANY($2::uuid[])) AND heartbeat_at < now() - interval '5 seconds'),
-          c AS (UPDATE connections SET heartbeat_at = now() WHERE id = ANY($2::uuid[]) RETURNING id, device_id),
-          d AS (UPDATE devices SET last_seen_at = now() WHERE id IN (SELECT device_id FROM c))
-     SELECT live.id::text FROM unnest($2::uuid[]) AS live(id) WHERE NOT EXISTS (SELECT 1 FROM c WHERE c.id = live.id)`,
+    `WITH beat AS (${BEAT_SQL}),
+          ghosts AS (DELETE FROM connections c WHERE c.node_id = $1 AND c.connected_at < now() - interval '5 seconds'
+                        AND NOT EXISTS (SELECT 1 FROM unnest($2::uuid[]) AS live(id) WHERE live.id = c.id))
+     SELECT live.id::text FROM unnest($2::uuid[]) AS live(id) WHERE NOT EXISTS (SELECT 1 FROM connections c WHERE c.id = live.id)`,
     [nodeId, liveConnectionIds],
   );
   return rows.map((row) => row.id);
 }
 
-/** At start-up: rows this node left when it stopped or crashed are ghosts. */
+/** At start-up: rows this node left when it stopped or crashed are ghosts; its heartbeat starts. */
 export async function clearNodeOnlineRows(db: Database, nodeId: string): Promise<void> {
-  await db.pool.query('DELETE FROM connections WHERE node_id = $1', [nodeId]);
+  await db.pool.query(`WITH cleared AS (DELETE FROM connections WHERE node_id = $1) ${BEAT_SQL}`, [nodeId]);
 }
 
-/** Ids of the devices that are online now. */
-export async function onlineDeviceIds(db: Database): Promise<Set<string>> {
-  const { rows } = await db.pool.query<{ device_id: string }>(
-    `SELECT DISTINCT device_id FROM connections WHERE heartbeat_at > now() - make_interval(secs => $1)`,
+/** When the node stops: its rows and its heartbeat go, so none of its devices looks online. */
+export async function endNodeOnlineRows(db: Database, nodeId: string): Promise<void> {
+  await db.pool.query(`WITH cleared AS (DELETE FROM connections WHERE node_id = $1) DELETE FROM node_heartbeats WHERE node_id = $1`, [nodeId]);
+}
+
+/** The devices that are online now, each with the latest heartbeat of a node holding it (when it was last seen). */
+export async function onlineDevices(db: Database): Promise<Map<string, Date>> {
+  const { rows } = await db.pool.query<{ device_id: string; seen: Date }>(
+    `SELECT c.device_id, max(h.beat_at) AS seen
+       FROM connections c JOIN node_heartbeats h ON h.node_id = c.node_id
+      WHERE h.beat_at > now() - make_interval(secs => $1)
+      GROUP BY c.device_id`,
     [HEARTBEAT_FRESH_MS / 1000],
   );
-  return new Set(rows.map((r) => r.device_id));
+  return new Map(rows.map((r) => [r.device_id, r.seen]));
 }
 
-/** Deletes rows whose heartbeat stopped long ago (a node that died and never came back). */
+/**
+ * Deletes the heartbeat and the rows of nodes that stopped beating long ago
+ * (a node that died and never came back), and old rows of no node at all.
+ */
 export async function sweepStaleOnlineRows(db: Database): Promise<number> {
-  const { rowCount } = await db.pool.query(`DELETE FROM connections WHERE heartbeat_at < now() - interval '10 minutes'`);
+  const { rowCount } = await db.pool.query(
+    `WITH dead AS (DELETE FROM node_heartbeats WHERE beat_at < now() - interval '10 minutes' RETURNING node_id)
+     DELETE FROM connections c
+      WHERE c.node_id IN (SELECT node_id FROM dead)
+         OR (c.connected_at < now() - interval '10 minutes' AND NOT EXISTS (SELECT 1 FROM node_heartbeats h WHERE h.node_id = c.node_id))`,
+  );
   return rowCount ?? 0;
 }

@@ -8,7 +8,7 @@ import { z, ZodError } from 'zod';
 import { MAX_NAME_CODE_POINTS, MAX_REDIRECT_URI_LENGTH, MAX_REDIRECT_URIS_PER_APP, MAX_SCHEME_LENGTH } from '../../../shared/limits.ts';
 import { acksPerMinute, logRefusal, recentAcks } from '../../domain/ackLog.ts';
 import { createApp, getApp, listApps, rotateAppKey, setAppRedirectUris } from '../../domain/apps.ts';
-import { HEARTBEAT_INTERVAL_MS, onlineDeviceIds } from '../../domain/delivery/onlineRows.ts';
+import { HEARTBEAT_INTERVAL_MS, onlineDevices } from '../../domain/delivery/onlineRows.ts';
 import { topicKey } from '../../channel/doorbell.ts';
 import type { ActivityTopic } from '../../platform/signals.ts';
 import { createDevice, listDevices, revokeDevice } from '../../domain/devices.ts';
@@ -161,15 +161,20 @@ export const adminRouter = router({
         ctx,
         'devices',
         async () => {
-          const [devices, online] = await Promise.all([listDevices(ctx.db), onlineDeviceIds(ctx.db)]);
-          return devices.map((d) => ({
-            deviceId: d.id,
-            userId: d.userId,
-            name: d.name,
-            createdAt: d.createdAt.toISOString(),
-            lastSeenAt: d.lastSeenAt?.toISOString() ?? null,
-            online: online.has(d.id),
-          }));
+          const [devices, online] = await Promise.all([listDevices(ctx.db), onlineDevices(ctx.db)]);
+          return devices.map((d) => {
+            // An online device was last seen at its node's latest heartbeat (its row is written only on open and close).
+            const beat = online.get(d.id);
+            const lastSeen = beat && (!d.lastSeenAt || beat > d.lastSeenAt) ? beat : d.lastSeenAt;
+            return {
+              deviceId: d.id,
+              userId: d.userId,
+              name: d.name,
+              createdAt: d.createdAt.toISOString(),
+              lastSeenAt: lastSeen?.toISOString() ?? null,
+              online: beat !== undefined,
+            };
+          });
         },
         signal,
         HEARTBEAT_INTERVAL_MS,
