@@ -35,6 +35,9 @@ export interface Refusal {
   target: string;
   status: number;
   body: string;
+  /** When the answer came (Date.now()). */
+  at: number;
+  retryAfter: string | undefined;
 }
 
 export class FaultLoad {
@@ -50,6 +53,8 @@ export class FaultLoad {
   readonly refusals: Refusal[] = [];
   /** Answers per target URL that were 200. */
   readonly okByTarget = new Map<string, number>();
+  /** When each 200 came (Date.now()), in order. */
+  readonly okAt: number[] = [];
   /** Set when a worker stopped because every UID reached `maxPerUid`. */
   saturated = false;
 
@@ -128,10 +133,11 @@ export class FaultLoad {
         if (res.status === 200) {
           for (const { uidIndex, message } of items) this.acked.set(message, uidIndex);
           this.okByTarget.set(target, (this.okByTarget.get(target) ?? 0) + 1);
+          this.okAt.push(Date.now());
         } else {
           // An answer other than 200 stored nothing (all or nothing).
           for (const { uidIndex } of items) this.count(uidIndex, -1);
-          this.refusals.push({ target, status: res.status, body: res.text.slice(0, 300) });
+          this.refusals.push({ target, status: res.status, body: res.text.slice(0, 300), at: Date.now(), retryAfter: res.headers['retry-after'] });
         }
       } catch (error) {
         this.connectionErrors++;
