@@ -3,8 +3,9 @@
  * through HAProxy, run on the configuration the README shows
  * (deploy/haproxy/presence-postgres.cfg); behind it a primary and a
  * synchronous streaming standby (Debian's PostgreSQL 15). The primary is
- * killed (kill -9, every backend with it), the standby promoted and the
- * balancer repointed through its runtime API, as an operator would. Meanwhile
+ * killed (kill -9, every backend with it), the balancer repointed through its
+ * runtime API to the standby, which takes connections but refuses writes
+ * until it is promoted a moment later. Meanwhile
  * every POST is answered, with 200 or 503 errno 150 (never 500, never a
  * dropped connection); the nodes recover by themselves, their LISTEN
  * connection included; every notification acknowledged before, during and
@@ -115,15 +116,19 @@ describe('PostgreSQL primary failover under load', () => {
     await waitUntil(() => running.acked.size >= ACKED_PER_PHASE || running.saturated, { timeoutMs: 60_000, describe: progress });
     const ackedBeforeKill = running.acked.size;
 
-    // The primary dies; the operator promotes the standby and repoints the balancer.
+    // The primary dies. A hasty operator repoints the balancer first, so for a while the nodes reach a
+    // standby still in recovery, which refuses every write; then promotes it.
     const tKill = Date.now();
     await pair.primary.kill();
     await waitUntil(() => running.refusals.length > 0, { timeoutMs: 20_000, describe: progress });
-    await pair.promoteStandby();
-    const tPromoted = Date.now();
     await proxy.command(`set server ${BACKEND}/primary state maint`);
     await proxy.command(`shutdown sessions server ${BACKEND}/primary`);
     await proxy.command(`set server ${BACKEND}/standby state ready`);
+    await waitUntil(async () => (await proxy.serverStatus(BACKEND, 'standby')) === 'UP', { timeoutMs: 10_000, describe: () => 'standby not UP' });
+    const refusalsOnStandby = running.refusals.length;
+    await waitUntil(() => running.refusals.length >= refusalsOnStandby + 8, { timeoutMs: 20_000, describe: progress });
+    await pair.promoteStandby();
+    const tPromoted = Date.now();
     const firstRefusal = running.refusals[0]?.at as number;
     await waitUntil(() => running.okAt.some((at) => at > firstRefusal), { timeoutMs: 30_000, describe: progress });
     const firstOkAfter = running.okAt.find((at) => at > firstRefusal) as number;
@@ -190,7 +195,7 @@ describe('PostgreSQL primary failover under load', () => {
     const duplicates = daemons.reduce((sum, d) => sum + d.deliveries() - d.items.size, 0);
     console.info(
       `[failover] unavailability window ${((firstOkAfter - firstRefusal) / 1000).toFixed(2)} s (first 503 to first 200 after it; ` +
-        `kill to promoted ${((tPromoted - tKill) / 1000).toFixed(2)} s, kill to first 200 ${((firstOkAfter - tKill) / 1000).toFixed(2)} s), ` +
+        `the standby refusing writes until promoted ${((tPromoted - tKill) / 1000).toFixed(2)} s after the kill, kill to first 200 ${((firstOkAfter - tKill) / 1000).toFixed(2)} s), ` +
         `${running.refusals.length} POSTs answered 503 errno 150, acked ${running.acked.size} (${ackedBeforeKill} before the kill), redelivered duplicates ${duplicates}`,
     );
   }, 180_000);

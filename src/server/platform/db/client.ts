@@ -116,6 +116,7 @@ const unavailableCodes = new Set([
   '55P03', // lock_not_available
   '57014', // query_canceled (statement or transaction timeout)
   '25P04', // transaction_timeout
+  '25006', // read_only_sql_transaction: a standby still in recovery, reached during a failover
 ]);
 
 const unavailableMessages =
