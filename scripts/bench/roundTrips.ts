@@ -1,0 +1,139 @@
+/**
+ * The profile of a delivered notification: how many statements (round trips to
+ * PostgreSQL) the node sends per item delivered and acked, by statement, under
+ * the latency workload (single POSTs at a steady rate to connected daemons
+ * that ack every item). Not part of `npm run bench`; run it on its own:
+ *
+ *   node --import tsx scripts/bench/roundTrips.ts            # 300/s for 10 s to 300 daemons
+ *   BENCH_LATENCY_RATES=500 BENCH_LATENCY_DAEMONS=1000 node --import tsx scripts/bench/roundTrips.ts
+ *
+ * Uses the benchmark's settings (scripts/bench/settings.ts): the first rate of
+ * BENCH_LATENCY_RATES, BENCH_LATENCY_SECONDS, BENCH_LATENCY_DAEMONS.
+ */
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { connectDatabase } from '../../src/server/platform/db/client.ts';
+import { WorkerProcess } from './clients/ipc.ts';
+import type { ConnectResult, WorkerStatus } from './clients/daemonWorker.ts';
+import type { PacedParams, PacedResult } from './clients/loadWorker.ts';
+import { seed } from './fixtures.ts';
+import { startBenchPostgres } from './postgres.ts';
+import { startCpuMeter } from './proc.ts';
+import { formatProfile, summariseProfile } from './profile.ts';
+import { startBenchServer } from './server.ts';
+import { loadSettings } from './settings.ts';
+import { fmt } from './stats.ts';
+
+const log = (line: string) => process.stderr.write(`${line}\n`);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function main(): Promise<void> {
+  const settings = loadSettings({ BENCH_LATENCY_RATES: '300', BENCH_LATENCY_DAEMONS: '300', BENCH_LATENCY_SECONDS: '10', ...process.env }, []);
+  const rate = settings.latencyRates[0] as number;
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'presence-roundtrips-'));
+  const countFile = path.join(dir, 'counts.json');
+  const postgres = await startBenchPostgres(log);
+  const db = connectDatabase({ url: postgres.url, poolSize: 10 });
+  const workers: WorkerProcess[] = [];
+  // Only the server gets the counter: the environment is put back before any client process is forked.
+  const before = { NODE_OPTIONS: process.env.NODE_OPTIONS, BENCH_QUERY_COUNT_FILE: process.env.BENCH_QUERY_COUNT_FILE };
+  process.env.NODE_OPTIONS = `${before.NODE_OPTIONS ?? ''} --import tsx --import ${fileURLToPath(new URL('queryCounter.ts', import.meta.url))}`.trim();
+  process.env.BENCH_QUERY_COUNT_FILE = countFile;
+  // BENCH_PROFILE=1: a CPU profile of the node, summarised over the sending window.
+  const server = await startBenchServer({ databaseUrl: postgres.url, log, ...(settings.profile ? { cpuProfDir: dir } : {}) }).finally(() => {
+    for (const [k, v] of Object.entries(before))
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+  });
+  const snapshot = async (): Promise<Map<string, number>> => {
+    await rm(countFile, { force: true });
+    process.kill(server.pid, 'SIGUSR2');
+    for (;;) {
+      try {
+        return new Map(Object.entries(JSON.parse(await readFile(countFile, 'utf8')) as Record<string, number>));
+      } catch {
+        await sleep(50);
+      }
+    }
+  };
+  try {
+    const fixtures = await seed(db, settings.latencyDaemons, 16, log);
+    const daemons = new WorkerProcess('daemonWorker.ts', 'daemons', log);
+    const sender = new WorkerProcess('loadWorker.ts', 'sender', log);
+    workers.push(daemons, sender);
+    const connected = await daemons.request<ConnectResult>(
+      'connect',
+      {
+        server: server.url,
+        tokens: fixtures.people.map((p) => p.token),
+        kind: settings.latencyClient,
+        maxPending: 100,
+        retries: 2,
+        attemptTimeoutMs: 30_000,
+        deadlineMs: 120_000,
+      },
+      150_000,
+    );
+    log(`${connected.established} daemons connected; sending ${rate}/s for ${settings.latencySeconds} s…`);
+    await sleep(2_000);
+    const start = await snapshot();
+    const windowStart = performance.now() - server.spawnedAt;
+    const stopCpu = startCpuMeter({ server: server.pid, postmaster: null, clients: () => [] });
+    const paced = await sender.request<PacedResult>(
+      'paced',
+      {
+        url: server.url,
+        appid: fixtures.appid,
+        key: fixtures.key,
+        uids: fixtures.people.map((p) => p.uid),
+        rate,
+        durationMs: settings.latencySeconds * 1000,
+        maxInFlight: 256,
+      } satisfies PacedParams,
+      settings.latencySeconds * 1000 + 120_000,
+    );
+    const acked = paced.ackedAt.filter((t) => !Number.isNaN(t)).length;
+    for (const deadline = Date.now() + 15_000; Date.now() < deadline; await sleep(250)) {
+      if ((await daemons.request<WorkerStatus>('status', {}, 10_000)).liveItems >= acked) break;
+    }
+    await sleep(1_000); // the daemons' last acks
+    const cpu = stopCpu();
+    const window: [number, number] = [windowStart, performance.now() - server.spawnedAt];
+    const end = await snapshot();
+    const received = (await daemons.request<{ tags: Float64Array }>('takeReceipts', {}, 30_000)).tags.length;
+    const rows = [...end].map(([k, v]) => [k, v - (start.get(k) ?? 0)] as const).filter(([, n]) => n > 0);
+    rows.sort((a, b) => b[1] - a[1]);
+    const total = rows.reduce((a, [, n]) => a + n, 0);
+    const lines = [
+      `${acked} notifications acked to the sender, ${received} received by daemons, at ${rate}/s to ${connected.established} daemons`,
+      `node CPU ${fmt(((cpu.server / 100) * cpu.seconds * 1e6) / Math.max(1, received))} µs per delivered item`,
+      `statements (round trips to PostgreSQL) per delivered item: ${fmt(total / Math.max(1, received))}`,
+      '',
+      '| per item | count | statement |',
+      '| ---: | ---: | --- |',
+      ...rows.map(([k, n]) => `| ${fmt(n / Math.max(1, received))} | ${n} | \`${k.replace(/\|/g, '\\|')}\` |`),
+    ];
+    process.stdout.write(`${lines.join('\n')}\n`);
+    if (settings.profile) {
+      await server.stop(); // the profile is written when the node exits
+      const file = (await readdir(dir)).find((f) => f.endsWith('.cpuprofile'));
+      if (file) process.stdout.write(`\n${formatProfile(summariseProfile(path.join(dir, file), [window], 40), 40, 'sending window').join('\n')}\n`);
+    }
+  } finally {
+    await Promise.all(workers.map((w) => w.stop()));
+    await server.stop();
+    await db.close();
+    await postgres.destroy();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    log(error instanceof Error ? (error.stack ?? error.message) : String(error));
+    process.exit(1);
+  },
+);
