@@ -16,6 +16,7 @@ import { formatCpu, type CpuSplit } from './proc.ts';
 import { describeSettings, type Settings } from './settings.ts';
 import { fmt, fmtBytes, fmtMs } from './stats.ts';
 import type { StormResult } from './storm.ts';
+import type { FanoutResult } from './fanout.ts';
 import { formatWaits } from './waits.ts';
 
 export interface RunInfo {
@@ -30,6 +31,8 @@ export interface RunInfo {
   latency: LatencyResult[] | null;
   capacity: CapacityResult | null;
   storm: StormResult | null;
+  /** Wake-up cost by number of nodes, NOTIFY and the NATS bus (the fanout phase). */
+  fanout?: FanoutResult | null;
   /** Phases that failed, with why. */
   failures: string[];
   /** Observations made along the way. */
@@ -183,6 +186,29 @@ export function tableRows(info: RunInfo): Row[] {
     ]);
   }
   rows.push(...peerTableRows(info.peers ?? null));
+  for (const f of info.fanout?.rows ?? []) {
+    rows.push([
+      'wake-up fan-out',
+      `${f.mode === 'nats' ? 'NATS bus' : 'NOTIFY'}, ${f.nodes} node${f.nodes === 1 ? '' : 's'}`,
+      `${fmt(f.nodeCpuPerThousand)} CPU s / 1,000`,
+      '–',
+      '–',
+      [
+        `all node processes' CPU at ${fmt(f.ratePerSecond, 0)} POSTs/s, ${fmt(f.daemons, 0)} daemons spread over the nodes`,
+        f.mode === 'nats' ? `nats-server ${fmt(f.busCpuPerThousand)} CPU s / 1,000` : '',
+        `POST→receipt p50 ${fmtMs(f.p50Ms)}, p99 ${fmtMs(f.p99Ms)}`,
+        f.received < f.sent ? `only ${f.received} of ${f.sent} received` : '',
+        Object.keys(f.refused).length
+          ? `POSTs refused: ${Object.entries(f.refused)
+              .map(([k, v]) => `${k} ×${v}`)
+              .join(', ')}`
+          : '',
+      ]
+        .filter(Boolean)
+        .join('; '),
+    ]);
+  }
+  for (const skipped of info.fanout?.skipped ?? []) rows.push(['wake-up fan-out', 'NATS bus', '–', '–', '–', `not run: ${skipped}`]);
   for (const failure of info.failures) rows.push(['FAILED', failure.split(':')[0] ?? '', '–', '–', '–', failure.slice(0, 200)]);
   return rows;
 }

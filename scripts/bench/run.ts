@@ -20,6 +20,7 @@ import type { BenchContext } from './context.ts';
 import { seed } from './fixtures.ts';
 import { runIngest, type IngestOutcome } from './ingest.ts';
 import { runLatency, type LatencyResult } from './latency.ts';
+import { runFanout, type FanoutResult } from './fanout.ts';
 import { emptyPeerResults, runPeerIngest, runPeerLatency, runPeerMemory, runPeerStorm } from './peers/peers.ts';
 import { startBenchPostgres, type BenchPostgres } from './postgres.ts';
 import { postmasterPid } from './proc.ts';
@@ -98,6 +99,7 @@ async function main(): Promise<number> {
   let latency: LatencyResult[] | null = null;
   let capacity: CapacityResult | null = null;
   let storm: StormResult | null = null;
+  let fanout: FanoutResult | null = null;
   let profile: string[] | null = null;
   const peers = emptyPeerResults();
   let postgresVersion = '?';
@@ -118,6 +120,7 @@ async function main(): Promise<number> {
       has('ingest') ? settings.uids : 0,
       has('latency') ? settings.latencyDaemons : 0,
       has('capacity') || has('storm') ? topStep : 0,
+      has('fanout') ? 128 : 0,
       settings.stormDaemons,
     );
     log(`seeding ${people} users, devices and UIDs with the domain functions…`);
@@ -188,6 +191,7 @@ async function main(): Promise<number> {
       await ctx.restartServer('the storm follows a node restart');
       return runStorm(ctx, stormDaemons);
     });
+    fanout = await phase('fanout', () => runFanout(ctx));
     await peerRows('storm', () => runPeerStorm(ctx, peers, stormDaemons));
 
     if (profileDir && server) {
@@ -222,6 +226,7 @@ async function main(): Promise<number> {
     latency,
     capacity,
     storm,
+    fanout,
     failures,
     notes,
     profile,

@@ -10,7 +10,7 @@
 import { z } from 'zod';
 import { PEERS, type PeerName } from './peers/brokers.ts';
 
-export const ALL_PHASES = ['ingest', 'latency', 'capacity', 'storm'] as const;
+export const ALL_PHASES = ['ingest', 'latency', 'capacity', 'storm', 'fanout'] as const;
 export type Phase = (typeof ALL_PHASES)[number];
 
 export interface Settings {

@@ -19,6 +19,8 @@ import { createRequestHandler } from './http/requestHandler.ts';
 import { SignInThrottle } from './http/signInThrottle.ts';
 import { createLogger, type Logger } from './platform/log.ts';
 import { startMaintenance } from './platform/maintenance.ts';
+import { attachBus, WakeupBus } from './platform/bus.ts';
+import { wakeUsersNow } from './platform/signals.ts';
 import { Metrics } from './platform/metrics.ts';
 import { endSessionsOfOtherTokens, ensureOperatorToken } from './domain/operators.ts';
 
@@ -120,7 +122,15 @@ export async function startPresence(config: Config, options: StartOptions = {}):
     });
     const { port } = server.address() as AddressInfo;
     const nodeId = config.NODE_ID ?? `${os.hostname()}:${port}`;
-    const openedChannel = await openChannel({ db, databaseUrl, nodeId, metrics, log, dev: options.dev ?? false });
+    // With PRESENCE_BUS, wake-ups go over the bus to the nodes holding each user; NOTIFY stays for the rest (platform/bus.ts).
+    const bus = config.PRESENCE_BUS
+      ? await WakeupBus.connect({ url: config.PRESENCE_BUS, name: `presence ${nodeId}`, notifyInstead: (userIds) => wakeUsersNow(db, userIds) })
+      : undefined;
+    if (bus) {
+      attachBus(db, bus);
+      cleanups.push(() => bus.close());
+    }
+    const openedChannel = await openChannel({ db, databaseUrl, nodeId, metrics, log, dev: options.dev ?? false, ...(bus ? { bus } : {}) });
     channel = openedChannel;
     cleanups.push(() => openedChannel.close());
     const maintenance = startMaintenance(db, { ackLogSize: config.ACK_LOG_SIZE, logger });

@@ -32,12 +32,16 @@ export async function postNotifications(
 
 /**
  * For a test file: starts a node and opens a database handle before its tests
- * (handing both to `receive`), and closes them after.
+ * (handing both to `receive`), and closes them after. `env` may be a function,
+ * read when the node starts (after the `beforeAll`s registered before).
  */
-export function useTestNode(receive: (started: { node: PresenceNode; db: Database }) => void, env: Record<string, string> = {}): void {
+export function useTestNode(
+  receive: (started: { node: PresenceNode; db: Database }) => void,
+  env: Record<string, string> | (() => Record<string, string>) = {},
+): void {
   let started: { node: PresenceNode; db: Database } | undefined;
   beforeAll(async () => {
-    started = { node: await startTestNode(env), db: testDatabase() };
+    started = { node: await startTestNode(typeof env === 'function' ? env() : env), db: testDatabase() };
     receive(started);
   });
   afterAll(async () => {

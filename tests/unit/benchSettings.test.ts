@@ -30,7 +30,7 @@ describe('benchmark settings', () => {
     expect(load).toThrow(
       [
         'Invalid benchmark settings (see scripts/bench/settings.ts):',
-        '  BENCH_PHASES: unknown phase (ingest, latency, capacity, storm), not "ingest,nope"',
+        '  BENCH_PHASES: unknown phase (ingest, latency, capacity, storm, fanout), not "ingest,nope"',
         '  BENCH_BATCHES: must be a comma-separated list of positive integers, not "1,x,0"',
         '  BENCH_UIDS: must be a non-negative number, not "-1"',
         '  BENCH_CAPACITY_CLIENT: must be "trpc" or "raw", not "x"',

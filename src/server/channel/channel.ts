@@ -1,8 +1,8 @@
 /**
  * The channel: tRPC over WebSocket at `/presence`, for daemons and the dashboard, on the
- * HTTP server's port. Each node listens for wake-ups from every node through
- * PostgreSQL, keeps its connections' online rows fresh, and closes the
- * sockets of revoked devices. A socket is served only with valid
+ * HTTP server's port. Each node listens for wake-ups through PostgreSQL (or,
+ * with the bus, for those of the users it holds), keeps its heartbeat and its
+ * connections' online rows, and closes the sockets of revoked devices. A socket is served only with valid
  * credentials: a device token, or the dashboard's operator session.
  */
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
@@ -11,6 +11,7 @@ import { TRPCError } from '@trpc/server';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Database } from '../platform/db/client.ts';
 import { clearNodeOnlineRows, closeOnlineRow, endNodeOnlineRows, heartbeat, HEARTBEAT_INTERVAL_MS, openOnlineRow } from '../domain/delivery/onlineRows.ts';
+import type { WakeupBus } from '../platform/bus.ts';
 import { Doorbells } from './doorbell.ts';
 import { SignalListener } from '../platform/signals.ts';
 import { authenticateDevice, type AuthenticatedDevice } from '../domain/devices.ts';
@@ -34,6 +35,8 @@ export interface ChannelOptions {
   authenticateMs?: number;
   /** For tests: how often the node beats and checks its online rows (default HEARTBEAT_INTERVAL_MS). */
   heartbeatMs?: number;
+  /** The wake-up bus (PRESENCE_BUS): this node hears the wake-ups of the users it holds there. */
+  bus?: WakeupBus;
 }
 
 export interface Channel {
@@ -75,7 +78,7 @@ export function refuseUpgrade(socket: Duplex, status: 403 | 404 | 503): void {
 }
 
 export async function openChannel(options: ChannelOptions): Promise<Channel> {
-  const { db, nodeId, metrics, log } = options;
+  const { db, nodeId, metrics, log, bus } = options;
   const doorbells = new Doorbells();
   // The daemons' sockets on this node, with their online rows: one entry per
   // socket, which also serves the heartbeat and revocations.
@@ -106,6 +109,23 @@ export async function openChannel(options: ChannelOptions): Promise<Channel> {
     void beat().catch(() => undefined);
   });
   signals.on('lost', (error) => log(`wake-up listener lost its connection: ${error.message}`));
+  if (bus) {
+    bus.on('wakeup', (userIds) => doorbells.ring(userIds));
+    bus.on('pushed', () => {
+      doorbells.ringTopic('queues');
+      doorbells.ringTopic('acks');
+    });
+    bus.on('resumed', () => {
+      log('the wake-up bus is back; every connection re-checks its queues');
+      doorbells.ringAll();
+    });
+    bus.on('lost', (error) => log(`wake-up bus: ${error.message}`));
+  }
+  // Dashboards open on this node: while there is one, the bus brings every committed push (for their queue and ack views).
+  let dashboards = 0;
+  function onDashboardClose(): void {
+    if (--dashboards === 0) void bus?.watchPushes(false);
+  }
   signals.on('deviceRevoked', closeDeviceSockets);
   // The user's other devices on this node close these items' notifications; the sender's own sockets are not told.
   signals.on('dismissed', ({ userId, fromDeviceId, ids }) => {
@@ -162,6 +182,7 @@ export async function openChannel(options: ChannelOptions): Promise<Channel> {
     if (siblings && index >= 0) siblings.splice(index, 1);
     if (siblings?.length === 0) socketsByDevice.delete(daemon.deviceId);
     metrics.connectedDaemons.dec();
+    bus?.release(daemon.userId);
     forget(daemon.connectionId);
   }
 
@@ -193,6 +214,8 @@ export async function openChannel(options: ChannelOptions): Promise<Channel> {
     else if (siblings.push(ws) > SOCKETS_PER_DEVICE) siblings.shift()?.close(REPLACED, 'replaced by a newer connection of this device');
     metrics.connectedDaemons.inc();
     ws.on('close', onDaemonClose);
+    // Subscribed before the daemon's first look at its queue, so no wake-up after that look is missed.
+    await bus?.hold(device.userId);
     return daemon;
   }
 
@@ -217,7 +240,13 @@ export async function openChannel(options: ChannelOptions): Promise<Channel> {
         if (!device || !daemonSocket) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'invalid device token' });
         return { ...base, device, daemonSocket };
       }
-      if (await operatorSessionValid(db, operatorSession)) return { ...base, device: null, daemonSocket: null };
+      if (await operatorSessionValid(db, operatorSession)) {
+        if (bus && ws.readyState === ws.OPEN) {
+          ws.once('close', onDashboardClose);
+          if (dashboards++ === 0) await bus.watchPushes(true);
+        }
+        return { ...base, device: null, daemonSocket: null };
+      }
       throw new TRPCError({ code: 'UNAUTHORIZED', message: operatorSession === undefined ? 'missing device token' : 'sign in at /admin/login' });
     },
     onError: (error, path) => {

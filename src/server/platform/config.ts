@@ -36,6 +36,11 @@ const schema = z.object({
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   /** This node's name in the online-connections table; default "<hostname>:<port>". */
   NODE_ID: z.string().min(1).max(200).optional(),
+  /** A NATS server (or a cluster's, comma-separated) that carries wake-ups to only the nodes holding each user; unset, PostgreSQL NOTIFY carries them to every node. */
+  PRESENCE_BUS: z
+    .string()
+    .regex(/^nats:\/\/[^/\s,]+(,nats:\/\/[^/\s,]+)*$/, 'must be nats://host:port (several comma-separated for a cluster)')
+    .optional(),
   /** Requests per second each app may make (all nodes together); 0 turns the limit off. */
   RATE_LIMIT_PER_SECOND: z.coerce.number().int().min(0).default(1_000),
   /** Origins whose pages may call the REST route from a browser ("*" for any); none by default. */

@@ -46,6 +46,11 @@ export function wakeUsersSql(param: string): string {
      GROUP BY chunk`;
 }
 
+/** Wakes these users' daemons at once (outside a transaction): the wake-up bus's way round a publish it could not confirm. */
+export async function wakeUsersNow(db: { pool: pg.Pool }, userIds: readonly string[]): Promise<void> {
+  await db.pool.query(wakeUsersSql('$1'), [userIds]);
+}
+
 /** A dismissal as it travels between nodes. */
 export interface Dismissal {
   userId: string;

@@ -8,7 +8,9 @@
  * fails, the group is run again with a savepoint per push, so one bad request
  * never fails its neighbours.
  */
+import type pg from 'pg';
 import { inTransaction, isStorageUnavailable, perDatabase, type Database } from '../../platform/db/client.ts';
+import { busOf } from '../../platform/bus.ts';
 import { Coalescer } from '../../platform/db/coalescer.ts';
 import { AppError, Errno } from '../errors.ts';
 import { jobTargets, storeGroup, type GroupJob, type PushOutcome, type RetractionInput, type RetractOutcome } from './groupTransaction.ts';
@@ -31,17 +33,31 @@ const DEFAULT_TIMEOUT_MS = 10_000;
 
 type Job = GroupJob & { timeoutMs: number };
 
+/**
+ * Runs a group's transaction. With the wake-up bus, the users to wake are
+ * published once COMMIT has returned (without it, the transaction's own
+ * NOTIFY is delivered on commit); the answers do not wait for the bus.
+ */
+async function commitGroup(db: Database, jobs: readonly Job[], options: { timeoutMs: number; isolate?: boolean }) {
+  const bus = busOf(db);
+  const wakeLater = bus ? new Set<string>() : undefined;
+  const store = (client: pg.PoolClient) => storeGroup(client, jobs, { isolate: options.isolate ?? false, ...(wakeLater ? { wakeLater } : {}) });
+  const results = await inTransaction(db.pool, store, { timeoutMs: options.timeoutMs });
+  if (bus && wakeLater && wakeLater.size > 0) void bus.wake([...wakeLater]).catch(() => undefined);
+  return results;
+}
+
 const committerOf = perDatabase(
   (db) =>
     new Coalescer<Job, PushOutcome | RetractOutcome | IdempotencyKeyTaken>(
       async (jobs) => {
         const timeoutMs = Math.min(...jobs.map((j) => j.timeoutMs));
         try {
-          return await inTransaction(db.pool, (client) => storeGroup(client, jobs), { timeoutMs });
+          return await commitGroup(db, jobs, { timeoutMs });
         } catch (error) {
           // One push's statement failed the group: run it again with a savepoint per push.
           if (jobs.length === 1 || isStorageUnavailable(error)) throw error;
-          return inTransaction(db.pool, (client) => storeGroup(client, jobs, { isolate: true }), { timeoutMs });
+          return commitGroup(db, jobs, { timeoutMs, isolate: true });
         }
       },
       {
