@@ -241,7 +241,7 @@ describe('presence CLI', () => {
       expect(created.stdout).toMatch(new RegExp(`^appid: ${appid}\\nkey: prs_app_[A-Za-z0-9_-]{43}\\n$`));
       const list = await presence('app', 'list');
       expect(list.code).toBe(0);
-      expect(list.stdout.split('\n')[0]).toMatch(/^appid +name +schemes +uids$/);
+      expect(list.stdout.split('\n')[0]).toMatch(/^appid +name +schemes +redirectUris +uids$/);
       expect(list.stdout).toMatch(new RegExp(`^${appid} +${appid} +chat +0$`, 'm'));
       const refused = await presence('app', 'create', 'admin');
       expect(refused.code).toBe(1);
