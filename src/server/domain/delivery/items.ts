@@ -5,7 +5,7 @@
 import type pg from 'pg';
 import { inTransaction, perDatabase, type Database } from '../../platform/db/client.ts';
 import { Coalescer, type JobOutcome } from '../../platform/db/coalescer.ts';
-import { lockQueues, recountQueues, type LockedQueue } from '../queues.ts';
+import { lockQueues, type LockedQueue } from '../queues.ts';
 import type { DeliveredItem } from '../../../shared/delivery.ts';
 import { announceSql } from '../../platform/signals.ts';
 
@@ -104,6 +104,26 @@ const OWNED_ITEMS = `
   JOIN queue_items i ON i.id = a.id
   JOIN uids u ON u.uid = i.uid AND u.user_id = a.user_id`;
 
+/**
+ * The delete, the queue sizes and the dashboard's announcement in one round
+ * trip (three before). All parts of a statement see the same snapshot, so a
+ * size is the live items counted before the delete minus the live ones removed.
+ * The announcement's row (id null) is what makes its CTE run.
+ */
+const REMOVE_RECOUNT_ANNOUNCE = `
+  WITH removed AS (
+    DELETE FROM queue_items WHERE uid = ANY($3::text[]) AND id IN (SELECT i.id ${OWNED_ITEMS})
+    RETURNING id::text, uid, (expires_at IS NULL OR expires_at > now()) AS live
+  ), recount AS (
+    UPDATE queues q
+       SET size = (SELECT count(*) FROM queue_items i WHERE i.uid = q.uid AND (i.expires_at IS NULL OR i.expires_at > now()))
+                - (SELECT count(*) FROM removed r WHERE r.uid = q.uid AND r.live)
+     WHERE q.uid = ANY($3::text[])
+  ), announce AS (${announceSql('queues')})
+  SELECT id, uid FROM removed
+  UNION ALL
+  SELECT NULL, NULL FROM announce`;
+
 /** One transaction for a group of acks: each request's count of items it removed, in order. */
 async function deleteAcked(client: pg.ClientBase, requests: readonly AckRequest[]): Promise<JobOutcome<number>[]> {
   const ids = requests.flatMap((r) => r.ids);
@@ -117,13 +137,8 @@ async function deleteAcked(client: pg.ClientBase, requests: readonly AckRequest[
   const removedFor = new Map<string, string>();
   if (locked.size > 0) {
     const uids = [...locked.keys()];
-    const { rows } = await client.query<{ id: string; uid: string }>(
-      `DELETE FROM queue_items WHERE uid = ANY($3::text[]) AND id IN (SELECT i.id ${OWNED_ITEMS}) RETURNING id::text, uid`,
-      [ids, users, uids],
-    );
-    for (const row of rows) removedFor.set(row.id, (locked.get(row.uid) as LockedQueue).userId);
-    await recountQueues(client, uids);
-    await client.query(announceSql('queues'));
+    const { rows } = await client.query<{ id: string | null; uid: string | null }>(REMOVE_RECOUNT_ANNOUNCE, [ids, users, uids]);
+    for (const row of rows) if (row.id !== null) removedFor.set(row.id, (locked.get(row.uid as string) as LockedQueue).userId);
   }
   // An item counts for the first request of its own user that listed it.
   return requests.map((request) => {

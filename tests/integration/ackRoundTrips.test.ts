@@ -1,0 +1,53 @@
+/**
+ * The daemon's ack as the delivery profile (docs/benchmarks.md, "Profile")
+ * counts it: a group of acks costs five statements — BEGIN, the owned
+ * queues, their locks, one statement that deletes, recounts and announces,
+ * COMMIT — and the sizes it writes still leave expired items out.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type pg from 'pg';
+import type { Database } from '../../src/server/platform/db/client.ts';
+import { ackItems } from '../../src/server/domain/delivery/items.ts';
+import { pushNotifications } from '../../src/server/domain/notifications/push.ts';
+import { makeRecipient, queueItems, queueSize, testDatabase } from '../support/factories.ts';
+
+let db: Database;
+const statements: string[] = [];
+beforeAll(() => {
+  db = testDatabase();
+  // Every statement any client of this pool sends: each one a round trip.
+  db.pool.on('connect', (client: pg.PoolClient) => {
+    const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+    (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+      const first = args[0] as string | { text?: string };
+      statements.push((typeof first === 'string' ? first : (first.text ?? '')).trim().split(/\s+/).slice(0, 3).join(' '));
+      return query(...args);
+    };
+  });
+});
+afterAll(async () => {
+  await db.close();
+});
+
+describe('a group of acks', () => {
+  it('takes five round trips and keeps expired items out of the queue size', async () => {
+    const { appid, uid, userId } = await makeRecipient(db);
+    await pushNotifications(
+      db,
+      appid,
+      ['a', 'b', 'c', 'd'].map((message) => ({ uid, message, action: 'https://example.com/' })),
+    );
+    const [a, , c, d] = await queueItems(db, uid);
+    // c stays expired in the queue; d is expired and acked.
+    await db.pool.query(`UPDATE queue_items SET expires_at = now() - interval '1 hour' WHERE id = ANY($1::bigint[])`, [[c?.id, d?.id]]);
+
+    statements.length = 0;
+    expect(await ackItems(db, userId, [a?.id as string, d?.id as string])).toBe(2);
+    expect(statements).toHaveLength(5);
+    expect(statements[0]).toBe('BEGIN');
+    expect(statements.at(-1)).toBe('COMMIT');
+
+    expect((await queueItems(db, uid)).map((i) => i.message)).toEqual(['b', 'c']);
+    expect(await queueSize(db, uid)).toBe(1);
+  });
+});
