@@ -5,7 +5,6 @@
 import type pg from 'pg';
 import { inTransaction, perDatabase, type Database } from '../../platform/db/client.ts';
 import { Coalescer, type JobOutcome } from '../../platform/db/coalescer.ts';
-import { lockQueues, type LockedQueue } from '../queues.ts';
 import type { DeliveredItem } from '../../../shared/delivery.ts';
 import { announceSql } from '../../platform/signals.ts';
 
@@ -105,6 +104,17 @@ const OWNED_ITEMS = `
   JOIN uids u ON u.uid = i.uid AND u.user_id = a.user_id`;
 
 /**
+ * The queues holding acked items of their own users, found and locked in one
+ * round trip, in UID order as lockQueues (src/server/domain/queues.ts) locks them.
+ */
+const LOCK_OWNED_QUEUES = `
+  SELECT q.uid, u.user_id::text
+    FROM queues q JOIN uids u ON u.uid = q.uid
+   WHERE q.uid IN (SELECT i.uid ${OWNED_ITEMS})
+   ORDER BY q.uid
+     FOR UPDATE OF q`;
+
+/**
  * The delete, the queue sizes and the dashboard's announcement in one round
  * trip (three before). All parts of a statement see the same snapshot, so a
  * size is the live items counted before the delete minus the live ones removed.
@@ -128,17 +138,14 @@ const REMOVE_RECOUNT_ANNOUNCE = `
 async function deleteAcked(client: pg.ClientBase, requests: readonly AckRequest[]): Promise<JobOutcome<number>[]> {
   const ids = requests.flatMap((r) => r.ids);
   const users = requests.flatMap((r) => r.ids.map(() => r.userId));
-  const { rows: owned } = await client.query<{ uid: string }>(`SELECT DISTINCT i.uid ${OWNED_ITEMS}`, [ids, users]);
-  const locked = await lockQueues(
-    client,
-    owned.map((r) => r.uid),
-  );
+  const { rows: lockedRows } = await client.query<{ uid: string; user_id: string }>(LOCK_OWNED_QUEUES, [ids, users]);
+  const locked = new Map(lockedRows.map((r) => [r.uid, r.user_id]));
   // Each removed item, with the user whose queue held it.
   const removedFor = new Map<string, string>();
   if (locked.size > 0) {
     const uids = [...locked.keys()];
     const { rows } = await client.query<{ id: string | null; uid: string | null }>(REMOVE_RECOUNT_ANNOUNCE, [ids, users, uids]);
-    for (const row of rows) if (row.id !== null) removedFor.set(row.id, (locked.get(row.uid as string) as LockedQueue).userId);
+    for (const row of rows) if (row.id !== null) removedFor.set(row.id, locked.get(row.uid as string) as string);
   }
   // An item counts for the first request of its own user that listed it.
   return requests.map((request) => {
