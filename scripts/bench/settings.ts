@@ -149,7 +149,8 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, argv: readonl
     quick,
     // In the order they run, whatever order they were named in.
     phases: ALL_PHASES.filter((phase) => v.BENCH_PHASES.includes(phase)),
-    maxMinutes: v.BENCH_MAX_MINUTES,
+    // The peers' rows take about 15 more minutes (5 in a quick run): mostly filling and draining their storm queues.
+    maxMinutes: v.BENCH_MAX_MINUTES + (given.BENCH_MAX_MINUTES === undefined && v.BENCH_PEERS.length ? (quick ? 5 : 15) : 0),
 
     batches: v.BENCH_BATCHES,
     concurrency: v.BENCH_CONCURRENCY,

@@ -22,7 +22,7 @@ describe('benchmark settings', () => {
       output: 'elsewhere.txt',
       profile: false,
     });
-    expect(loadSettings({ BENCH_QUICK: 'off' }, []).maxMinutes).toBe(20);
+    expect(loadSettings({ BENCH_QUICK: 'off', BENCH_PEERS: 'none' }, []).maxMinutes).toBe(20);
   });
 
   it('names every bad setting in one error, with the value it was given', () => {
@@ -41,6 +41,10 @@ describe('benchmark settings', () => {
   it('measures both peers by default, BENCH_PEERS=none leaves them out, an unknown peer is refused', () => {
     expect(loadSettings({}, []).peers).toEqual(['mosquitto', 'nats']);
     expect(loadSettings({ BENCH_PEERS: 'none' }, []).peers).toEqual([]);
+    // Their rows add time to the run's limit, unless the limit is given.
+    expect(loadSettings({}, []).maxMinutes).toBe(35);
+    expect(loadSettings({ BENCH_QUICK: '1' }, []).maxMinutes).toBe(13);
+    expect(loadSettings({ BENCH_MAX_MINUTES: '20' }, []).maxMinutes).toBe(20);
     expect(loadSettings({}, ['--peers=nats']).peers).toEqual(['nats']);
     expect(() => loadSettings({ BENCH_PEERS: 'kafka' }, [])).toThrow('BENCH_PEERS: unknown peer (mosquitto, nats, or none), not "kafka"');
   });
