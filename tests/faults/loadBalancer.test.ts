@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Database } from '../../src/server/platform/db/client.ts';
-import { startFailoverDaemon, waitForBacklogs, type FailoverDaemon } from '../support/failoverDaemon.ts';
+import { expectOwnMessagesUnderOneId, startFailoverDaemon, waitForBacklogs, type FailoverDaemon } from '../support/failoverDaemon.ts';
 import { makeApp, makeAppUsers, testDatabase } from '../support/factories.ts';
 import { FaultLoad } from '../support/faultLoad.ts';
 import { freePort, startServerWithRetry, waitUntil } from '../support/faultTools.ts';
@@ -145,20 +145,7 @@ describe('three nodes behind HAProxy, one killed under load', () => {
       `sessions per node after ${after.join(', ')}`,
     ).toBeGreaterThanOrEqual(USERS);
 
-    for (const [index, daemon] of daemons.entries()) {
-      // Only this user's notifications; a redelivery keeps its id, so no message arrives under two ids.
-      const idsByMessage = new Map<string, Set<string>>();
-      for (const item of daemon.items.values()) {
-        expect(running.sent.get(item.message), `daemon ${index} got ${item.message}`).toBe(index);
-        if (!idsByMessage.has(item.message)) idsByMessage.set(item.message, new Set());
-        idsByMessage.get(item.message)?.add(item.id);
-      }
-      expect(
-        [...idsByMessage].filter(([, ids]) => ids.size > 1),
-        `daemon ${index}: one message under several ids`,
-      ).toEqual([]);
-      expect(daemon.errors, `daemon ${index} subscription errors`).toEqual([]);
-    }
+    expectOwnMessagesUnderOneId(daemons, running.sent, { subscriptionErrors: 'none' });
     const duplicates = daemons.reduce((sum, d) => sum + d.deliveries() - d.items.size, 0);
     console.info(
       `[balancer] acked ${running.acked.size} (${ackedAtDown} by the time ${victimName} was DOWN), daemons per node ${spread.join('/')} → ${after.join('/')}, ` +

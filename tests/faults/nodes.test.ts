@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Database } from '../../src/server/platform/db/client.ts';
 import { BUS_MODES, useBusMode } from '../support/busModes.ts';
-import { startFailoverDaemon, waitForBacklogs, type FailoverDaemon } from '../support/failoverDaemon.ts';
+import { expectOwnMessagesUnderOneId, startFailoverDaemon, waitForBacklogs, type FailoverDaemon } from '../support/failoverDaemon.ts';
 import { makeApp, makeAppUsers, testDatabase } from '../support/factories.ts';
 import { FaultLoad } from '../support/faultLoad.ts';
 import { startServerWithRetry, waitUntil } from '../support/faultTools.ts';
@@ -100,19 +100,7 @@ describe.each(BUS_MODES)('wake-ups over $mode', ({ mode }) => {
       for (const daemon of onVictim) expect(daemon.connectedTo.at(-1)).toBe(survivor.url);
       for (const daemon of daemons.filter((_, i) => i % 2 === 0)) expect(daemon.connectedTo).toEqual([survivor.url]);
 
-      for (const [index, daemon] of daemons.entries()) {
-        const idsByMessage = new Map<string, Set<string>>();
-        for (const item of daemon.items.values()) {
-          expect(running.sent.get(item.message), `daemon ${index} got ${item.message}`).toBe(index);
-          if (!idsByMessage.has(item.message)) idsByMessage.set(item.message, new Set());
-          idsByMessage.get(item.message)?.add(item.id);
-        }
-        expect(
-          [...idsByMessage].filter(([, ids]) => ids.size > 1),
-          `daemon ${index}: one message under several ids`,
-        ).toEqual([]);
-        expect(daemon.errors, `daemon ${index} subscription errors`).toEqual([]);
-      }
+      expectOwnMessagesUnderOneId(daemons, running.sent, { subscriptionErrors: 'none' });
       const duplicates = daemons.reduce((sum, d) => sum + d.deliveries() - d.items.size, 0);
       console.info(
         `[nodes, ${mode}] acked ${running.acked.size} (${ackedAtKill} before the kill; by node: ${JSON.stringify(Object.fromEntries(running.okByTarget))} POSTs), ` +

@@ -6,6 +6,7 @@
  * (duplicates included, as the real daemon does) so queues drain.
  */
 import { createTRPCClient, createWSClient, wsLink } from '@trpc/client';
+import { expect } from 'vitest';
 import WebSocket from 'ws';
 import { waitUntil } from './faultTools.ts';
 import { channelUrl } from '../../src/shared/channel.ts';
@@ -142,4 +143,29 @@ export function waitForBacklogs(daemons: readonly FailoverDaemon[]): Promise<voi
     timeoutMs: 30_000,
     describe: () => `${daemons.filter((d) => d.backlogs() === 0).length} daemons without their first event`,
   });
+}
+
+/**
+ * Checks that each daemon received only the messages sent to it (`sentTo`:
+ * message → daemon index) and none under two ids: a redelivery keeps its id.
+ * With `subscriptionErrors: 'none'`, also that no subscription failed.
+ */
+export function expectOwnMessagesUnderOneId(
+  daemons: readonly FailoverDaemon[],
+  sentTo: ReadonlyMap<string, number>,
+  options: { subscriptionErrors: 'none' | 'allowed' },
+): void {
+  for (const [index, daemon] of daemons.entries()) {
+    const idsByMessage = new Map<string, Set<string>>();
+    for (const item of daemon.items.values()) {
+      expect(sentTo.get(item.message), `daemon ${index} got ${item.message}`).toBe(index);
+      if (!idsByMessage.has(item.message)) idsByMessage.set(item.message, new Set());
+      idsByMessage.get(item.message)?.add(item.id);
+    }
+    expect(
+      [...idsByMessage].filter(([, ids]) => ids.size > 1),
+      `daemon ${index}: one message under several ids`,
+    ).toEqual([]);
+    if (options.subscriptionErrors === 'none') expect(daemon.errors, `daemon ${index} subscription errors`).toEqual([]);
+  }
 }
