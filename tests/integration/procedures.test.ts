@@ -3,17 +3,14 @@
  * from plain inputs against the real test database: no socket, no server.
  * The channel's own tests cover what only a socket has (credentials, limits).
  */
-import { TRPCError } from '@trpc/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/server/platform/db/client.ts';
-import { Doorbells } from '../../src/server/channel/doorbell.ts';
 import { authenticateDevice, type AuthenticatedDevice } from '../../src/server/domain/devices.ts';
-import { AppError } from '../../src/server/domain/errors.ts';
 import { Metrics } from '../../src/server/platform/metrics.ts';
 import { openOperatorSession } from '../../src/server/domain/operators.ts';
 import { appRouter } from '../../src/server/trpc/routers/_app.ts';
-import type { Context } from '../../src/server/trpc/init.ts';
 import { makeApp, makeDaemonUser, makeRecipient, queueItems, testDatabase, uniqueAppid } from '../support/factories.ts';
+import { procedureContext, refusal } from '../support/procedures.ts';
 
 let db: Database;
 let metrics: Metrics;
@@ -27,28 +24,7 @@ afterAll(async () => {
   await db.close();
 });
 
-/** A context as the channel makes one, from plain inputs: a device for a daemon, a session secret for the dashboard. */
-function contextFor(who: { device?: AuthenticatedDevice; operatorSession?: string } = {}): Context {
-  return {
-    db,
-    doorbells: new Doorbells(),
-    metrics,
-    device: who.device ?? null,
-    daemonSocket: who.device ? { notifications: null, dismissed: [], retracted: [], signallingSecond: 0, signallingCalls: 0 } : null,
-    operatorSession: who.operatorSession,
-  };
-}
-
-/** What a call was refused with: its tRPC code and, for a domain refusal, its errno. */
-async function refusal(call: Promise<unknown>): Promise<{ code: string; errno?: number }> {
-  const error = await call.then(
-    () => null,
-    (cause: unknown) => cause,
-  );
-  expect(error).toBeInstanceOf(TRPCError);
-  const { code, cause } = error as TRPCError;
-  return cause instanceof AppError ? { code, errno: cause.errno } : { code };
-}
+const contextFor = (who: Parameters<typeof procedureContext>[2] = {}) => procedureContext(db, metrics, who);
 
 describe('admin procedures', () => {
   it('refuse a context without a live operator session', async () => {

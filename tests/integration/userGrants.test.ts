@@ -3,19 +3,16 @@
  * revokes them (daemon.grants), called directly against the real database.
  * Revoke works as `presence uid revoke` does, and only for the caller's own user.
  */
-import { TRPCError } from '@trpc/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/server/platform/db/client.ts';
-import { Doorbells } from '../../src/server/channel/doorbell.ts';
 import { createApp } from '../../src/server/domain/apps.ts';
 import { authenticateDevice, type AuthenticatedDevice } from '../../src/server/domain/devices.ts';
-import { AppError } from '../../src/server/domain/errors.ts';
 import { grantUid, listUids } from '../../src/server/domain/uids.ts';
 import { Metrics } from '../../src/server/platform/metrics.ts';
 import { openOperatorSession } from '../../src/server/domain/operators.ts';
 import { appRouter } from '../../src/server/trpc/routers/_app.ts';
-import type { Context } from '../../src/server/trpc/init.ts';
 import { makeDaemonUser, queueItems, queueSize, testDatabase, uniqueAppid } from '../support/factories.ts';
+import { procedureContext, refusal } from '../support/procedures.ts';
 
 let db: Database;
 let metrics: Metrics;
@@ -29,16 +26,7 @@ afterAll(async () => {
   await db.close();
 });
 
-function contextFor(who: { device?: AuthenticatedDevice; operatorSession?: string }): Context {
-  return {
-    db,
-    doorbells: new Doorbells(),
-    metrics,
-    device: who.device ?? null,
-    daemonSocket: who.device ? { notifications: null, dismissed: [], retracted: [], signallingSecond: 0, signallingCalls: 0 } : null,
-    operatorSession: who.operatorSession,
-  };
-}
+const contextFor = (who: Parameters<typeof procedureContext>[2] = {}) => procedureContext(db, metrics, who);
 
 /** A user with a device (and a first app's UID) and the daemon procedures of that device. */
 async function signedInUser() {
@@ -50,16 +38,6 @@ async function signedInUser() {
 
 async function operator() {
   return appRouter.createCaller(contextFor({ operatorSession: await openOperatorSession(db, 'operator-token-of-this-test') })).admin;
-}
-
-async function refusal(call: Promise<unknown>): Promise<{ code: string; errno?: number }> {
-  const error = await call.then(
-    () => null,
-    (cause: unknown) => cause,
-  );
-  expect(error).toBeInstanceOf(TRPCError);
-  const { code, cause } = error as TRPCError;
-  return cause instanceof AppError ? { code, errno: cause.errno } : { code };
 }
 
 describe('daemon.grants', () => {
