@@ -7,6 +7,7 @@ import { perDatabase, type Database } from '../platform/db/client.ts';
 import { AppError, Errno } from './errors.ts';
 import { isRegistrableScheme } from '../../shared/action.ts';
 import { redirectUrisProblem } from '../../shared/redirectUri.ts';
+import { prepared } from '../platform/db/prepared.ts';
 import { checkIdArgument, checkName, isOperatorText } from './operatorInput.ts';
 import { digestSecret, digestsMatch, newSecret } from './secrets.ts';
 
@@ -130,7 +131,9 @@ const absentAppDigest = digestSecret(newSecret('app'));
  * Only requests with the right key are counted (the digest comparison here
  * decides what to count; the answer is decided in constant time below).
  */
-const CHECK_KEYS_SQL = `
+const CHECK_KEYS = prepared(
+  'check-keys',
+  `
   WITH asked AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::bool[]) WITH ORDINALITY AS a(app_id, digest, counted, n)
   ), known AS (
@@ -144,7 +147,8 @@ const CHECK_KEYS_SQL = `
   )
   SELECT k.n::int, k.id, k.name, k.schemes, k.key_digest, w.count AS window_count
     FROM known k LEFT JOIN windows w ON w.app_id = k.id
-   ORDER BY k.n`;
+   ORDER BY k.n`,
+);
 
 /** Key checks in one statement: at most this many. */
 const KEY_CHECKS_PER_QUERY = 1_000;
@@ -172,11 +176,10 @@ const keyCheckerOf = perDatabase(
   (db) =>
     new Coalescer<KeyCheck, KeyCheckRow>(
       async (checks) => {
-        const { rows } = await db.pool.query<AppRow & { n: number; window_count: number | null }>(CHECK_KEYS_SQL, [
-          checks.map((c) => c.appid),
-          checks.map((c) => Buffer.from(c.digest).toString('hex')),
-          checks.map((c) => c.countRequest),
-        ]);
+        const { rows } = await db.pool.query<AppRow & { n: number; window_count: number | null }>({
+          ...CHECK_KEYS,
+          values: [checks.map((c) => c.appid), checks.map((c) => Buffer.from(c.digest).toString('hex')), checks.map((c) => c.countRequest)],
+        });
         const byPosition = new Map(rows.map((r) => [r.n - 1, r]));
         const counted = checks.map((check, i) => {
           const row = byPosition.get(i);

@@ -4,6 +4,7 @@ import { perDatabase, type Database } from '../platform/db/client.ts';
 import { AppError, Errno } from './errors.ts';
 import { announceSql, DEVICE_REVOKED_SIGNAL } from '../platform/signals.ts';
 import { digestSecret, digestsMatch, newSecret } from './secrets.ts';
+import { prepared } from '../platform/db/prepared.ts';
 import { checkIdArgument, checkName } from './operatorInput.ts';
 import { isUuid, requireUser } from './users.ts';
 
@@ -54,16 +55,19 @@ export interface AuthenticatedDevice {
 const TOKENS_PER_QUERY = 1_000;
 
 /** $1 token digests (hex): the devices they open. */
-const DEVICES_BY_DIGEST_SQL = `
+const DEVICES_BY_DIGEST = prepared(
+  'devices-by-digest',
+  `
   SELECT id::text, name, user_id::text, token_digest FROM devices
-   WHERE token_digest IN (SELECT decode(d, 'hex') FROM unnest($1::text[]) AS d)`;
+   WHERE token_digest IN (SELECT decode(d, 'hex') FROM unnest($1::text[]) AS d)`,
+);
 
 const tokenCheckerOf = perDatabase(
   (db) =>
     new Coalescer<Uint8Array, AuthenticatedDevice | null>(
       async (digests) => {
         const hex = digests.map((d) => Buffer.from(d).toString('hex'));
-        const { rows } = await db.pool.query<{ id: string; name: string; user_id: string; token_digest: Buffer }>(DEVICES_BY_DIGEST_SQL, [hex]);
+        const { rows } = await db.pool.query<{ id: string; name: string; user_id: string; token_digest: Buffer }>({ ...DEVICES_BY_DIGEST, values: [hex] });
         const byDigest = new Map(rows.map((r) => [r.token_digest.toString('hex'), r]));
         return digests.map((digest, i) => {
           const device = byDigest.get(hex[i] as string);

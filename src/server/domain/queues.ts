@@ -8,25 +8,30 @@
 import type pg from 'pg';
 import type { Database } from '../platform/db/client.ts';
 import type { Prisma } from '../platform/db/generated/client.ts';
+import { prepared, type PreparedStatement } from '../platform/db/prepared.ts';
 import { announceSql } from '../platform/signals.ts';
 import { AppError, Errno } from './errors.ts';
 
 /** Where a transaction's statements run: a Prisma interactive transaction, or a pg client inside BEGIN. */
 export type Transaction = Prisma.TransactionClient | pg.ClientBase;
 
-/** Runs one statement of a transaction and returns its rows, whichever client runs it. */
-async function queryRows<R>(tx: Transaction, sql: string, values: unknown[]): Promise<R[]> {
-  if ('$queryRawUnsafe' in tx) return tx.$queryRawUnsafe<R[]>(sql, ...values);
-  return (await tx.query(sql, values)).rows as R[];
+/** Runs one statement of a transaction and returns its rows, whichever client runs it (pg prepares the named ones). */
+async function queryRows<R>(tx: Transaction, statement: string | PreparedStatement, values: unknown[]): Promise<R[]> {
+  const text = typeof statement === 'string' ? statement : statement.text;
+  if ('$queryRawUnsafe' in tx) return tx.$queryRawUnsafe<R[]>(text, ...values);
+  return (await tx.query(typeof statement === 'string' ? { text, values } : { ...statement, values })).rows as R[];
 }
 
 /** Locks queue rows in UID order ($1: UIDs sorted), with their apps and users. */
-const LOCK_QUEUES_SQL = `
+const LOCK_QUEUES = prepared(
+  'lock-queues',
+  `
   SELECT q.uid, q.app_id, u.user_id::text
     FROM queues q JOIN uids u ON u.uid = q.uid
    WHERE q.uid = ANY($1::text[])
    ORDER BY q.uid
-     FOR UPDATE OF q`;
+     FOR UPDATE OF q`,
+);
 
 /** A locked queue: whose it is. */
 export interface LockedQueue {
@@ -42,7 +47,7 @@ export interface LockedQueue {
 export async function lockQueues(tx: Transaction, uids: readonly string[]): Promise<Map<string, LockedQueue>> {
   const distinct = [...new Set(uids)].sort();
   if (distinct.length === 0) return new Map();
-  const rows = await queryRows<{ uid: string; app_id: string; user_id: string }>(tx, LOCK_QUEUES_SQL, [distinct]);
+  const rows = await queryRows<{ uid: string; app_id: string; user_id: string }>(tx, LOCK_QUEUES, [distinct]);
   return new Map(rows.map((r) => [r.uid, { appId: r.app_id, userId: r.user_id }]));
 }
 

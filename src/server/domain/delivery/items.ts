@@ -6,6 +6,7 @@ import type pg from 'pg';
 import { inTransaction, perDatabase, type Database } from '../../platform/db/client.ts';
 import { Coalescer, type JobOutcome } from '../../platform/db/coalescer.ts';
 import type { DeliveredItem } from '../../../shared/delivery.ts';
+import { prepared } from '../../platform/db/prepared.ts';
 import { announceSql } from '../../platform/signals.ts';
 
 interface ItemRow {
@@ -19,6 +20,17 @@ interface ItemRow {
   tag: string | null;
 }
 
+/** $1 user ids: their unexpired items, oldest first. */
+const READ_PENDING = prepared(
+  'read-pending',
+  `SELECT u.user_id::text, i.id::text, i.app_id AS appid, a.name AS app_name, i.message, i.action, i.created_at, i.expires_at, i.tag
+     FROM uids u
+     JOIN queue_items i ON i.uid = u.uid
+     JOIN apps a ON a.id = i.app_id
+    WHERE u.user_id = ANY($1::uuid[]) AND (i.expires_at IS NULL OR i.expires_at > now())
+    ORDER BY i.created_at, i.id`,
+);
+
 /** Users whose pending items one query reads, at most (a reconnect storm asks for thousands at once). */
 const USERS_PER_READ = 50;
 
@@ -26,15 +38,7 @@ const readerOf = perDatabase(
   (db) =>
     new Coalescer<string, DeliveredItem[]>(
       async (userIds) => {
-        const { rows } = await db.pool.query<ItemRow & { user_id: string }>(
-          `SELECT u.user_id::text, i.id::text, i.app_id AS appid, a.name AS app_name, i.message, i.action, i.created_at, i.expires_at, i.tag
-             FROM uids u
-             JOIN queue_items i ON i.uid = u.uid
-             JOIN apps a ON a.id = i.app_id
-            WHERE u.user_id = ANY($1::uuid[]) AND (i.expires_at IS NULL OR i.expires_at > now())
-            ORDER BY i.created_at, i.id`,
-          [[...new Set(userIds)]],
-        );
+        const { rows } = await db.pool.query<ItemRow & { user_id: string }>({ ...READ_PENDING, values: [[...new Set(userIds)]] });
         const byUser = new Map<string, DeliveredItem[]>(userIds.map((id) => [id, []]));
         for (const row of rows) byUser.get(row.user_id)?.push(toDeliveredItem(row));
         return userIds.map((id) => ({ ok: true, value: byUser.get(id) ?? [] }));
@@ -107,12 +111,15 @@ const OWNED_ITEMS = `
  * The queues holding acked items of their own users, found and locked in one
  * round trip, in UID order as lockQueues (src/server/domain/queues.ts) locks them.
  */
-const LOCK_OWNED_QUEUES = `
+const LOCK_OWNED_QUEUES = prepared(
+  'lock-owned-queues',
+  `
   SELECT q.uid, u.user_id::text
     FROM queues q JOIN uids u ON u.uid = q.uid
    WHERE q.uid IN (SELECT i.uid ${OWNED_ITEMS})
    ORDER BY q.uid
-     FOR UPDATE OF q`;
+     FOR UPDATE OF q`,
+);
 
 /**
  * The delete, the queue sizes and the dashboard's announcement in one round
@@ -120,7 +127,9 @@ const LOCK_OWNED_QUEUES = `
  * size is the live items counted before the delete minus the live ones removed.
  * The announcement's row (id null) is what makes its CTE run.
  */
-const REMOVE_RECOUNT_ANNOUNCE = `
+const REMOVE_RECOUNT_ANNOUNCE = prepared(
+  'remove-recount-announce',
+  `
   WITH removed AS (
     DELETE FROM queue_items WHERE uid = ANY($3::text[]) AND id IN (SELECT i.id ${OWNED_ITEMS})
     RETURNING id::text, uid, (expires_at IS NULL OR expires_at > now()) AS live
@@ -132,19 +141,20 @@ const REMOVE_RECOUNT_ANNOUNCE = `
   ), announce AS (${announceSql('queues')})
   SELECT id, uid FROM removed
   UNION ALL
-  SELECT NULL, NULL FROM announce`;
+  SELECT NULL, NULL FROM announce`,
+);
 
 /** One transaction for a group of acks: each request's count of items it removed, in order. */
 async function deleteAcked(client: pg.ClientBase, requests: readonly AckRequest[]): Promise<JobOutcome<number>[]> {
   const ids = requests.flatMap((r) => r.ids);
   const users = requests.flatMap((r) => r.ids.map(() => r.userId));
-  const { rows: lockedRows } = await client.query<{ uid: string; user_id: string }>(LOCK_OWNED_QUEUES, [ids, users]);
+  const { rows: lockedRows } = await client.query<{ uid: string; user_id: string }>({ ...LOCK_OWNED_QUEUES, values: [ids, users] });
   const locked = new Map(lockedRows.map((r) => [r.uid, r.user_id]));
   // Each removed item, with the user whose queue held it.
   const removedFor = new Map<string, string>();
   if (locked.size > 0) {
     const uids = [...locked.keys()];
-    const { rows } = await client.query<{ id: string | null; uid: string | null }>(REMOVE_RECOUNT_ANNOUNCE, [ids, users, uids]);
+    const { rows } = await client.query<{ id: string | null; uid: string | null }>({ ...REMOVE_RECOUNT_ANNOUNCE, values: [ids, users, uids] });
     for (const row of rows) if (row.id !== null) removedFor.set(row.id, locked.get(row.uid as string) as string);
   }
   // An item counts for the first request of its own user that listed it.

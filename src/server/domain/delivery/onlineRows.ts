@@ -8,6 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { perDatabase, type Database } from '../../platform/db/client.ts';
+import { prepared } from '../../platform/db/prepared.ts';
 import { Coalescer, type JobOutcome } from '../../platform/db/coalescer.ts';
 import { ACTIVITY_SIGNAL, announceSql } from '../../platform/signals.ts';
 
@@ -26,7 +27,9 @@ interface Opening {
 }
 
 /** $1 connection ids, $2 their devices, $3 their nodes: inserts the rows of devices that exist, returns their ids. */
-const OPEN_CONNECTIONS_SQL = `
+const OPEN_CONNECTIONS = prepared(
+  'open-connections',
+  `
   WITH c AS (
     INSERT INTO connections (id, device_id, node_id)
     SELECT o.id, o.device_id, o.node_id
@@ -34,23 +37,26 @@ const OPEN_CONNECTIONS_SQL = `
       JOIN devices d ON d.id = o.device_id
     RETURNING id, device_id
   ), d AS (UPDATE devices SET last_seen_at = now() WHERE id IN (SELECT device_id FROM c))
-  SELECT c.id::text, pg_notify('${ACTIVITY_SIGNAL}', 'devices') FROM c`;
+  SELECT c.id::text, pg_notify('${ACTIVITY_SIGNAL}', 'devices') FROM c`,
+);
 
 /** $1 connection ids. */
-const CLOSE_CONNECTIONS_SQL = `
+const CLOSE_CONNECTIONS = prepared(
+  'close-connections',
+  `
   WITH c AS (DELETE FROM connections WHERE id = ANY($1::uuid[]) RETURNING device_id),
        d AS (UPDATE devices SET last_seen_at = now() WHERE id IN (SELECT device_id FROM c))
-  ${announceSql('devices')}`;
+  ${announceSql('devices')}`,
+);
 
 const isForeignKeyViolation = (error: unknown) => (error as { code?: string }).code === FOREIGN_KEY_VIOLATION;
 
 const openerOf = perDatabase((db): Coalescer<Opening, boolean> => {
   const insert = async (openings: readonly Opening[]): Promise<JobOutcome<boolean>[]> => {
-    const { rows } = await db.pool.query<{ id: string }>(OPEN_CONNECTIONS_SQL, [
-      openings.map((o) => o.id),
-      openings.map((o) => o.deviceId),
-      openings.map((o) => o.nodeId),
-    ]);
+    const { rows } = await db.pool.query<{ id: string }>({
+      ...OPEN_CONNECTIONS,
+      values: [openings.map((o) => o.id), openings.map((o) => o.deviceId), openings.map((o) => o.nodeId)],
+    });
     const opened = new Set(rows.map((r) => r.id));
     return openings.map((o) => ({ ok: true, value: opened.has(o.id) }));
   };
@@ -80,7 +86,7 @@ const closerOf = perDatabase(
   (db) =>
     new Coalescer<string, void>(
       async (ids) => {
-        await db.pool.query(CLOSE_CONNECTIONS_SQL, [ids]);
+        await db.pool.query({ ...CLOSE_CONNECTIONS, values: [ids] });
         return ids.map(() => ({ ok: true, value: undefined }));
       },
       { maxWeight: CHANGES_PER_STATEMENT },

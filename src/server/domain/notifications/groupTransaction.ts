@@ -12,13 +12,14 @@
 import type pg from 'pg';
 import { isStorageUnavailable } from '../../platform/db/client.ts';
 import type { JobOutcome } from '../../platform/db/coalescer.ts';
+import { prepared } from '../../platform/db/prepared.ts';
 import { retractionPayloads, signalRetractionsSql, wakeUsersSql, type Retraction as RetractionSignal } from '../../platform/signals.ts';
 import { AppError, Errno, type ItemError } from '../errors.ts';
 import { QUEUE_CAPACITY } from '../../../shared/limits.ts';
 import { lockQueues, type LockedQueue } from '../queues.ts';
 import { uidPattern } from '../secrets.ts';
 import type { Ack, RetractAck } from './ack.ts';
-import { CLAIM_KEYS_SQL, IdempotencyKeyTaken, RECORD_ACKS_SQL, type IdempotentRequest } from './idempotency.ts';
+import { CLAIM_KEYS, IdempotencyKeyTaken, RECORD_ACKS, type IdempotentRequest } from './idempotency.ts';
 import type { NotificationInput } from './validate.ts';
 
 /** One validated request to store. */
@@ -113,18 +114,21 @@ function storeSql(tagged: boolean): string {
   -- A SELECT in WITH runs only if it is read: counting woken sends its NOTIFYs.
   SELECT uid, before, (SELECT count(*) FROM woken) AS notified FROM counts`;
 }
-const STORE_SQL = storeSql(false);
-const STORE_TAGGED_SQL = storeSql(true);
+const STORE = prepared('store', storeSql(false));
+const STORE_TAGGED = prepared('store-tagged', storeSql(true));
 
 /**
  * $1 UIDs, $2 tags, aligned: deletes the items these tags replace (expired
  * ones too, which the unique (uid, tag) index would otherwise refuse), before
  * the insert. Returns which were still live: those the new items replace.
  */
-const REPLACE_SQL = `
+const REPLACE = prepared(
+  'replace-tagged',
+  `
   DELETE FROM queue_items i USING unnest($1::text[], $2::text[]) AS t(uid, tag)
    WHERE i.uid = t.uid AND i.tag = t.tag
-  RETURNING i.uid, i.tag, (i.expires_at IS NULL OR i.expires_at > now()) AS live`;
+  RETURNING i.uid, i.tag, (i.expires_at IS NULL OR i.expires_at > now()) AS live`,
+);
 
 /**
  * $1 UIDs, $2 tags, aligned; $3 the distinct UIDs; $4 the retraction
@@ -132,7 +136,9 @@ const REPLACE_SQL = `
  * exact sizes, and returns each deleted item, then each queue's live items
  * before the statement (rows with a null tag).
  */
-const RETRACT_SQL = `
+const RETRACT = prepared(
+  'retract',
+  `
   WITH deleted AS (
     DELETE FROM queue_items i USING unnest($1::text[], $2::text[]) AS t(uid, tag)
      WHERE i.uid = t.uid AND i.tag = t.tag
@@ -146,15 +152,19 @@ const RETRACT_SQL = `
   SELECT uid, tag, live, NULL::int AS before, NULL::bigint AS notified FROM deleted
   UNION ALL
   -- Reading signalled sends its NOTIFYs (every retraction has a queue).
-  SELECT uid, NULL, NULL, before, (SELECT count(*) FROM signalled) FROM counts`;
+  SELECT uid, NULL, NULL, before, (SELECT count(*) FROM signalled) FROM counts`,
+);
 
 /** $1 the ack log entries of retractions as JSON [{app_id, item_count, uids, tags, queue_size}], in order. */
-const LOG_RETRACTIONS_SQL = `
+const LOG_RETRACTIONS = prepared(
+  'log-retractions',
+  `
   INSERT INTO ack_log (app_id, kind, result, item_count, uids, tags, queue_size)
   SELECT e.app_id, 'retract', 'OK', e.item_count, ARRAY(SELECT jsonb_array_elements_text(e.uids)), ARRAY(SELECT jsonb_array_elements_text(e.tags)), e.queue_size
     FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (app_id text, item_count int, uids jsonb, tags jsonb, queue_size int))
          WITH ORDINALITY AS e(app_id, item_count, uids, tags, queue_size, n)
-   ORDER BY e.n`;
+   ORDER BY e.n`,
+);
 
 export interface StoreOptions {
   /** A savepoint per job, so that a failing one is refused alone. */
@@ -206,7 +216,7 @@ function refuseUnknownUids(push: GroupJob, locked: ReadonlyMap<string, LockedQue
 /**
  * Claims the idempotency keys of the jobs at `indexes` (a job whose key is
  * taken stores nothing), stores the others, each run of pushes with one
- * {@link STORE_SQL} and each run of retractions with one {@link RETRACT_SQL},
+ * {@link STORE} and each run of retractions with one {@link RETRACT},
  * in arrival order, and sets their results.
  */
 async function storeTogether(
@@ -255,7 +265,7 @@ async function storeTogether(
     });
     start = end;
   }
-  if (replays.length > 0) await client.query(RECORD_ACKS_SQL, [JSON.stringify(replays)]);
+  if (replays.length > 0) await client.query({ ...RECORD_ACKS, values: [JSON.stringify(replays)] });
 }
 
 /** Stores a run of pushes with one statement (two when some items are tagged); their outcomes in order. */
@@ -272,7 +282,10 @@ async function storePushes(
   if (tagged) {
     items = laterTagWins(items);
     const tags = items.flatMap((i) => (i.tag === undefined ? [] : [i]));
-    ({ rows: replaced } = await client.query<{ uid: string; tag: string; live: boolean }>(REPLACE_SQL, [tags.map((i) => i.uid), tags.map((i) => i.tag)]));
+    ({ rows: replaced } = await client.query<{ uid: string; tag: string; live: boolean }>({
+      ...REPLACE,
+      values: [tags.map((i) => i.uid), tags.map((i) => i.tag)],
+    }));
   }
   items = newestPerQueue(items);
   const uids = [...new Set(items.map((i) => i.uid))];
@@ -303,7 +316,7 @@ async function storePushes(
     JSON.stringify(entries),
   ];
   if (tagged) params.push(items.map((i) => i.tag ?? null));
-  const { rows } = await client.query<{ uid: string; before: number }>(tagged ? STORE_TAGGED_SQL : STORE_SQL, params);
+  const { rows } = await client.query<{ uid: string; before: number }>({ ...(tagged ? STORE_TAGGED : STORE), values: params });
 
   const sizes = new QueueSizes(rows, replaced);
   return group.map((push) => sizes.apply(push));
@@ -325,12 +338,10 @@ async function storeRetractions(client: pg.ClientBase, group: readonly Retractio
     signal?.tags.set(`${appId}\n${tag}`, { appid: appId, tag });
   }
   const signals: RetractionSignal[] = [...byUser].map(([userId, { tags }]) => ({ userId, tags: [...tags.values()] }));
-  const { rows } = await client.query<{ uid: string; tag: string | null; live: boolean | null; before: number | null }>(RETRACT_SQL, [
-    pairs.map((p) => p.uid),
-    pairs.map((p) => p.tag),
-    uids,
-    retractionPayloads(signals),
-  ]);
+  const { rows } = await client.query<{ uid: string; tag: string | null; live: boolean | null; before: number | null }>({
+    ...RETRACT,
+    values: [pairs.map((p) => p.uid), pairs.map((p) => p.tag), uids, retractionPayloads(signals)],
+  });
   const size = new Map<string, number>();
   const deleted = new Map<string, boolean>();
   for (const row of rows) {
@@ -358,7 +369,7 @@ async function storeRetractions(client: pg.ClientBase, group: readonly Retractio
     tags: distinctTags(r.retract),
     queue_size: outcomes[g]?.ack.queue_sizes[(r.retract[r.retract.length - 1] as RetractionInput).uid] ?? 0,
   }));
-  await client.query(LOG_RETRACTIONS_SQL, [JSON.stringify(entries)]);
+  await client.query({ ...LOG_RETRACTIONS, values: [JSON.stringify(entries)] });
   return outcomes;
 }
 
@@ -374,11 +385,10 @@ function keyOf(appId: string, key: string): string {
 async function claimKeys(client: pg.ClientBase, pushes: readonly GroupJob[]): Promise<Set<string>> {
   const keyed = pushes.flatMap((p) => (p.idempotency ? [{ appId: p.appId, ...p.idempotency }] : []));
   if (keyed.length === 0) return new Set();
-  const { rows } = await client.query<{ app_id: string; key: string }>(CLAIM_KEYS_SQL, [
-    keyed.map((k) => k.appId),
-    keyed.map((k) => k.key),
-    keyed.map((k) => k.bodyDigest.toString('hex')),
-  ]);
+  const { rows } = await client.query<{ app_id: string; key: string }>({
+    ...CLAIM_KEYS,
+    values: [keyed.map((k) => k.appId), keyed.map((k) => k.key), keyed.map((k) => k.bodyDigest.toString('hex'))],
+  });
   return new Set(rows.map((r) => keyOf(r.app_id, r.key)));
 }
 

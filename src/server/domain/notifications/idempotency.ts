@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Database } from '../../platform/db/client.ts';
+import { prepared } from '../../platform/db/prepared.ts';
 import { AppError, Errno } from '../errors.ts';
 import type { StoredAck } from './ack.ts';
 
@@ -56,7 +57,9 @@ export async function priorAck(db: Database, appId: string, request: IdempotentR
  * until the first commits or rolls back), and returns those claimed. A live
  * claim is kept; an expired one is taken over.
  */
-export const CLAIM_KEYS_SQL = `
+export const CLAIM_KEYS = prepared(
+  'claim-idempotency-keys',
+  `
   INSERT INTO idempotency_keys (app_id, key, request_digest)
   SELECT c.app_id, c.key, decode(c.digest, 'hex')
     FROM unnest($1::text[], $2::text[], $3::text[]) AS c(app_id, key, digest)
@@ -64,14 +67,18 @@ export const CLAIM_KEYS_SQL = `
   ON CONFLICT (app_id, key) DO UPDATE
      SET request_digest = EXCLUDED.request_digest, response = NULL, created_at = now()
    WHERE idempotency_keys.created_at <= now() - make_interval(hours => ${IDEMPOTENCY_WINDOW_HOURS})
-  RETURNING app_id, key`;
+  RETURNING app_id, key`,
+);
 
 /** $1 JSON array of {app_id, key, response}: stores the acks to replay, in the same transaction. */
-export const RECORD_ACKS_SQL = `
+export const RECORD_ACKS = prepared(
+  'record-idempotent-acks',
+  `
   UPDATE idempotency_keys k
      SET response = r.response
     FROM jsonb_to_recordset($1::jsonb) AS r(app_id text, key text, response jsonb)
-   WHERE k.app_id = r.app_id AND k.key = r.key`;
+   WHERE k.app_id = r.app_id AND k.key = r.key`,
+);
 
 /** Forgets keys older than the window. */
 export async function sweepIdempotencyKeys(db: Database): Promise<number> {
