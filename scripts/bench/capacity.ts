@@ -7,15 +7,19 @@
  *
  * Connections are spread over several client processes because each process
  * (the server included) has a 20,000 open-files limit; the server's limit is
- * what caps the top step below 20,000.
+ * what caps the top step below 20,000. With BENCH_CAPACITY_NODES > 1 the
+ * daemons are spread over that many nodes on the same PostgreSQL
+ * (capacityNodes.ts), and the figures are summed over them, each node's apart.
  */
 import { WorkerProcess } from './clients/ipc.ts';
 import type { ConnectParams, ConnectResult, WorkerStatus } from './clients/daemonWorker.ts';
 import type { BenchContext } from './context.ts';
 import { resetQueues } from './fixtures.ts';
-import { formatCpu, rssBytes, startCpuMeter, type CpuSplit } from './proc.ts';
+import { formatCpu, rssBytes, type CpuSplit } from './proc.ts';
+import { seedDevices, startNodes, startNodesCpuMeter } from './capacityNodes.ts';
+import type { BenchServer } from './server.ts';
 import { fmt, fmtBytes } from './stats.ts';
-import { scrapeMetrics } from './serverMetrics.ts';
+import { scrapeMetrics, type ServerMetrics } from './serverMetrics.ts';
 import { formatWaits, startWaitSampler, type WaitProfile } from './waits.ts';
 import { waitForNoConnections } from './storm.ts';
 import { startWriteMeter, type WriteRate } from './dbWrites.ts';
@@ -30,20 +34,37 @@ export interface CapacityStep {
   lost: number;
   /** Seconds to open this step's new connections (until the last backlog). */
   connectSeconds: number;
+  /** Summed over the nodes. */
   rss: number;
-  /** (RSS − RSS before the first step) / open connections. */
+  /** (RSS − RSS before the first step) / open connections, over all nodes. */
   perConnection: number;
-  /** V8 heap in use and daemons connected, as the server's own /metrics says. */
+  /** V8 heap in use and daemons connected, as the servers' own /metrics say (summed). */
   heapUsed: number;
+  /** (heap in use − heap before the first step) / open connections, over all nodes. */
+  heapPerConnection: number;
   serverConnected: number;
-  /** Server and PostgreSQL CPU while holding the step's connections idle. */
+  /** Server (all nodes) and PostgreSQL CPU while holding the step's connections idle. */
   idleCpu: CpuSplit;
+  /** Each node's figures when there are several. */
+  nodes: NodeFigures[];
   errors: Record<string, number>;
+}
+
+export interface NodeFigures {
+  /** Daemons it counts (its /metrics). */
+  connected: number;
+  rss: number;
+  perConnection: number;
+  heapPerConnection: number;
+  /** % of one core while idle. */
+  cpu: number;
 }
 
 export interface CapacityResult {
   client: 'trpc' | 'raw';
   clientProcesses: number;
+  nodes: number;
+  /** Summed over the nodes. */
   rssBefore: number;
   heapBefore: number;
   steps: CapacityStep[];
@@ -59,6 +80,7 @@ export interface CapacityResult {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
 
 async function sumStatus(workers: WorkerProcess[]): Promise<{ open: number; lost: number; reasons: Record<string, number> }> {
   const all = await Promise.all(workers.map((w) => w.request<WorkerStatus>('status', {}, 30_000)));
@@ -80,6 +102,7 @@ export async function runCapacity(ctx: BenchContext): Promise<CapacityResult> {
   const result: CapacityResult = {
     client: s.capacityClient,
     clientProcesses: workers.length,
+    nodes: s.capacityNodes,
     rssBefore: 0,
     heapBefore: 0,
     steps: [],
@@ -89,35 +112,46 @@ export async function runCapacity(ctx: BenchContext): Promise<CapacityResult> {
     massDisconnect: null,
     idleWrites: null,
   };
+  let nodes: BenchServer[] = [ctx.server];
   try {
     result.baseline = await measureBaseline(ctx, workers);
+    let tokens = ctx.fixtures.people.map((p) => p.token);
+    if (s.capacityNodes > 1) {
+      tokens = await seedDevices(ctx.db, Math.max(...s.capacitySteps), ctx.log);
+      nodes = await startNodes(ctx, s.capacityNodes);
+    }
 
     await sleep(2_000);
-    result.rssBefore = rssBytes(ctx.server.pid) ?? Number.NaN;
-    result.heapBefore = (await scrapeMetrics(ctx.server.url)).heapUsed;
-    ctx.log(`capacity: server RSS before ${fmtBytes(result.rssBefore)}`);
+    const rssBefore = nodes.map((node) => rssBytes(node.pid) ?? Number.NaN);
+    const heapBefore = (await Promise.all(nodes.map((node) => scrapeMetrics(node.url)))).map((m) => m.heapUsed);
+    result.rssBefore = sum(rssBefore);
+    result.heapBefore = sum(heapBefore);
+    ctx.log(`capacity: server RSS before ${fmtBytes(result.rssBefore)}${nodes.length > 1 ? ` (${nodes.length} nodes)` : ''}`);
     let connected = 0;
     for (const target of s.capacitySteps) {
-      if (target > ctx.fixtures.people.length) break;
-      const fresh = ctx.fixtures.people.slice(connected, target);
-      ctx.log(`capacity: step to ${target} daemons (+${fresh.length})…`);
-      // Paced handshakes (200 in flight per process): this phase measures holding, the storm measures rushing.
-      const deadlineMs = Math.max(60_000, fresh.length * 20);
-      const shares = workers.map((_, w) => fresh.filter((_, i) => i % workers.length === w).map((p) => p.token));
+      if (target > tokens.length) break;
+      ctx.log(`capacity: step to ${target} daemons (+${target - connected})…`);
+      // Daemon i goes to node i mod nodes, from client process i mod processes. Paced handshakes (200 in
+      // flight per process): this phase measures holding, the storm measures rushing.
+      const deadlineMs = Math.max(60_000, (target - connected) * 20);
+      const shares = workers.map(() => nodes.map((): string[] => []));
+      for (let i = connected; i < target; i++) shares[i % workers.length]?.[i % nodes.length]?.push(tokens[i] as string);
       const results = await Promise.all(
-        workers.map((w, i) =>
-          w.request<ConnectResult>(
-            'connect',
-            {
-              server: ctx.server.url,
-              tokens: shares[i] as string[],
-              kind: s.capacityClient,
-              maxPending: 200,
-              retries: 2,
-              attemptTimeoutMs: 30_000,
-              deadlineMs,
-            } satisfies ConnectParams,
-            deadlineMs + 60_000,
+        workers.flatMap((w, wi) =>
+          nodes.map((node, ni) =>
+            w.request<ConnectResult>(
+              'connect',
+              {
+                server: node.url,
+                tokens: shares[wi]?.[ni] ?? [],
+                kind: s.capacityClient,
+                maxPending: Math.ceil(200 / nodes.length),
+                retries: 2,
+                attemptTimeoutMs: 30_000,
+                deadlineMs,
+              } satisfies ConnectParams,
+              deadlineMs + 60_000,
+            ),
           ),
         ),
       );
@@ -125,33 +159,55 @@ export async function runCapacity(ctx: BenchContext): Promise<CapacityResult> {
       const failed = results.reduce((a, r) => a + r.failed, 0);
       connected = target;
       // Hold them idle, measuring what holding costs.
-      const stopCpu = startCpuMeter({ server: ctx.server.pid, postmaster: ctx.postmasterPid, clients: ctx.clientPids });
+      const stopCpu = startNodesCpuMeter(ctx, nodes);
       await sleep(s.settleSeconds * 1000);
-      const idleCpu = stopCpu();
+      const idle = stopCpu();
       const status = await sumStatus(workers);
-      const rss = rssBytes(ctx.server.pid) ?? Number.NaN;
-      const metrics = await scrapeMetrics(ctx.server.url);
+      const rss = nodes.map((node) => rssBytes(node.pid) ?? Number.NaN);
+      const metrics = await Promise.all(nodes.map((node) => scrapeMetrics(node.url)));
+      const heapUsed = sum(metrics.map((m) => m.heapUsed));
       const step: CapacityStep = {
         target,
         open: status.open,
         failed,
         lost: status.lost,
         connectSeconds,
-        rss,
-        perConnection: status.open > 0 ? (rss - result.rssBefore) / status.open : Number.NaN,
-        heapUsed: metrics.heapUsed,
-        serverConnected: metrics.connected,
-        idleCpu,
+        rss: sum(rss),
+        perConnection: status.open > 0 ? (sum(rss) - result.rssBefore) / status.open : Number.NaN,
+        heapUsed,
+        heapPerConnection: status.open > 0 ? (heapUsed - result.heapBefore) / status.open : Number.NaN,
+        serverConnected: sum(metrics.map((m) => m.connected)),
+        idleCpu: idle.cpu,
+        nodes:
+          nodes.length > 1
+            ? nodes.map((_, i) => {
+                const m = metrics[i] as ServerMetrics;
+                const per = (grown: number) => (m.connected > 0 ? grown / m.connected : Number.NaN);
+                return {
+                  connected: m.connected,
+                  rss: rss[i] as number,
+                  perConnection: per((rss[i] as number) - (rssBefore[i] as number)),
+                  heapPerConnection: per(m.heapUsed - (heapBefore[i] as number)),
+                  cpu: idle.perNode[i] as number,
+                };
+              })
+            : [],
         errors: { ...mergeErrors(results), ...status.reasons },
       };
       result.steps.push(step);
       ctx.log(
-        `  ${status.open}/${target} open (${failed} failed, ${status.lost} dropped) in ${fmt(connectSeconds)} s; server RSS ${fmtBytes(rss)}, ` +
-          `${fmtBytes(step.perConnection)}/connection (V8 heap ${fmtBytes((metrics.heapUsed - result.heapBefore) / Math.max(1, status.open))}/connection); ` +
-          `server counts ${metrics.connected}; idle ${formatCpu(idleCpu)}`,
+        `  ${status.open}/${target} open (${failed} failed, ${status.lost} dropped) in ${fmt(connectSeconds)} s; server RSS ${fmtBytes(step.rss)}, ` +
+          `${fmtBytes(step.perConnection)}/connection (V8 heap ${fmtBytes(step.heapPerConnection)}/connection); ` +
+          `server counts ${step.serverConnected}; idle ${formatCpu(idle.cpu)}`,
       );
-      if (ctx.server.exited()) {
-        result.bent = `server exited at ${target}`;
+      for (const [i, n] of step.nodes.entries())
+        ctx.log(
+          `    node ${i + 1}: ${n.connected} daemons, RSS ${fmtBytes(n.rss)}, ${fmtBytes(n.perConnection)}/connection ` +
+            `(V8 heap ${fmtBytes(n.heapPerConnection)}), CPU ${n.cpu.toFixed(0)}%`,
+        );
+      const gone = nodes.findIndex((node) => node.exited());
+      if (gone >= 0) {
+        result.bent = `node ${gone + 1} exited at ${target}`;
         break;
       }
       if (failed > 0 || status.lost > 0 || status.open < target) {
@@ -163,7 +219,7 @@ export async function runCapacity(ctx: BenchContext): Promise<CapacityResult> {
       result.held = status.open;
     }
     const idle = result.steps.at(-1)?.open ?? 0;
-    if (idle > 0 && !ctx.server.exited()) {
+    if (idle > 0 && !nodes.some((node) => node.exited())) {
       const seconds = s.quick ? IDLE_WRITES_SECONDS.quick : IDLE_WRITES_SECONDS.normal;
       ctx.log(`capacity: counting database writes for ${seconds} s with ${idle} idle daemons…`);
       const stopWrites = await startWriteMeter(ctx.db);
@@ -186,6 +242,7 @@ export async function runCapacity(ctx: BenchContext): Promise<CapacityResult> {
       `  server event-loop lag max ${fmt(left.loopLagMaxMs)} ms while ${daemons} daemons disconnected; ` +
         `${left.afterClose} rows outlived their sockets, ${left.afterHeartbeat} after a heartbeat; ${formatWaits(waits, 3, true)}`,
     );
+    await Promise.all(nodes.slice(1).map((node) => node.stop()));
   }
   return result;
 }

@@ -11,6 +11,8 @@ export interface BenchContext {
   server: BenchServer;
   /** Stops the server and starts a fresh one on the same database: a clean baseline for memory, a node restart for the storm. */
   restartServer(why: string): Promise<void>;
+  /** Starts one more node on the same database (stopped by the phase, or at the end of the run at the latest). */
+  startNode(env: Record<string, string>): Promise<BenchServer>;
   databaseUrl: string;
   /** The orchestrator's own pool on the bench database (resets, checks, sampling). */
   db: Database;

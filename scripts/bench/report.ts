@@ -121,7 +121,7 @@ export function tableRows(info: RunInfo): Row[] {
       const base = c.baseline;
       rows.push([
         'server memory per connection',
-        `${fmt(last.open, 0)} daemons`,
+        `${fmt(last.open, 0)} daemons${c.nodes > 1 ? ` on ${c.nodes} nodes` : ''}`,
         fmtBytes(last.perConnection),
         base ? `bare ws ${fmtBytes(base.perConnection)}` : '–',
         base ? `${fmt(last.perConnection / base.perConnection)}×` : '–',
@@ -272,7 +272,11 @@ function diagnostics(info: RunInfo): string[] {
     const c = info.capacity;
     for (const s of c.steps)
       lines.push(
-        `- capacity step ${s.target}: ${s.open} open (server counts ${s.serverConnected}), connected in ${fmt(s.connectSeconds)} s, RSS ${fmtBytes(s.rss)} (${fmtBytes(s.perConnection)}/connection; V8 heap used ${fmtBytes(s.heapUsed)}), idle ${formatCpu(s.idleCpu)}${Object.keys(s.errors).length ? `, ${errorsText(s.errors)}` : ''}`,
+        `- capacity step ${s.target}: ${s.open} open (server counts ${s.serverConnected}), connected in ${fmt(s.connectSeconds)} s, RSS ${fmtBytes(s.rss)} (${fmtBytes(s.perConnection)}/connection; V8 heap used ${fmtBytes(s.heapUsed)}, ${fmtBytes(s.heapPerConnection)}/connection), idle ${formatCpu(s.idleCpu)}${Object.keys(s.errors).length ? `, ${errorsText(s.errors)}` : ''}`,
+        ...s.nodes.map(
+          (n, i) =>
+            `  - node ${i + 1}: ${n.connected} daemons, RSS ${fmtBytes(n.rss)} (${fmtBytes(n.perConnection)}/connection; V8 heap ${fmtBytes(n.heapPerConnection)}/connection), idle CPU ${n.cpu.toFixed(0)}%`,
+        ),
       );
     lines.push(`- capacity: ${c.bent ? `bent ${c.bent}` : 'every step held'}; held ${c.held}`);
     if (c.massDisconnect) {

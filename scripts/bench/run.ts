@@ -70,6 +70,8 @@ async function main(): Promise<number> {
   const workers = new Set<WorkerProcess>();
   let postgres: BenchPostgres | null = null;
   let server: BenchServer | null = null;
+  /** Nodes a phase started beside the server (capacity over several nodes). */
+  const extraNodes = new Set<BenchServer>();
   let db: Database | null = null;
   let profileDir: string | null = null;
 
@@ -79,6 +81,7 @@ async function main(): Promise<number> {
       log('cleaning up…');
       await Promise.all([...workers].map((w) => w.stop().catch(() => undefined)));
       await server?.stop().catch(() => undefined);
+      await Promise.all([...extraNodes].map((node) => node.stop().catch(() => undefined)));
       await db?.close().catch(() => undefined);
       await postgres?.destroy().catch((error: Error) => log(`  could not stop PostgreSQL: ${error.message}`));
       if (profileDir) await rm(profileDir, { recursive: true, force: true });
@@ -119,7 +122,8 @@ async function main(): Promise<number> {
     const people = Math.max(
       has('ingest') ? settings.uids : 0,
       has('latency') ? settings.latencyDaemons : 0,
-      has('capacity') || has('storm') ? topStep : 0,
+      // Over several nodes the capacity phase seeds its own devices, in bulk.
+      (has('capacity') && settings.capacityNodes === 1) || has('storm') ? topStep : 0,
       has('fanout') ? 128 : 0,
       settings.stormDaemons,
     );
@@ -137,6 +141,11 @@ async function main(): Promise<number> {
         server = await startBenchServer(serverOptions);
         ctx.server = server;
         log(`  server pid ${server.pid} at ${server.url}`);
+      },
+      startNode: async (env) => {
+        const node = await startBenchServer({ databaseUrl: ctx.databaseUrl, log, env });
+        extraNodes.add(node);
+        return node;
       },
       databaseUrl: postgres.url,
       db,

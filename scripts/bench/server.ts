@@ -43,7 +43,13 @@ async function ensureNextBuild(log: (line: string) => void): Promise<void> {
   });
 }
 
-export async function startBenchServer(options: { databaseUrl: string; cpuProfDir?: string; log: (line: string) => void }): Promise<BenchServer> {
+export async function startBenchServer(options: {
+  databaseUrl: string;
+  cpuProfDir?: string;
+  log: (line: string) => void;
+  /** Settings on top of the bench's own (e.g. a smaller DATABASE_POOL_SIZE for extra nodes). */
+  env?: Record<string, string>;
+}): Promise<BenchServer> {
   await ensureNextBuild(options.log);
   const args = ['--import', 'tsx'];
   if (options.cpuProfDir) args.push('--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`);
@@ -62,6 +68,7 @@ export async function startBenchServer(options: { databaseUrl: string; cpuProfDi
       RATE_LIMIT_PER_SECOND: '1000000',
       // The dashboard is not benchmarked; a fixed token only keeps the start-up warning away.
       ADMIN_TOKEN: 'bench-operator-token-not-secret',
+      ...options.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

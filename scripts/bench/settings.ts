@@ -6,9 +6,20 @@
  *
  *   npm run bench -- --quick --phases=ingest,latency
  *   BENCH_CAPACITY_STEPS=2000,4000 npm run bench
+ *
+ * More idle daemons than one node holds (each process has 20,000 open files):
+ * BENCH_CAPACITY_NODES starts that many node processes on the same PostgreSQL
+ * for the capacity phase, and its steps count daemons over all of them (each
+ * its own seeded device, one statement per 10,000), e.g.
+ *
+ *   BENCH_PHASES=capacity BENCH_PEERS=none BENCH_CAPACITY_NODES=6 \
+ *     BENCH_CAPACITY_STEPS=50000,100000 BENCH_CLIENT_PROCESSES=8 npm run bench -- --output=none
  */
 import { z } from 'zod';
 import { PEERS, type PeerName } from './peers/brokers.ts';
+
+/** Nodes the capacity phase may start: their pools, the bench's own and the LISTEN connections stay under PostgreSQL's 200. */
+export const MAX_CAPACITY_NODES = 12;
 
 export const ALL_PHASES = ['ingest', 'latency', 'capacity', 'storm', 'fanout'] as const;
 export type Phase = (typeof ALL_PHASES)[number];
@@ -38,7 +49,10 @@ export interface Settings {
   latencyClient: 'trpc' | 'raw';
 
   // capacity
+  /** Steps of idle daemons, counted over all the capacity phase's nodes. */
   capacitySteps: number[];
+  /** Node processes the capacity phase spreads its daemons over (1 = the bench's one server). */
+  capacityNodes: number;
   /** Processes holding daemon connections (each process has its own 20,000-file limit). */
   clientProcesses: number;
   /** Connections opened against the bare `ws` server for the per-connection baseline. */
@@ -118,6 +132,7 @@ function schemaFor(quick: boolean) {
     BENCH_LATENCY_CLIENT: client.default('trpc'),
 
     BENCH_CAPACITY_STEPS: positiveList.default(quick ? [1000, 2000] : [5000, 10000, 15000, 19000]),
+    BENCH_CAPACITY_NODES: amount.default(1),
     BENCH_CLIENT_PROCESSES: amount.default(sized(4, 2)),
     BENCH_BASELINE_CONNECTIONS: amount.default(sized(5000, 1000)),
     BENCH_SETTLE_SECONDS: amount.default(sized(5, 2)),
@@ -165,6 +180,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, argv: readonl
     latencyClient: v.BENCH_LATENCY_CLIENT,
 
     capacitySteps: v.BENCH_CAPACITY_STEPS,
+    capacityNodes: Math.max(1, Math.floor(v.BENCH_CAPACITY_NODES)),
     clientProcesses: Math.max(1, v.BENCH_CLIENT_PROCESSES),
     baselineConnections: v.BENCH_BASELINE_CONNECTIONS,
     settleSeconds: v.BENCH_SETTLE_SECONDS,
@@ -182,6 +198,9 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, argv: readonl
   }
   const perProcess = Math.max(...settings.capacitySteps, settings.baselineConnections) / settings.clientProcesses;
   if (perProcess > 19_000) throw new Error(`${perProcess} connections per client process would hit the open-files limit; raise BENCH_CLIENT_PROCESSES`);
+  const perNode = Math.max(...settings.capacitySteps) / settings.capacityNodes;
+  if (perNode > 19_000) throw new Error(`${perNode} daemons per node would hit its open-files limit; raise BENCH_CAPACITY_NODES`);
+  if (settings.capacityNodes > MAX_CAPACITY_NODES) throw new Error(`BENCH_CAPACITY_NODES is at most ${MAX_CAPACITY_NODES} (PostgreSQL's connections)`);
   return settings;
 }
 
@@ -203,7 +222,8 @@ export function describeSettings(s: Settings): [string, string][] {
     ],
     [
       'capacity',
-      `steps ${s.capacitySteps.join(', ')} idle daemons over ${s.clientProcesses} client processes (${clients(s.capacityClient)} clients); ` +
+      `steps ${s.capacitySteps.join(', ')} idle daemons${s.capacityNodes > 1 ? ` spread over ${s.capacityNodes} nodes (BENCH_CAPACITY_NODES)` : ''} ` +
+        `over ${s.clientProcesses} client processes (${clients(s.capacityClient)} clients); ` +
         `${s.settleSeconds} s settle per step; bare ws baseline with ${s.baselineConnections} connections`,
     ],
     ['storm', `${s.stormDaemons || 'as many daemons as capacity held'} daemons × 100 queued items; give up after ${s.stormTimeoutSeconds} s`],
@@ -215,7 +235,8 @@ export function describeSettings(s: Settings): [string, string][] {
     [
       'server',
       'node --import tsx src/server/main.ts, HOST=127.0.0.1, LOG_LEVEL=warn, RATE_LIMIT_PER_SECOND=1000000 ' +
-        '(every request counted in the shared rate window, as with the default limit, none refused), DATABASE_POOL_SIZE default (20)',
+        '(every request counted in the shared rate window, as with the default limit, none refused), DATABASE_POOL_SIZE default (20)' +
+        (s.capacityNodes > 1 ? `; the capacity phase's ${s.capacityNodes - 1} other nodes DATABASE_POOL_SIZE=10` : ''),
     ],
   ];
 }
