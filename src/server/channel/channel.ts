@@ -231,21 +231,21 @@ export async function openChannel(options: ChannelOptions): Promise<Channel> {
     // retries instead of giving up for good.
     createContext: async (req, ws, connectionParams): Promise<Context> => {
       const operatorSession = readCookie(req.headers.cookie, SESSION_COOKIE);
-      const base = { db, doorbells, metrics, operatorSession };
       const token = connectionParams?.token;
       if (typeof token === 'string' && token !== '') {
         const device = await authenticateDevice(db, token);
         // Revoked in the meantime: it has no online row, and no channel.
         const daemonSocket = device && (await track(ws, device));
         if (!device || !daemonSocket) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'invalid device token' });
-        return { ...base, device, daemonSocket };
+        // Written out, not spread: a spread here gave each connection's context a hidden class of its own.
+        return { db, doorbells, metrics, operatorSession, device, daemonSocket };
       }
       if (await operatorSessionValid(db, operatorSession)) {
         if (bus && ws.readyState === ws.OPEN) {
           ws.once('close', onDashboardClose);
           if (dashboards++ === 0) await bus.watchPushes(true);
         }
-        return { ...base, device: null, daemonSocket: null };
+        return { db, doorbells, metrics, operatorSession, device: null, daemonSocket: null };
       }
       throw new TRPCError({ code: 'UNAUTHORIZED', message: operatorSession === undefined ? 'missing device token' : 'sign in at /admin/login' });
     },

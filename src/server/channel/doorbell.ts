@@ -4,16 +4,22 @@
  * sent, so wake-ups that arrive while it is busy collapse into one look.
  */
 
-/** One connection's doorbell. */
+/**
+ * One connection's doorbell. It is itself the abort listener of the wait in
+ * progress (`handleEvent`): an idle connection keeps no closure of its own
+ * here (a closure per wait costs more than the rest of the doorbell).
+ */
 export class Doorbell {
   private rung = false;
-  private waiter: (() => void) | null = null;
+  /** The wait in progress: its promise's resolve and the signal that also ends it. */
+  private resolveWait: (() => void) | null = null;
+  private signal: AbortSignal | null = null;
 
   constructor(readonly key: string) {}
 
   ring(): void {
     this.rung = true;
-    this.waiter?.();
+    this.wake();
   }
 
   /** Resolves at the next ring (at once if rung since the last wait), or when `signal` aborts. */
@@ -24,15 +30,25 @@ export class Doorbell {
       return Promise.resolve();
     }
     return new Promise<void>((resolve) => {
-      const done = () => {
-        this.waiter = null;
-        this.rung = false;
-        signal.removeEventListener('abort', done);
-        resolve();
-      };
-      this.waiter = done;
-      signal.addEventListener('abort', done);
+      this.resolveWait = resolve;
+      this.signal = signal;
+      signal.addEventListener('abort', this);
     });
+  }
+
+  /** The wait's signal aborted. */
+  handleEvent(): void {
+    this.wake();
+  }
+
+  private wake(): void {
+    const resolve = this.resolveWait;
+    if (!resolve) return;
+    this.signal?.removeEventListener('abort', this);
+    this.resolveWait = null;
+    this.signal = null;
+    this.rung = false;
+    resolve();
   }
 }
 

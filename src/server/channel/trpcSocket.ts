@@ -313,7 +313,11 @@ class Connection<TContext> {
     }
     // Released by call() and subscribe() when they end.
     this.inFlight++;
-    return type === 'subscription' ? this.subscribe(id, jsonrpc, path, input, batchIndex) : this.call(id, jsonrpc, type, path, input, batchIndex);
+    if (type !== 'subscription') return this.call(id, jsonrpc, type, path, input, batchIndex);
+    // Not chained to the caller's error handler: that handler would be kept
+    // (with the frame's text) for as long as the subscription runs.
+    void this.subscribe(id, jsonrpc, path, input, batchIndex);
+    return Promise.resolve();
   }
 
   private async call(id: RequestId, jsonrpc: '2.0' | undefined, type: 'query' | 'mutation', path: string, input: unknown, batchIndex: number): Promise<void> {
@@ -353,79 +357,79 @@ class Connection<TContext> {
   /**
    * Runs one subscription: `started`, its events, then `stopped`; or the
    * error that kept it from starting. An idle subscription is this one
-   * function waiting in `iterator.next()`: a stop aborts the signal, which
-   * the iterator is expected to heed (the procedures of this service do).
+   * function waiting in `iterator.next()` (one suspended frame per idle
+   * daemon, so no wrapper around it): a stop aborts the signal, which the
+   * iterator is expected to heed (the procedures of this service do).
    */
   private async subscribe(id: RequestId, jsonrpc: '2.0' | undefined, path: string, input: unknown, batchIndex: number): Promise<void> {
     try {
-      await this.runSubscription(id, jsonrpc, path, input, batchIndex);
-    } finally {
-      this.inFlight--;
-    }
-  }
-
-  private async runSubscription(id: RequestId, jsonrpc: '2.0' | undefined, path: string, input: unknown, batchIndex: number): Promise<void> {
-    const subscriptions = (this.subscriptions ??= new Map());
-    if (subscriptions.has(id)) {
-      this.respondWithError(new TRPCError({ code: 'BAD_REQUEST', message: `Duplicate id ${id}` }), id, jsonrpc, 'subscription', path, input);
-      return;
-    }
-    const controller = new AbortController();
-    const signal = controller.signal;
-    subscriptions.set(id, controller);
-    let refused = false;
-    try {
-      const iterator = await this.start(controller, path, input, batchIndex);
-      if (iterator) {
-        this.respond({ id, jsonrpc, result: { type: 'started' } });
-        let completed = false;
-        let failure: { cause: unknown } | null = null;
-        try {
-          while (!signal.aborted) {
-            const next = await iterator.next();
-            if (next.done) {
-              completed = true;
-              break;
+      const subscriptions = (this.subscriptions ??= new Map());
+      if (subscriptions.has(id)) {
+        this.inFlight--;
+        this.respondWithError(new TRPCError({ code: 'BAD_REQUEST', message: `Duplicate id ${id}` }), id, jsonrpc, 'subscription', path, input);
+        return;
+      }
+      const controller = new AbortController();
+      const signal = controller.signal;
+      subscriptions.set(id, controller);
+      let refused = false;
+      try {
+        const iterator = await this.start(controller, path, input, batchIndex);
+        if (iterator) {
+          this.respond({ id, jsonrpc, result: { type: 'started' } });
+          let completed = false;
+          let failure: { cause: unknown } | null = null;
+          try {
+            while (!signal.aborted) {
+              const next = await iterator.next();
+              if (next.done) {
+                completed = true;
+                break;
+              }
+              if (signal.aborted) break;
+              const value: unknown = next.value;
+              this.respond({
+                id,
+                jsonrpc,
+                result: isTrackedEnvelope(value) ? { type: 'data', data: { id: value[0], data: value[1] }, id: value[0] } : { type: 'data', data: value },
+              });
             }
-            if (signal.aborted) break;
-            const value: unknown = next.value;
-            this.respond({
-              id,
-              jsonrpc,
-              result: isTrackedEnvelope(value) ? { type: 'data', data: { id: value[0], data: value[1] }, id: value[0] } : { type: 'data', data: value },
-            });
+          } catch (cause) {
+            // After a stop a failure is only reported, and an AbortError is how a stop is expected to end.
+            if (!signal.aborted) failure = { cause };
+            else if (!isAbortError(cause)) this.options.onError(getTRPCErrorFromUnknown(cause), path);
           }
-        } catch (cause) {
-          // After a stop a failure is only reported, and an AbortError is how a stop is expected to end.
-          if (!signal.aborted) failure = { cause };
-          else if (!isAbortError(cause)) this.options.onError(getTRPCErrorFromUnknown(cause), path);
+          if (!completed && !signal.aborted) controller.abort(); // wakes cleanup that waits for cancellation
+          try {
+            if (!completed) await iterator.return?.();
+          } catch (cause) {
+            // A failed cleanup is the server's to know; the client hears of the iteration's failure, if any.
+            this.options.onError(getTRPCErrorFromUnknown(cause), path);
+          }
+          if (failure) this.respondWithError(failure.cause, id, jsonrpc, 'subscription', path, input);
         }
-        if (!completed && !signal.aborted) controller.abort(); // wakes cleanup that waits for cancellation
-        try {
-          if (!completed) await iterator.return?.();
-        } catch (cause) {
-          // A failed cleanup is the server's to know; the client hears of the iteration's failure, if any.
-          this.options.onError(getTRPCErrorFromUnknown(cause), path);
+      } catch (cause) {
+        const error = getTRPCErrorFromUnknown(cause);
+        if (this.ctx === undefined) {
+          // The connection was refused.
+          this.refuse(error, id, jsonrpc, 'subscription', path, input);
+          refused = true;
+        } else if (!(signal.aborted && error.code === 'INTERNAL_SERVER_ERROR' && isAbortError(error.cause))) {
+          // (A setup that gave up because the subscription was stopped is no error.)
+          this.respondWithError(error, id, jsonrpc, 'subscription', path, input);
+          refused = true;
         }
-        if (failure) this.respondWithError(failure.cause, id, jsonrpc, 'subscription', path, input);
+      } finally {
+        // Released once cleanup settled, right before the client may reuse the id.
+        if (this.ws.readyState !== OPEN && !signal.aborted) controller.abort();
+        subscriptions.delete(id);
+        this.inFlight--;
       }
+      if (!refused) this.respond({ id, jsonrpc, result: { type: 'stopped' } });
     } catch (cause) {
-      const error = getTRPCErrorFromUnknown(cause);
-      if (this.ctx === undefined) {
-        // The connection was refused.
-        this.refuse(error, id, jsonrpc, 'subscription', path, input);
-        refused = true;
-      } else if (!(signal.aborted && error.code === 'INTERNAL_SERVER_ERROR' && isAbortError(error.cause))) {
-        // (A setup that gave up because the subscription was stopped is no error.)
-        this.respondWithError(error, id, jsonrpc, 'subscription', path, input);
-        refused = true;
-      }
-    } finally {
-      // Released once cleanup settled, right before the client may reuse the id.
-      if (this.ws.readyState !== OPEN && !signal.aborted) controller.abort();
-      subscriptions.delete(id);
+      // Never rejects: nothing awaits it (see handle).
+      this.options.onError(getTRPCErrorFromUnknown(cause), path);
     }
-    if (!refused) this.respond({ id, jsonrpc, result: { type: 'stopped' } });
   }
 
   /** Calls a subscription procedure: its iterator, or null when the subscription stopped first. */

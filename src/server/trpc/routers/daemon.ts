@@ -16,7 +16,6 @@ import { issuePairingCode } from '../../domain/pairing.ts';
 import { listUserGrants, revokeUid } from '../../domain/uids.ts';
 import { uidPattern } from '../../domain/secrets.ts';
 import { deviceProcedure, router, type Context, type DaemonSocketState } from '../init.ts';
-import type { AuthenticatedDevice } from '../../domain/devices.ts';
 
 /** Never added to: the sent ids of every connection that has sent nothing yet. */
 const NOTHING_SENT = new Set<string>();
@@ -67,7 +66,8 @@ export const daemonRouter = router({
       throw new TRPCError({ code: 'CONFLICT', message: 'this connection already has a daemon.notifications subscription (one per connection)' });
     }
     socket.notifications = stop;
-    return deliver(ctx, socket, stop);
+    // The parts it uses, not the context: an idle subscription keeps its arguments for as long as it runs.
+    return deliver(ctx.db, ctx.doorbells, ctx.metrics, ctx.device.userId, socket, stop);
   }),
 
   /** Purge after receipt: deletes the listed items of this user's queues. Idempotent. */
@@ -107,11 +107,18 @@ export const daemonRouter = router({
 });
 
 /** The backlog, then every new item, until `stop` aborts. */
-async function* deliver(ctx: Context & { device: AuthenticatedDevice }, socket: DaemonSocketState, stop: AbortSignal): AsyncGenerator<DeliveryEvent> {
+async function* deliver(
+  db: Context['db'],
+  doorbells: Context['doorbells'],
+  metrics: Context['metrics'],
+  userId: string,
+  socket: DaemonSocketState,
+  stop: AbortSignal,
+): AsyncGenerator<DeliveryEvent> {
   // Listen before reading the backlog, so nothing committed in between is missed.
-  const doorbell = ctx.doorbells.add(ctx.device.userId);
+  const doorbell = doorbells.add(userId);
   try {
-    const backlog = await pendingItems(ctx.db, ctx.device.userId).catch((error: unknown) => {
+    const backlog = await pendingItems(db, userId).catch((error: unknown) => {
       // Busy or away: say so (the daemon subscribes again later), not "internal error".
       throw isStorageUnavailable(error) ? new TRPCError({ code: 'SERVICE_UNAVAILABLE', message: 'storage unavailable, retry later', cause: error }) : error;
     });
@@ -127,7 +134,7 @@ async function* deliver(ctx: Context & { device: AuthenticatedDevice }, socket: 
       // because ids of different queues commit out of order.
       let fresh: DeliveredItem[];
       try {
-        fresh = await pendingItems(ctx.db, ctx.device.userId, sent);
+        fresh = await pendingItems(db, userId, sent);
       } catch (error) {
         // The database is away: keep the daemon connected and look again soon
         // (the listener's reconnect rings every doorbell as well).
@@ -141,13 +148,13 @@ async function* deliver(ctx: Context & { device: AuthenticatedDevice }, socket: 
       if (sent === NOTHING_SENT) sent = new Set();
       for (const item of fresh) {
         sent.add(item.id);
-        ctx.metrics.deliveryLatency.observe((now - Date.parse(item.createdAt)) / 1000);
+        metrics.deliveryLatency.observe((now - Date.parse(item.createdAt)) / 1000);
       }
       yield { kind: 'live', items: fresh };
-      if (sent.size > 1_000) sent = await stillPending(ctx.db, ctx.device.userId, sent);
+      if (sent.size > 1_000) sent = await stillPending(db, userId, sent);
     }
   } finally {
-    ctx.doorbells.remove(doorbell);
+    doorbells.remove(doorbell);
     if (socket.notifications === stop) socket.notifications = null;
   }
 }
