@@ -2,8 +2,7 @@
  * What a daemon receives and acknowledges: the pending items of all its
  * user's queues.
  */
-import type pg from 'pg';
-import { inTransaction, perDatabase, type Database } from '../../platform/db/client.ts';
+import { perDatabase, queryWithin, type Database } from '../../platform/db/client.ts';
 import { Coalescer, type JobOutcome } from '../../platform/db/coalescer.ts';
 import type { DeliveredItem } from '../../../shared/delivery.ts';
 import { prepared } from '../../platform/db/prepared.ts';
@@ -83,7 +82,7 @@ const ACK_TIMEOUT_MS = 10_000;
 
 const ackCommitterOf = perDatabase(
   (db) =>
-    new Coalescer<AckRequest, number>((requests) => inTransaction(db.pool, (client) => deleteAcked(client, requests), { timeoutMs: ACK_TIMEOUT_MS }), {
+    new Coalescer<AckRequest, number>((requests) => deleteAcked(db, requests), {
       maxWeight: ACK_GROUP_MAX_IDS,
       weight: (request) => request.ids.length,
     }),
@@ -101,62 +100,29 @@ export async function ackItems(db: Database, userId: string, ids: readonly strin
   return ackCommitterOf(db).submit({ userId, ids });
 }
 
-/** $1 item ids, $2 the user acking each: the pairs where the item is in a queue of that user. */
-const OWNED_ITEMS = `
-  FROM unnest($1::bigint[], $2::uuid[]) AS a(id, user_id)
-  JOIN queue_items i ON i.id = a.id
-  JOIN uids u ON u.uid = i.uid AND u.user_id = a.user_id`;
-
 /**
- * The queues holding acked items of their own users, found and locked in one
- * round trip, in UID order as lockQueues (src/server/domain/queues.ts) locks them.
+ * The acks of a group in one round trip: ack_items (its migration,
+ * prisma/migrations/20261201220000_ack_items) locks the queues holding each
+ * user's own acked items in UID order, deletes those items and sets the
+ * sizes; the dashboard hears of it when something was removed.
  */
-const LOCK_OWNED_QUEUES = prepared(
-  'lock-owned-queues',
-  `
-  SELECT q.uid, u.user_id::text
-    FROM queues q JOIN uids u ON u.uid = q.uid
-   WHERE q.uid IN (SELECT i.uid ${OWNED_ITEMS})
-   ORDER BY q.uid
-     FOR UPDATE OF q`,
+const ACK_ITEMS = prepared(
+  'ack-items',
+  `WITH acked AS (SELECT item_id, owner_id FROM ack_items($1::bigint[], $2::uuid[])),
+        announce AS (${announceSql('queues')} WHERE EXISTS (SELECT 1 FROM acked))
+   SELECT item_id, owner_id FROM acked
+   UNION ALL
+   SELECT NULL, NULL FROM announce`,
 );
 
-/**
- * The delete, the queue sizes and the dashboard's announcement in one round
- * trip (three before). All parts of a statement see the same snapshot, so a
- * size is the live items counted before the delete minus the live ones removed.
- * The announcement's row (id null) is what makes its CTE run.
- */
-const REMOVE_RECOUNT_ANNOUNCE = prepared(
-  'remove-recount-announce',
-  `
-  WITH removed AS (
-    DELETE FROM queue_items WHERE uid = ANY($3::text[]) AND id IN (SELECT i.id ${OWNED_ITEMS})
-    RETURNING id::text, uid, (expires_at IS NULL OR expires_at > now()) AS live
-  ), recount AS (
-    UPDATE queues q
-       SET size = (SELECT count(*) FROM queue_items i WHERE i.uid = q.uid AND (i.expires_at IS NULL OR i.expires_at > now()))
-                - (SELECT count(*) FROM removed r WHERE r.uid = q.uid AND r.live)
-     WHERE q.uid = ANY($3::text[])
-  ), announce AS (${announceSql('queues')})
-  SELECT id, uid FROM removed
-  UNION ALL
-  SELECT NULL, NULL FROM announce`,
-);
-
-/** One transaction for a group of acks: each request's count of items it removed, in order. */
-async function deleteAcked(client: pg.ClientBase, requests: readonly AckRequest[]): Promise<JobOutcome<number>[]> {
+/** One statement for a group of acks: each request's count of items it removed, in order. */
+async function deleteAcked(db: Database, requests: readonly AckRequest[]): Promise<JobOutcome<number>[]> {
   const ids = requests.flatMap((r) => r.ids);
   const users = requests.flatMap((r) => r.ids.map(() => r.userId));
-  const { rows: lockedRows } = await client.query<{ uid: string; user_id: string }>({ ...LOCK_OWNED_QUEUES, values: [ids, users] });
-  const locked = new Map(lockedRows.map((r) => [r.uid, r.user_id]));
+  const { rows } = await queryWithin<{ item_id: string | null; owner_id: string | null }>(db.pool, { ...ACK_ITEMS, values: [ids, users] }, ACK_TIMEOUT_MS);
   // Each removed item, with the user whose queue held it.
   const removedFor = new Map<string, string>();
-  if (locked.size > 0) {
-    const uids = [...locked.keys()];
-    const { rows } = await client.query<{ id: string | null; uid: string | null }>({ ...REMOVE_RECOUNT_ANNOUNCE, values: [ids, users, uids] });
-    for (const row of rows) if (row.id !== null) removedFor.set(row.id, locked.get(row.uid as string) as string);
-  }
+  for (const row of rows) if (row.item_id !== null) removedFor.set(row.item_id, row.owner_id as string);
   // An item counts for the first request of its own user that listed it.
   return requests.map((request) => {
     let removed = 0;

@@ -65,36 +65,64 @@ export function perDatabase<T>(make: (db: Database) => T): (db: Database) => T {
 }
 
 /**
- * Runs `work` in a transaction on a connection of its own from the pool:
- * COMMIT when it resolves, ROLLBACK when it throws. Past `timeoutMs` the
- * connection is closed, which makes PostgreSQL roll the transaction back, and
- * the caller gets a "transaction timeout" (storage unavailable).
+ * Runs `work` on a connection of its own from the pool. Past `timeoutMs` the
+ * connection is closed, which makes PostgreSQL roll back what it was doing,
+ * and the caller gets a "transaction timeout" (storage unavailable). `work`
+ * calls `discard` when the connection must not go back to the pool.
  */
-export async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>, options: { timeoutMs?: number } = {}): Promise<T> {
+async function onConnection<T>(
+  pool: pg.Pool,
+  work: (client: pg.PoolClient, discard: (error: Error) => void) => Promise<T>,
+  timeoutMs: number | undefined,
+): Promise<T> {
   const client = await pool.connect();
   let broken: Error | undefined;
-  const timer = options.timeoutMs
+  let timedOut = false;
+  const timer = timeoutMs
     ? setTimeout(() => {
+        timedOut = true;
         broken = new Error('transaction timeout');
         void client.end().catch(() => undefined);
-      }, options.timeoutMs)
+      }, timeoutMs)
     : undefined;
   try {
-    await client.query('BEGIN');
-    const result = await work(client);
-    await client.query('COMMIT');
-    return result;
+    return await work(client, (error) => (broken ??= error));
   } catch (error) {
-    if (broken) throw new Error('transaction timeout', { cause: error });
-    // A connection that cannot even roll back is not given back to the pool.
-    await client.query('ROLLBACK').catch((rollbackError: Error) => {
-      broken = rollbackError;
-    });
+    if (timedOut) throw new Error('transaction timeout', { cause: error });
     throw error;
   } finally {
     clearTimeout(timer);
     client.release(broken);
   }
+}
+
+/**
+ * Runs `work` in a transaction on a connection of its own from the pool:
+ * COMMIT when it resolves, ROLLBACK when it throws, and the timeout of
+ * {@link onConnection}.
+ */
+export function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>, options: { timeoutMs?: number } = {}): Promise<T> {
+  return onConnection(
+    pool,
+    async (client, discard) => {
+      await client.query('BEGIN');
+      try {
+        const result = await work(client);
+        await client.query('COMMIT');
+        return result;
+      } catch (error) {
+        // A connection that cannot even roll back is not given back to the pool.
+        await client.query('ROLLBACK').catch(discard);
+        throw error;
+      }
+    },
+    options.timeoutMs,
+  );
+}
+
+/** One statement, which is its own transaction, with the timeout of {@link onConnection}. */
+export function queryWithin<R extends pg.QueryResultRow>(pool: pg.Pool, query: pg.QueryConfig, timeoutMs: number): Promise<pg.QueryResult<R>> {
+  return onConnection(pool, (client) => client.query<R>(query), timeoutMs);
 }
 
 const unavailableCodes = new Set([
