@@ -22,6 +22,8 @@ export interface LatencyResult {
   daemons: number;
   connected: number;
   rate: number;
+  /** Notifications per POST. */
+  batch: number;
   /** Acks per second actually obtained (below `rate` when the node could not keep up). */
   achievedRate: number;
   seconds: number;
@@ -98,6 +100,7 @@ async function measureRate(
       key: ctx.fixtures.key,
       uids: people.map((p) => p.uid),
       rate,
+      batch: s.latencyBatch,
       durationMs: s.latencySeconds * 1000,
       maxInFlight: 256,
     } satisfies PacedParams,
@@ -146,6 +149,7 @@ async function measureRate(
     daemons: people.length,
     connected,
     rate,
+    batch: s.latencyBatch,
     achievedRate: sendToAck.length > 1 ? (sendToAck.length - 1) / ((lastAck - firstAck) / 1000) : Number.NaN,
     seconds: s.latencySeconds,
     sent: paced.sentAt.filter((t) => !Number.isNaN(t)).length,

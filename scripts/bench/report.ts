@@ -78,7 +78,7 @@ export function tableRows(info: RunInfo): Row[] {
     const sustained = l.skipped === 0 && l.achievedRate >= 0.95 * l.rate;
     rows.push([
       'delivery latency, ack→receipt',
-      `${fmt(l.rate, 0)}/s, ${fmt(l.daemons, 0)} daemons`,
+      `${fmt(l.rate, 0)}/s${l.batch > 1 ? ` in POSTs of ${l.batch}` : ''}, ${fmt(l.daemons, 0)} daemons`,
       `p50 ${fmt(l.ackToReceipt.p50)} / p95 ${fmt(l.ackToReceipt.p95)} / p99 ${fmt(l.ackToReceipt.p99)} ms`,
       '–',
       '–',

@@ -89,6 +89,7 @@ async function main(): Promise<void> {
         key: fixtures.key,
         uids: fixtures.people.map((p) => p.uid),
         rate,
+        batch: 1,
         durationMs: settings.latencySeconds * 1000,
         maxInFlight: 256,
       } satisfies PacedParams,

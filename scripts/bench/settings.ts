@@ -14,8 +14,16 @@
  *
  *   BENCH_PHASES=capacity BENCH_PEERS=none BENCH_CAPACITY_NODES=6 \
  *     BENCH_CAPACITY_STEPS=50000,100000 BENCH_CLIENT_PROCESSES=8 npm run bench -- --output=none
+ *
+ * Fan-out: BENCH_LATENCY_BATCH=100 makes each POST of the latency phase carry
+ * 100 notifications for 100 daemons, so its rate can go past what single
+ * POSTs reach, e.g. 5,000/s to 10,000 daemons:
+ *
+ *   BENCH_PHASES=latency BENCH_PEERS=none BENCH_LATENCY_DAEMONS=10000 \
+ *     BENCH_LATENCY_RATES=1000,5000 BENCH_LATENCY_BATCH=100 npm run bench -- --output=none
  */
 import { z } from 'zod';
+import { MAX_ITEMS_PER_BATCH } from '../../src/shared/limits.ts';
 import { PEERS, type PeerName } from './peers/brokers.ts';
 
 /** Nodes the capacity phase may start: their pools, the bench's own and the LISTEN connections stay under PostgreSQL's 200. */
@@ -45,6 +53,8 @@ export interface Settings {
   latencyRates: number[];
   latencyDaemons: number;
   latencySeconds: number;
+  /** Notifications per POST in the latency phase, each to another daemon (fan-out); the peers' rows always send one per publish. */
+  latencyBatch: number;
   /** Client used for the latency daemons: the real @trpc/client or the lean raw-ws one. */
   latencyClient: 'trpc' | 'raw';
 
@@ -130,6 +140,12 @@ function schemaFor(quick: boolean) {
     BENCH_LATENCY_DAEMONS: amount.default(sized(1000, 300)),
     BENCH_LATENCY_SECONDS: amount.default(sized(15, 6)),
     BENCH_LATENCY_CLIENT: client.default('trpc'),
+    BENCH_LATENCY_BATCH: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_ITEMS_PER_BATCH, { error: `at most ${MAX_ITEMS_PER_BATCH}, the most one POST carries` })
+      .default(1),
 
     BENCH_CAPACITY_STEPS: positiveList.default(quick ? [1000, 2000] : [5000, 10000, 15000, 19000]),
     BENCH_CAPACITY_NODES: amount.default(1),
@@ -178,6 +194,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, argv: readonl
     latencyDaemons: v.BENCH_LATENCY_DAEMONS,
     latencySeconds: v.BENCH_LATENCY_SECONDS,
     latencyClient: v.BENCH_LATENCY_CLIENT,
+    latencyBatch: v.BENCH_LATENCY_BATCH,
 
     capacitySteps: v.BENCH_CAPACITY_STEPS,
     capacityNodes: Math.max(1, Math.floor(v.BENCH_CAPACITY_NODES)),
@@ -217,7 +234,7 @@ export function describeSettings(s: Settings): [string, string][] {
     ],
     [
       'latency',
-      `${s.latencyRates.join(' and ')} notifications/s (batches of 1) for ${s.latencySeconds} s to ${s.latencyDaemons} connected daemons ` +
+      `${s.latencyRates.join(' and ')} notifications/s (batches of ${s.latencyBatch}) for ${s.latencySeconds} s to ${s.latencyDaemons} connected daemons ` +
         `(${clients(s.latencyClient)} clients)`,
     ],
     [

@@ -21,6 +21,7 @@ describe('benchmark settings', () => {
       stormDaemons: 0,
       output: 'elsewhere.txt',
       profile: false,
+      latencyBatch: 1,
     });
     expect(loadSettings({ BENCH_QUICK: 'off', BENCH_PEERS: 'none' }, []).maxMinutes).toBe(20);
   });
@@ -36,6 +37,12 @@ describe('benchmark settings', () => {
         '  BENCH_CAPACITY_CLIENT: must be "trpc" or "raw", not "x"',
       ].join('\n'),
     );
+  });
+
+  it('sends fan-out POSTs of up to the most one POST carries', () => {
+    expect(loadSettings({ BENCH_LATENCY_BATCH: '100' }, []).latencyBatch).toBe(100);
+    expect(() => loadSettings({ BENCH_LATENCY_BATCH: '1001' }, [])).toThrow('BENCH_LATENCY_BATCH: at most 1000, the most one POST carries, not "1001"');
+    expect(() => loadSettings({ BENCH_LATENCY_BATCH: '0' }, [])).toThrow('BENCH_LATENCY_BATCH');
   });
 
   it('measures both peers by default, BENCH_PEERS=none leaves them out, an unknown peer is refused', () => {

@@ -179,7 +179,10 @@ export interface PacedParams {
   appid: string;
   key: string;
   uids: string[];
+  /** Notifications per second. */
   rate: number;
+  /** Notifications per POST, each to the next UID (fan-out: many daemons per request). */
+  batch: number;
   durationMs: number;
   /** Open loop, but bounded: past this many requests in flight a send is skipped and counted. */
   maxInFlight: number;
@@ -194,8 +197,9 @@ export interface PacedResult {
 }
 
 /**
- * The latency phase's sender: batches of one, at a steady rate, each message
- * carrying its tag and send time, round-robin over the daemons' UIDs.
+ * The latency phase's sender: batches of `batch` (one by default), at a
+ * steady rate of notifications, each message carrying its tag and send time,
+ * round-robin over the daemons' UIDs.
  */
 async function paced(p: PacedParams): Promise<PacedResult> {
   const base = new URL(p.url);
@@ -213,24 +217,30 @@ async function paced(p: PacedParams): Promise<PacedResult> {
   const pending: Promise<void>[] = [];
   const t0 = now() + 50;
   let lastReport = now();
-  for (let tag = 0; tag < total; tag++) {
-    const due = t0 + (tag * 1000) / p.rate;
+  for (let first = 0; first < total; first += p.batch) {
+    const due = t0 + (first * 1000) / p.rate;
     const wait = due - now();
     if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
     if (inFlight >= p.maxInFlight) {
-      skipped++;
+      skipped += Math.min(p.batch, total - first);
       continue;
     }
     const sendTs = now();
-    sentAt[tag] = sendTs;
-    const uid = p.uids[tag % p.uids.length] as string;
-    const body = JSON.stringify([{ UID: uid, message: `latency ${tag} ${sendTs.toFixed(3)}`, action: `https://chat.example/#latency/${tag}` }]);
+    const tags = Array.from({ length: Math.min(p.batch, total - first) }, (_, i) => first + i);
+    for (const tag of tags) sentAt[tag] = sendTs;
+    const body = JSON.stringify(
+      tags.map((tag) => ({
+        UID: p.uids[tag % p.uids.length] as string,
+        message: `latency ${tag} ${sendTs.toFixed(3)}`,
+        action: `https://chat.example/#latency/${tag}`,
+      })),
+    );
     inFlight++;
     pending.push(
       post(base, path, p.key, body, via)
         .then(
           (answer) => {
-            if (answer.status === 200) ackedAt[tag] = now();
+            if (answer.status === 200) for (const tag of tags) ackedAt[tag] = now();
             else fail(failureKind(answer));
           },
           (error: unknown) => fail(errorKind(error)),
@@ -241,7 +251,7 @@ async function paced(p: PacedParams): Promise<PacedResult> {
     );
     if (now() - lastReport > 5_000) {
       lastReport = now();
-      progress(`sent ${tag + 1}/${total}, ${inFlight} in flight, ${skipped} skipped`);
+      progress(`sent ${first + p.batch}/${total}, ${inFlight} in flight, ${skipped} skipped`);
     }
   }
   await Promise.all(pending);
