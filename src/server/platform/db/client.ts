@@ -105,8 +105,8 @@ export function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) =>
   return onConnection(
     pool,
     async (client, discard) => {
-      await client.query('BEGIN');
       try {
+        await client.query('BEGIN');
         const result = await work(client);
         await client.query('COMMIT');
         return result;
