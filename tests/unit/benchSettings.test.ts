@@ -45,6 +45,17 @@ describe('benchmark settings', () => {
     expect(() => loadSettings({ BENCH_LATENCY_BATCH: '0' }, [])).toThrow('BENCH_LATENCY_BATCH');
   });
 
+  it('spreads capacity over several nodes only as far as open files and PostgreSQL connections allow', () => {
+    expect(loadSettings({}, []).capacityNodes).toBe(1);
+    const settings = loadSettings({ BENCH_CAPACITY_NODES: '6', BENCH_CAPACITY_STEPS: '50000,100000', BENCH_CLIENT_PROCESSES: '8' }, []);
+    expect(settings).toMatchObject({ capacityNodes: 6, capacitySteps: [50000, 100000], clientProcesses: 8 });
+    expect(() => loadSettings({ BENCH_CAPACITY_NODES: '4', BENCH_CAPACITY_STEPS: '100000', BENCH_CLIENT_PROCESSES: '8' }, [])).toThrow(
+      'raise BENCH_CAPACITY_NODES',
+    );
+    expect(() => loadSettings({ BENCH_CAPACITY_NODES: '6', BENCH_CAPACITY_STEPS: '100000' }, [])).toThrow('raise BENCH_CLIENT_PROCESSES');
+    expect(() => loadSettings({ BENCH_CAPACITY_NODES: '13', BENCH_CAPACITY_STEPS: '100000', BENCH_CLIENT_PROCESSES: '8' }, [])).toThrow('at most 12');
+  });
+
   it('measures both peers by default, BENCH_PEERS=none leaves them out, an unknown peer is refused', () => {
     expect(loadSettings({}, []).peers).toEqual(['mosquitto', 'nats']);
     expect(loadSettings({ BENCH_PEERS: 'none' }, []).peers).toEqual([]);
