@@ -363,7 +363,11 @@ export function renderDocument(info: RunInfo, table: string, previous: string | 
       ` client processes (each process, the server too, has a 20,000 open-files limit). The daemons are ${capacityClientText(info.settings)}.` +
       ' A step bends when a connection fails or drops. Memory per connection is the' +
       " growth of the server's VmRSS (/proc/<pid>/status) since before the first step divided by open connections; the baseline is a bare `ws` server" +
-      ' (same `ws` version, noServer + handleUpgrade) measured the same way in the same run.',
+      ' (same `ws` version, noServer + handleUpgrade) measured the same way in the same run.' +
+      (info.settings.capacityNodes > 1
+        ? ` Over ${info.settings.capacityNodes} nodes (BENCH_CAPACITY_NODES) on the same PostgreSQL, daemon i goes to node i mod nodes, each with a device of its own` +
+          ' seeded in bulk; RSS and V8 heap are summed over the nodes (each node apart in the diagnostics).'
+        : ''),
     '- **Storm.** The server is restarted; the same daemons, each with a full queue (100 items, filled with SQL beforehand), all connect at once, receive' +
       " their backlog and ack it. Failed connections retry with the daemon's backoff (0.5 s doubling, jitter, at most 8 retries); unlike the real daemon, a" +
       ' benchmark daemon also retries after UNAUTHORIZED and retries a failed ack (the real one exits, or waits for its next connection): both are' +
