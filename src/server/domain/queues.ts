@@ -15,11 +15,10 @@ import { AppError, Errno } from './errors.ts';
 /** Where a transaction's statements run: a Prisma interactive transaction, or a pg client inside BEGIN. */
 export type Transaction = Prisma.TransactionClient | pg.ClientBase;
 
-/** Runs one statement of a transaction and returns its rows, whichever client runs it (pg prepares the named ones). */
-async function queryRows<R>(tx: Transaction, statement: string | PreparedStatement, values: unknown[]): Promise<R[]> {
-  const text = typeof statement === 'string' ? statement : statement.text;
-  if ('$queryRawUnsafe' in tx) return tx.$queryRawUnsafe<R[]>(text, ...values);
-  return (await tx.query(typeof statement === 'string' ? { text, values } : { ...statement, values })).rows as R[];
+/** Runs one statement of a transaction and returns its rows, whichever client runs it (pg prepares it). */
+async function queryRows<R>(tx: Transaction, statement: PreparedStatement, values: unknown[]): Promise<R[]> {
+  if ('$queryRawUnsafe' in tx) return tx.$queryRawUnsafe<R[]>(statement.text, ...values);
+  return (await tx.query({ ...statement, values })).rows as R[];
 }
 
 /** Locks queue rows in UID order ($1: UIDs sorted), with their apps and users. */
@@ -51,16 +50,18 @@ export async function lockQueues(tx: Transaction, uids: readonly string[]): Prom
   return new Map(rows.map((r) => [r.uid, { appId: r.app_id, userId: r.user_id }]));
 }
 
+/** $1 UIDs: their live items counted into their queue rows. */
+const RECOUNT_QUEUES = prepared(
+  'recount-queues',
+  `UPDATE queues q
+      SET size = (SELECT count(*) FROM queue_items i
+                   WHERE i.uid = q.uid AND (i.expires_at IS NULL OR i.expires_at > now()))
+    WHERE q.uid = ANY($1::text[])`,
+);
+
 /** Recounts the live items of `uids` into their queue rows; call with those queues locked. */
 export async function recountQueues(tx: Transaction, uids: readonly string[]): Promise<void> {
-  await queryRows(
-    tx,
-    `UPDATE queues q
-        SET size = (SELECT count(*) FROM queue_items i
-                     WHERE i.uid = q.uid AND (i.expires_at IS NULL OR i.expires_at > now()))
-      WHERE q.uid = ANY($1::text[])`,
-    [[...uids]],
-  );
+  await queryRows(tx, RECOUNT_QUEUES, [[...uids]]);
 }
 
 /** One queue as operators see it. */
