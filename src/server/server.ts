@@ -124,7 +124,7 @@ export async function startPresence(config: Config, options: StartOptions = {}):
     const nodeId = config.NODE_ID ?? `${os.hostname()}:${port}`;
     // With PRESENCE_BUS, wake-ups go over the bus to the nodes holding each user; NOTIFY stays for the rest (platform/bus.ts).
     const bus = config.PRESENCE_BUS
-      ? await WakeupBus.connect({ url: config.PRESENCE_BUS, name: `presence ${nodeId}`, notifyInstead: (userIds) => wakeUsersNow(db, userIds) })
+      ? await WakeupBus.connect({ url: config.PRESENCE_BUS, name: `presence ${nodeId}`, notifyInstead: (userIds, origin) => wakeUsersNow(db, userIds, origin) })
       : undefined;
     if (bus) {
       attachBus(db, bus);

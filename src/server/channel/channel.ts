@@ -5,6 +5,7 @@
  * connections' online rows, and closes the sockets of revoked devices. A socket is served only with valid
  * credentials: a device token, or the dashboard's operator session.
  */
+import { randomUUID } from 'node:crypto';
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { TRPCError } from '@trpc/server';
@@ -12,6 +13,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { Database } from '../platform/db/client.ts';
 import { clearNodeOnlineRows, closeOnlineRow, endNodeOnlineRows, heartbeat, HEARTBEAT_INTERVAL_MS, openOnlineRow } from '../domain/delivery/onlineRows.ts';
 import type { WakeupBus } from '../platform/bus.ts';
+import { attachLocalDelivery, detachLocalDelivery, type LocalDelivery } from '../domain/delivery/handoff.ts';
 import { Doorbells } from './doorbell.ts';
 import { SignalListener } from '../platform/signals.ts';
 import { authenticateDevice, type AuthenticatedDevice } from '../domain/devices.ts';
@@ -90,9 +92,16 @@ export async function openChannel(options: ChannelOptions): Promise<Channel> {
   };
 
   await clearNodeOnlineRows(db, nodeId);
+  // What this node stores for its own daemons is handed to them after the
+  // commit: the wake-ups it sends carry this origin, and it reads for others' only.
+  const local: LocalDelivery = {
+    origin: randomUUID(),
+    hand: (stored) => doorbells.hand(stored),
+    ring: (userIds) => doorbells.ring(userIds),
+  };
   const signals = new SignalListener(options.databaseUrl, `presence-listener ${nodeId}`);
-  signals.on('wakeup', (userIds) => {
-    doorbells.ring(userIds);
+  signals.on('wakeup', (userIds, origin) => {
+    if (origin !== local.origin) doorbells.ring(userIds);
     // A push changed queue sizes and the ack log too.
     doorbells.ringTopic('queues');
     doorbells.ringTopic('acks');
@@ -110,7 +119,9 @@ export async function openChannel(options: ChannelOptions): Promise<Channel> {
   });
   signals.on('lost', (error) => log(`wake-up listener lost its connection: ${error.message}`));
   if (bus) {
-    bus.on('wakeup', (userIds) => doorbells.ring(userIds));
+    bus.on('wakeup', (userIds, origin) => {
+      if (origin !== local.origin) doorbells.ring(userIds);
+    });
     bus.on('pushed', () => {
       doorbells.ringTopic('queues');
       doorbells.ringTopic('acks');
@@ -168,6 +179,7 @@ export async function openChannel(options: ChannelOptions): Promise<Channel> {
     for (const [ws, daemon] of daemons) if (goneIds.has(daemon.connectionId)) ws.close(REVOKED, 'device revoked');
   }
   await signals.start();
+  attachLocalDelivery(db, local);
   const beatTimer = setInterval(() => void beat().catch(() => undefined), options.heartbeatMs ?? HEARTBEAT_INTERVAL_MS);
   beatTimer.unref();
 
@@ -263,6 +275,7 @@ export async function openChannel(options: ChannelOptions): Promise<Channel> {
       wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
     },
     async close() {
+      detachLocalDelivery(db, local);
       handler.broadcastReconnectNotification();
       clearInterval(beatTimer);
       handler.stop();

@@ -1,8 +1,18 @@
 /**
- * Wake-ups for the daemons connected to this node. A wake-up carries no
- * data: it tells a connection to look again for pending items it has not
- * sent, so wake-ups that arrive while it is busy collapse into one look.
+ * Wake-ups for the subscriptions on this node. A ring carries no data: it
+ * tells a subscription to look again in the database, so rings that arrive
+ * while it is busy collapse into one look. A handoff (handoff.ts in
+ * domain/delivery) carries the items this node just stored for the user:
+ * the subscription sends them without a look, unless a ring came too.
  */
+import type { DeliveredItem } from '../../shared/delivery.ts';
+import type { StoredItem } from '../domain/delivery/handoff.ts';
+
+/** Items a subscription keeps from handoffs between two of its turns; past this it looks in the database instead. */
+const HANDED_AT_MOST = 100;
+
+/** What a subscription's turn is about: the items handed to it, or null to look in the database. */
+export type Handed = readonly DeliveredItem[] | null;
 
 /**
  * One connection's doorbell. It is itself the abort listener of the wait in
@@ -10,9 +20,12 @@
  * here (a closure per wait costs more than the rest of the doorbell).
  */
 export class Doorbell {
+  /** Rung since the last turn: the next one looks in the database. */
   private rung = false;
+  /** Handed since the last turn (arrays shared between subscriptions: never written to). */
+  private handed: readonly DeliveredItem[] | null = null;
   /** The wait in progress: its promise's resolve and the signal that also ends it. */
-  private resolveWait: (() => void) | null = null;
+  private resolveWait: ((handed: Handed) => void) | null = null;
   private signal: AbortSignal | null = null;
 
   constructor(readonly key: string) {}
@@ -22,14 +35,26 @@ export class Doorbell {
     this.wake();
   }
 
-  /** Resolves at the next ring (at once if rung since the last wait), or when `signal` aborts. */
-  wait(signal: AbortSignal): Promise<void> {
-    // Not an async function: an idle connection waits here, and a plain promise is the smaller thing to keep.
-    if (this.rung || signal.aborted) {
-      this.rung = false;
-      return Promise.resolve();
+  /** Items stored for this subscription's user, already committed. */
+  hand(items: readonly DeliveredItem[]): void {
+    // After a ring the look finds these too.
+    if (!this.rung) {
+      const handed = this.handed ? this.handed.concat(items) : items;
+      if (handed.length > HANDED_AT_MOST) this.rung = true;
+      this.handed = this.rung ? null : handed;
     }
-    return new Promise<void>((resolve) => {
+    this.wake();
+  }
+
+  /**
+   * Resolves at the next ring or handoff (at once if one came since the last
+   * wait), or when `signal` aborts: with the items handed, or null when the
+   * subscription is to look in the database.
+   */
+  wait(signal: AbortSignal): Promise<Handed> {
+    // Not an async function: an idle connection waits here, and a plain promise is the smaller thing to keep.
+    if (this.rung || this.handed || signal.aborted) return Promise.resolve(this.take());
+    return new Promise<Handed>((resolve) => {
       this.resolveWait = resolve;
       this.signal = signal;
       signal.addEventListener('abort', this);
@@ -41,14 +66,20 @@ export class Doorbell {
     this.wake();
   }
 
+  private take(): Handed {
+    const handed = this.rung ? null : this.handed;
+    this.rung = false;
+    this.handed = null;
+    return handed;
+  }
+
   private wake(): void {
     const resolve = this.resolveWait;
     if (!resolve) return;
     this.signal?.removeEventListener('abort', this);
     this.resolveWait = null;
     this.signal = null;
-    this.rung = false;
-    resolve();
+    resolve(this.take());
   }
 }
 
@@ -92,6 +123,22 @@ export class Doorbells {
   /** Rings the subscriptions waiting for activity on `topic`. */
   ringTopic(topic: string): void {
     this.ring([topicKey(topic)]);
+  }
+
+  /** Gives each stored item to the subscriptions of its user here, one handoff per user. */
+  hand(stored: readonly StoredItem[]): void {
+    const byUser = new Map<string, DeliveredItem[]>();
+    for (const { userId, item } of stored) {
+      if (!this.byKey.has(userId)) continue;
+      const items = byUser.get(userId);
+      if (items) items.push(item);
+      else byUser.set(userId, [item]);
+    }
+    for (const [userId, items] of byUser) {
+      const present = this.byKey.get(userId);
+      if (present instanceof Set) present.forEach((doorbell) => doorbell.hand(items));
+      else present?.hand(items);
+    }
   }
 
   ringAll(): void {

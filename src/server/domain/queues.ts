@@ -25,8 +25,8 @@ async function queryRows<R>(tx: Transaction, statement: PreparedStatement, value
 const LOCK_QUEUES = prepared(
   'lock-queues',
   `
-  SELECT q.uid, q.app_id, u.user_id::text
-    FROM queues q JOIN uids u ON u.uid = q.uid
+  SELECT q.uid, q.app_id, a.name AS app_name, u.user_id::text
+    FROM queues q JOIN uids u ON u.uid = q.uid JOIN apps a ON a.id = q.app_id
    WHERE q.uid = ANY($1::text[])
    ORDER BY q.uid
      FOR UPDATE OF q`,
@@ -35,6 +35,8 @@ const LOCK_QUEUES = prepared(
 /** A locked queue: whose it is. */
 export interface LockedQueue {
   appId: string;
+  /** The app's name as daemons show it. */
+  appName: string;
   userId: string;
 }
 
@@ -46,8 +48,8 @@ export interface LockedQueue {
 export async function lockQueues(tx: Transaction, uids: readonly string[]): Promise<Map<string, LockedQueue>> {
   const distinct = [...new Set(uids)].sort();
   if (distinct.length === 0) return new Map();
-  const rows = await queryRows<{ uid: string; app_id: string; user_id: string }>(tx, LOCK_QUEUES, [distinct]);
-  return new Map(rows.map((r) => [r.uid, { appId: r.app_id, userId: r.user_id }]));
+  const rows = await queryRows<{ uid: string; app_id: string; app_name: string; user_id: string }>(tx, LOCK_QUEUES, [distinct]);
+  return new Map(rows.map((r) => [r.uid, { appId: r.app_id, appName: r.app_name, userId: r.user_id }]));
 }
 
 /** $1 UIDs: their live items counted into their queue rows. */

@@ -24,7 +24,8 @@ const PUSHED_SUBJECT = 'presence.pushed';
 const CONFIRM_WITHIN_MS = 1_000;
 
 export interface BusEvents {
-  wakeup: [userIds: string[]];
+  /** `origin`: the publishing node's mark, when it handed the items to its own daemons (the wake-up's payload). */
+  wakeup: [userIds: string[], origin: string | null];
   pushed: [];
   /** The connection came back after a loss, with this node's subscriptions in place: anything may have been missed. */
   resumed: [];
@@ -36,7 +37,7 @@ export interface BusOptions {
   /** Shown by the server (`connz`), to tell the nodes apart. */
   name: string;
   /** Sends wake-ups that the bus could not take as a NOTIFY (after the commit, like the publish). */
-  notifyInstead: (userIds: string[]) => Promise<void>;
+  notifyInstead: (userIds: string[], origin: string | null) => Promise<void>;
 }
 
 /** A promise that rejects after `ms`. */
@@ -113,7 +114,9 @@ export class WakeupBus extends EventEmitter<BusEvents> {
       present.sockets++;
       return;
     }
-    const subscription = this.nc.subscribe(WAKEUP_PREFIX + userId, { callback: () => this.emit('wakeup', [userId]) });
+    const subscription = this.nc.subscribe(WAKEUP_PREFIX + userId, {
+      callback: (_, message) => this.emit('wakeup', [userId], message.data.length > 0 ? message.string() : null),
+    });
     this.held.set(userId, { subscription, sockets: 1 });
     await this.confirm().catch(() => undefined);
   }
@@ -139,15 +142,16 @@ export class WakeupBus extends EventEmitter<BusEvents> {
   }
 
   /**
-   * Publishes the wake-ups of a committed group (call only after COMMIT).
-   * Whatever the server does not confirm goes as a NOTIFY as well; a wake-up
-   * twice costs a look at the queue, one lost would leave items waiting.
+   * Publishes the wake-ups of a committed group (call only after COMMIT),
+   * with the publishing node's origin when it handed the items to its own
+   * daemons. Whatever the server does not confirm goes as a NOTIFY as well;
+   * a wake-up twice costs a look at the queue, one lost would leave items waiting.
    */
-  async wake(userIds: readonly string[]): Promise<void> {
+  async wake(userIds: readonly string[], origin: string | null = null): Promise<void> {
     if (userIds.length === 0) return;
     if (this.connected && !this.nc.isClosed()) {
       try {
-        for (const userId of userIds) this.nc.publish(WAKEUP_PREFIX + userId);
+        for (const userId of userIds) this.nc.publish(WAKEUP_PREFIX + userId, origin ?? undefined);
         this.nc.publish(PUSHED_SUBJECT);
         await this.confirm();
         return;
@@ -155,7 +159,7 @@ export class WakeupBus extends EventEmitter<BusEvents> {
         // Not confirmed: the NOTIFY below.
       }
     }
-    await this.options.notifyInstead([...userIds]);
+    await this.options.notifyInstead([...userIds], origin);
   }
 
   /** The users this node holds (for tests and metrics). */

@@ -7,7 +7,12 @@ import { EventEmitter } from 'node:events';
 import pg from 'pg';
 import { backoffDelay } from '../../shared/backoff.ts';
 
-/** "These users have new items": comma-separated user ids. */
+/**
+ * "These users have new items": comma-separated user ids, then `@` and the
+ * origin of the node that stored them when it handed them to its own
+ * daemons already (domain/delivery/handoff.ts). A node that reads a payload
+ * without knowing the marker finds no daemon of a user "@…": nothing breaks.
+ */
 const WAKEUP_SIGNAL = 'presence_wakeup';
 /** "This device was revoked": its id. */
 export const DEVICE_REVOKED_SIGNAL = 'presence_device_revoked';
@@ -37,18 +42,19 @@ const USERS_PER_PAYLOAD = 150;
 
 /**
  * SQL that wakes the daemons of the user ids in the text-array parameter
- * `param` (on commit): one NOTIFY per 150 users.
+ * `users` (on commit): one NOTIFY per 150 users, each marked with the text
+ * parameter `origin` when that is not null.
  */
-export function wakeUsersSql(param: string): string {
+export function wakeUsersSql(users: string, origin: string): string {
   return `
-    SELECT pg_notify('${WAKEUP_SIGNAL}', string_agg(id, ','))
-      FROM (SELECT id, (row_number() OVER () - 1) / ${USERS_PER_PAYLOAD} AS chunk FROM unnest(${param}::text[]) AS id) AS ids
+    SELECT pg_notify('${WAKEUP_SIGNAL}', string_agg(id, ',') || coalesce(',@' || ${origin}::text, ''))
+      FROM (SELECT id, (row_number() OVER () - 1) / ${USERS_PER_PAYLOAD} AS chunk FROM unnest(${users}::text[]) AS id) AS ids
      GROUP BY chunk`;
 }
 
 /** Wakes these users' daemons at once (outside a transaction): the wake-up bus's way round a publish it could not confirm. */
-export async function wakeUsersNow(db: { pool: pg.Pool }, userIds: readonly string[]): Promise<void> {
-  await db.pool.query(wakeUsersSql('$1'), [userIds]);
+export async function wakeUsersNow(db: { pool: pg.Pool }, userIds: readonly string[], origin: string | null = null): Promise<void> {
+  await db.pool.query(wakeUsersSql('$1', '$2'), [userIds, origin]);
 }
 
 /** A dismissal as it travels between nodes. */
@@ -107,7 +113,8 @@ function parseRetraction(payload: string): Retraction | null {
 }
 
 export interface SignalEvents {
-  wakeup: [userIds: string[]];
+  /** `origin`: the storing node's mark, when it handed the items to its own daemons. */
+  wakeup: [userIds: string[], origin: string | null];
   deviceRevoked: [deviceId: string];
   activity: [topic: ActivityTopic];
   dismissed: [dismissal: Dismissal];
@@ -203,8 +210,11 @@ export class SignalListener extends EventEmitter<SignalEvents> {
 
   /** `signal` is the NOTIFY channel name, PostgreSQL's term for what this file calls a signal. */
   private dispatch(signal: string, payload: string): void {
-    if (signal === WAKEUP_SIGNAL) this.emit('wakeup', payload.split(',').filter(Boolean));
-    else if (signal === DEVICE_REVOKED_SIGNAL && payload) this.emit('deviceRevoked', payload);
+    if (signal === WAKEUP_SIGNAL) {
+      const ids = payload.split(',');
+      const origin = ids[ids.length - 1]?.startsWith('@') ? (ids.pop() as string).slice(1) : null;
+      this.emit('wakeup', ids.filter(Boolean), origin);
+    } else if (signal === DEVICE_REVOKED_SIGNAL && payload) this.emit('deviceRevoked', payload);
     else if (signal === ACTIVITY_SIGNAL && activityTopics.has(payload)) this.emit('activity', payload as ActivityTopic);
     else if (signal === DISMISSED_SIGNAL) {
       const dismissal = parseDismissal(payload);

@@ -21,6 +21,7 @@ import { uidPattern } from '../secrets.ts';
 import type { Ack, RetractAck } from './ack.ts';
 import { CLAIM_KEYS, IdempotencyKeyTaken, RECORD_ACKS, type IdempotentRequest } from './idempotency.ts';
 import type { NotificationInput } from './validate.ts';
+import type { StoredItem } from '../delivery/handoff.ts';
 
 /** One validated request to store. */
 export interface Push {
@@ -74,20 +75,23 @@ export function jobTargets(job: GroupJob): readonly { uid: string }[] {
  * (the caller never sends more than the cap for one queue).
  *
  * $1 apps, $2 UIDs, $3 messages, $4 actions, $5 ttls (seconds or null),
- * aligned in arrival order (with tags, $9 the tags or null); $6 the cap; $7
- * the users to wake; $8 the ack log entries as JSON [{app_id, item_count,
- * uids, tags, last_uid, upto}], where `upto` is how much `last_uid`'s queue grew
- * up to and including that push. Returns each queue's live items before the
- * statement. The untagged statement is the one without the tag column.
+ * aligned in arrival order (with tags, $10 the tags or null); $6 the cap; $7
+ * the users to wake, $9 the origin their wake-ups carry (or null); $8 the
+ * ack log entries as JSON [{app_id, item_count, uids, tags, last_uid, upto}],
+ * where `upto` is how much `last_uid`'s queue grew up to and including that
+ * push. Returns each queue's live items before the statement with the
+ * statement's time, then the id of each item inserted (`before` null). The
+ * untagged statement is the one without the tag column.
  */
 function storeSql(tagged: boolean): string {
   return `
   WITH batch AS (
-    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[]${tagged ? ', $9::text[]' : ''}) WITH ORDINALITY AS t(app_id, uid, message, action, ttl, ${tagged ? 'tag, ' : ''}n)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[]${tagged ? ', $10::text[]' : ''}) WITH ORDINALITY AS t(app_id, uid, message, action, ttl, ${tagged ? 'tag, ' : ''}n)
   ), inserted AS (
     INSERT INTO queue_items (uid, app_id, message, action, expires_at${tagged ? ', tag' : ''})
     SELECT uid, app_id, message, action, CASE WHEN ttl IS NULL THEN NULL ELSE now() + make_interval(secs => ttl) END${tagged ? ', tag' : ''}
       FROM batch ORDER BY n
+    RETURNING id, uid
   ), added AS (
     SELECT uid, count(*)::int AS k FROM batch GROUP BY uid
   ), existing AS (
@@ -110,9 +114,12 @@ function storeSql(tagged: boolean): string {
            WITH ORDINALITY AS e(app_id, item_count, uids, tags, last_uid, upto, n)
       LEFT JOIN counts c ON c.uid = e.last_uid
      ORDER BY e.n
-  ), woken AS (${wakeUsersSql('$7')})
+  ), woken AS (${wakeUsersSql('$7', '$9')})
   -- A SELECT in WITH runs only if it is read: counting woken sends its NOTIFYs.
-  SELECT uid, before, (SELECT count(*) FROM woken) AS notified FROM counts`;
+  -- stored_at as created_at keeps it, to the millisecond.
+  SELECT uid, before, (SELECT count(*) FROM woken) AS notified, NULL AS id, now()::timestamptz(3) AS stored_at FROM counts
+  UNION ALL
+  SELECT uid, NULL, NULL, id::text, NULL FROM inserted`;
 }
 const STORE = prepared('store', storeSql(false));
 const STORE_TAGGED = prepared('store-tagged', storeSql(true));
@@ -171,6 +178,12 @@ export interface StoreOptions {
   isolate?: boolean;
   /** With the wake-up bus: the users to wake are added here, for the caller to publish after COMMIT, instead of a NOTIFY. */
   wakeLater?: Set<string>;
+  /**
+   * For the handoff (domain/delivery/handoff.ts): the items stored are added
+   * here, for the caller to hand to this node's daemons after COMMIT, and
+   * the wake-ups carry `origin`.
+   */
+  handoff?: { origin: string; stored: StoredItem[] };
 }
 
 /**
@@ -187,18 +200,22 @@ export async function storeGroup(client: pg.ClientBase, pushes: readonly GroupJo
   const results: (PushResult | null)[] = pushes.map((push) => refuseUnknownUids(push, locked));
   const accepted = pushes.flatMap((push, i) => (results[i] === null ? [i] : []));
   if (!options.isolate) {
-    if (accepted.length > 0) await storeTogether(client, accepted, pushes, locked, results, options.wakeLater);
+    if (accepted.length > 0) await storeTogether(client, accepted, pushes, locked, results, options);
     return results as PushResult[];
   }
+  const stored = options.handoff?.stored;
   for (const i of accepted) {
+    const storedBefore = stored?.length ?? 0;
     await client.query('SAVEPOINT push');
     try {
-      await storeTogether(client, [i], pushes, locked, results, options.wakeLater);
+      await storeTogether(client, [i], pushes, locked, results, options);
       await client.query('RELEASE SAVEPOINT push');
     } catch (error) {
       if (isStorageUnavailable(error)) throw error;
       await client.query('ROLLBACK TO SAVEPOINT push');
       results[i] = { ok: false, error };
+      // Rolled back: nothing of it to hand.
+      if (stored) stored.length = storedBefore;
     }
   }
   return results as PushResult[];
@@ -225,7 +242,7 @@ async function storeTogether(
   pushes: readonly GroupJob[],
   locked: ReadonlyMap<string, LockedQueue>,
   results: (PushResult | null)[],
-  wakeLater: Set<string> | undefined,
+  options: StoreOptions,
 ): Promise<void> {
   const claimed = await claimKeys(
     client,
@@ -255,7 +272,7 @@ async function storeTogether(
           client,
           run.map((i) => pushes[i] as Push),
           locked,
-          wakeLater,
+          options,
         );
     run.forEach((i, g) => {
       const push = pushes[i] as GroupJob;
@@ -273,7 +290,7 @@ async function storePushes(
   client: pg.ClientBase,
   group: readonly Push[],
   locked: ReadonlyMap<string, LockedQueue>,
-  wakeLater: Set<string> | undefined,
+  { wakeLater, handoff }: StoreOptions,
 ): Promise<PushOutcome[]> {
   let items = group.flatMap((push) => push.items.map((item) => ({ appId: push.appId, ...item })));
   const tagged = items.some((item) => item.tag !== undefined);
@@ -314,12 +331,63 @@ async function storePushes(
     QUEUE_CAPACITY,
     wakeLater ? [] : users,
     JSON.stringify(entries),
+    handoff?.origin ?? null,
   ];
   if (tagged) params.push(items.map((i) => i.tag ?? null));
-  const { rows } = await client.query<{ uid: string; before: number }>({ ...(tagged ? STORE_TAGGED : STORE), values: params });
+  const { rows } = await client.query<StoreRow>({ ...(tagged ? STORE_TAGGED : STORE), values: params });
 
-  const sizes = new QueueSizes(rows, replaced);
+  const queues = rows.filter((row): row is StoreRow & { before: number } => row.before !== null);
+  if (handoff) handoff.stored.push(...storedItems(items, rows, locked));
+  const sizes = new QueueSizes(queues, replaced);
   return group.map((push) => sizes.apply(push));
+}
+
+/** A row of {@link STORE}: a queue's size before (with the statement's time), or an item inserted (`before` null). */
+interface StoreRow {
+  uid: string;
+  before: number | null;
+  id: string | null;
+  stored_at: Date | null;
+}
+
+/**
+ * The items inserted, as daemons receive them. A queue's ids rise in the
+ * order its items were inserted (the FIFO order the cap relies on), so each
+ * item takes the next id of its queue.
+ */
+function storedItems(
+  items: readonly (NotificationInput & { appId: string })[],
+  rows: readonly StoreRow[],
+  locked: ReadonlyMap<string, LockedQueue>,
+): StoredItem[] {
+  const idsByQueue = new Map<string, bigint[]>();
+  let storedAt = new Date();
+  for (const row of rows) {
+    if (row.stored_at) storedAt = row.stored_at;
+    if (row.id === null) continue;
+    const ids = idsByQueue.get(row.uid);
+    if (ids) ids.push(BigInt(row.id));
+    else idsByQueue.set(row.uid, [BigInt(row.id)]);
+  }
+  for (const ids of idsByQueue.values()) ids.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const createdAt = storedAt.toISOString();
+  return items.map((item) => {
+    const queue = locked.get(item.uid) as LockedQueue;
+    const id = (idsByQueue.get(item.uid) as bigint[]).shift() as bigint;
+    return {
+      userId: queue.userId,
+      item: {
+        id: id.toString(),
+        appid: item.appId,
+        appName: queue.appName,
+        message: item.message,
+        action: item.action,
+        createdAt,
+        ...(item.ttl === undefined ? {} : { expiresAt: new Date(storedAt.getTime() + item.ttl * 1000).toISOString() }),
+        ...(item.tag === undefined ? {} : { tag: item.tag }),
+      },
+    };
+  });
 }
 
 /**

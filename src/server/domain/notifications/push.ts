@@ -11,6 +11,7 @@
 import type pg from 'pg';
 import { inTransaction, isStorageUnavailable, perDatabase, type Database } from '../../platform/db/client.ts';
 import { busOf } from '../../platform/bus.ts';
+import { localDeliveryOf, type StoredItem } from '../delivery/handoff.ts';
 import { Coalescer } from '../../platform/db/coalescer.ts';
 import { AppError, Errno } from '../errors.ts';
 import { jobTargets, storeGroup, type GroupJob, type PushOutcome, type RetractionInput, type RetractOutcome } from './groupTransaction.ts';
@@ -34,16 +35,28 @@ const DEFAULT_TIMEOUT_MS = 10_000;
 type Job = GroupJob & { timeoutMs: number };
 
 /**
- * Runs a group's transaction. With the wake-up bus, the users to wake are
- * published once COMMIT has returned (without it, the transaction's own
- * NOTIFY is delivered on commit); the answers do not wait for the bus.
+ * Runs a group's transaction. Once COMMIT has returned, the items go to
+ * this node's daemons (the handoff); with the wake-up bus, the users to wake
+ * are published then too (without it, the transaction's own NOTIFY is
+ * delivered on commit). The answers do not wait for the bus.
  */
 async function commitGroup(db: Database, jobs: readonly Job[], options: { timeoutMs: number; isolate?: boolean }) {
   const bus = busOf(db);
+  const local = localDeliveryOf(db);
   const wakeLater = bus ? new Set<string>() : undefined;
-  const store = (client: pg.PoolClient) => storeGroup(client, jobs, { isolate: options.isolate ?? false, ...(wakeLater ? { wakeLater } : {}) });
-  const results = await inTransaction(db.pool, store, { timeoutMs: options.timeoutMs });
-  if (bus && wakeLater && wakeLater.size > 0) void bus.wake([...wakeLater]).catch(() => undefined);
+  const handoff = local ? { origin: local.origin, stored: [] as StoredItem[] } : undefined;
+  const store = (client: pg.PoolClient) =>
+    storeGroup(client, jobs, { isolate: options.isolate ?? false, ...(wakeLater ? { wakeLater } : {}), ...(handoff ? { handoff } : {}) });
+  let results;
+  try {
+    results = await inTransaction(db.pool, store, { timeoutMs: options.timeoutMs });
+  } catch (error) {
+    // The commit may have happened, and its wake-up told this node it need not read: read.
+    if (local && handoff && handoff.stored.length > 0) local.ring(new Set(handoff.stored.map((s) => s.userId)));
+    throw error;
+  }
+  if (local && handoff) local.hand(handoff.stored);
+  if (bus && wakeLater && wakeLater.size > 0) void bus.wake([...wakeLater], local?.origin ?? null).catch(() => undefined);
   return results;
 }
 

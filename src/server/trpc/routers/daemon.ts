@@ -126,15 +126,16 @@ async function* deliver(
     let sent: Set<string> = backlog.length > 0 ? new Set(backlog.map((item) => item.id)) : NOTHING_SENT;
     yield { kind: 'backlog', items: backlog };
     while (!stop.aborted) {
-      await doorbell.wait(stop);
+      const handed = await doorbell.wait(stop);
       if (stop.aborted) break;
       if (socket.dismissed.length > 0) yield { kind: 'dismissed', ids: socket.dismissed.splice(0) };
       if (socket.retracted.length > 0) yield { kind: 'retracted', tags: socket.retracted.splice(0) };
-      // Everything pending not sent yet: never "ids greater than the last one",
-      // because ids of different queues commit out of order.
+      // What this node just stored for the user comes with the wake-up; any
+      // other wake-up looks for everything pending not sent yet: never "ids
+      // greater than the last one", because ids of different queues commit out of order.
       let fresh: DeliveredItem[];
       try {
-        fresh = await pendingItems(db, userId, sent);
+        fresh = handed ? unsentLive(handed, sent) : await pendingItems(db, userId, sent);
       } catch (error) {
         // The database is away: keep the daemon connected and look again soon
         // (the listener's reconnect rings every doorbell as well).
@@ -157,6 +158,12 @@ async function* deliver(
     doorbells.remove(doorbell);
     if (socket.notifications === stop) socket.notifications = null;
   }
+}
+
+/** The handed items not sent yet and not expired since they were stored. */
+function unsentLive(handed: readonly DeliveredItem[], sent: ReadonlySet<string>): DeliveredItem[] {
+  const now = Date.now();
+  return handed.filter((item) => !sent.has(item.id) && (item.expiresAt === undefined || Date.parse(item.expiresAt) > now));
 }
 
 /** Forgets sent ids that are no longer pending (acked or dropped), so the set stays small. */
