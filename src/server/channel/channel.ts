@@ -17,6 +17,7 @@ import { attachLocalDelivery, detachLocalDelivery, type LocalDelivery } from '..
 import { Doorbells } from './doorbell.ts';
 import { SignalListener } from '../platform/signals.ts';
 import { authenticateDevice, type AuthenticatedDevice } from '../domain/devices.ts';
+import { unwatchAppKeys, watchAppKeys } from '../domain/apps.ts';
 import { isSameOrigin } from '../http/origin.ts';
 import { operatorSessionValid, readCookie, SESSION_COOKIE } from '../domain/operators.ts';
 import type { Metrics } from '../platform/metrics.ts';
@@ -111,13 +112,20 @@ export async function openChannel(options: ChannelOptions): Promise<Channel> {
     // Every dashboard subscription looks again, and finds whether its session ended.
     for (const watched of ['queues', 'acks', 'devices']) doorbells.ringTopic(watched);
   });
+  // The key checks of this process use the app keys they read while this listener hears every rotation.
+  const knownApps = watchAppKeys(db);
+  signals.on('appKeyRotated', (appid) => knownApps.forget(appid));
   signals.on('resumed', () => {
+    knownApps.trust(true);
     log('listening again for wake-ups; every connection re-checks its queues and its device');
     doorbells.ringAll();
     // A revocation signalled while nobody listened was missed: the rows tell.
     void beat().catch(() => undefined);
   });
-  signals.on('lost', (error) => log(`wake-up listener lost its connection: ${error.message}`));
+  signals.on('lost', (error) => {
+    knownApps.trust(false);
+    log(`wake-up listener lost its connection: ${error.message}`);
+  });
   if (bus) {
     bus.on('wakeup', (userIds, origin) => {
       if (origin !== local.origin) doorbells.ring(userIds);
@@ -179,6 +187,7 @@ export async function openChannel(options: ChannelOptions): Promise<Channel> {
     for (const [ws, daemon] of daemons) if (goneIds.has(daemon.connectionId)) ws.close(REVOKED, 'device revoked');
   }
   await signals.start();
+  knownApps.trust(true);
   attachLocalDelivery(db, local);
   const beatTimer = setInterval(() => void beat().catch(() => undefined), options.heartbeatMs ?? HEARTBEAT_INTERVAL_MS);
   beatTimer.unref();
@@ -276,6 +285,7 @@ export async function openChannel(options: ChannelOptions): Promise<Channel> {
     },
     async close() {
       detachLocalDelivery(db, local);
+      unwatchAppKeys(db, knownApps);
       handler.broadcastReconnectNotification();
       clearInterval(beatTimer);
       handler.stop();

@@ -8,6 +8,7 @@ import { AppError, Errno } from './errors.ts';
 import { isRegistrableScheme } from '../../shared/action.ts';
 import { redirectUrisProblem } from '../../shared/redirectUri.ts';
 import { prepared } from '../platform/db/prepared.ts';
+import { APP_KEY_ROTATED_SIGNAL } from '../platform/signals.ts';
 import { checkIdArgument, checkName, isOperatorText } from './operatorInput.ts';
 import { digestSecret, digestsMatch, newSecret } from './secrets.ts';
 
@@ -89,12 +90,21 @@ export async function createApp(
   return { appid: input.appid, key };
 }
 
-/** Replaces an app's key; the old one stops working at once. Returns the new key, shown this once. */
+/**
+ * Replaces an app's key; the old one stops working at once: every node that
+ * knew the old key's digest hears of the change on commit ({@link KnownApps}).
+ * Returns the new key, shown this once.
+ */
 export async function rotateAppKey(db: Database, appid: string): Promise<{ appid: string; key: string }> {
   if (!isAppidArgument(appid)) throw new AppError(Errno.NotFound, `no app "${appid}"`);
   const key = newSecret('app');
-  const updated = await db.prisma.app.updateMany({ where: { id: appid }, data: { keyDigest: digestSecret(key) } });
-  if (updated.count === 0) throw new AppError(Errno.NotFound, `no app "${appid}"`);
+  const { rowCount } = await db.pool.query(
+    `WITH rotated AS (UPDATE apps SET key_digest = $2 WHERE id = $1 RETURNING id)
+     SELECT pg_notify('${APP_KEY_ROTATED_SIGNAL}', id) FROM rotated`,
+    [appid, Buffer.from(digestSecret(key))],
+  );
+  if (rowCount === 0) throw new AppError(Errno.NotFound, `no app "${appid}"`);
+  knownApps.get(db)?.forget(appid);
   return { appid, key };
 }
 
@@ -203,6 +213,85 @@ const keyCheckerOf = perDatabase(
     ),
 );
 
+/** How long a node uses an app's key digest it read, at most (it forgets it at once when it hears of a rotation). */
+const KNOWN_APP_MS = 30_000;
+/** Apps one node keeps at most (operators create apps, so this is a bound, not a working size); past it, it starts afresh. */
+const KNOWN_APPS_AT_MOST = 10_000;
+
+/**
+ * The apps whose keys this node checked, kept while something tells it of
+ * every key rotation (the channel, which hears `presence_app_key_rotated`,
+ * `watchAppKeys`): a key check then costs no round trip (it was a third of
+ * the statements of a delivered item: docs/benchmarks.md). A check counted
+ * against a rate limit still goes to the database, where the window is
+ * shared by every node. Only apps that exist are kept, so creating one
+ * needs no signal.
+ */
+export class KnownApps {
+  private readonly apps = new Map<string, { app: AppRow; until: number }>();
+  /** Set while a listener hears every rotation. */
+  private trusted = false;
+  /** Bumped whenever something is forgotten: a read that began before is not kept. */
+  private generation = 0;
+
+  get(appid: string, now = Date.now()): AppRow | undefined {
+    const known = this.trusted ? this.apps.get(appid) : undefined;
+    return known && known.until > now ? known.app : undefined;
+  }
+
+  /** A mark to pass to {@link keep}: taken before the read. */
+  mark(): number {
+    return this.generation;
+  }
+
+  /** Keeps what a read that began at `mark` found, unless something was forgotten since. */
+  keep(app: AppRow, mark: number, now = Date.now()): void {
+    if (!this.trusted || mark !== this.generation) return;
+    if (this.apps.size >= KNOWN_APPS_AT_MOST) this.apps.clear();
+    this.apps.set(app.id, { app, until: now + KNOWN_APP_MS });
+  }
+
+  /** Forgets one app's key, or every app's. */
+  forget(appid?: string): void {
+    this.generation++;
+    if (appid === undefined) this.apps.clear();
+    else this.apps.delete(appid);
+  }
+
+  /** While nothing would tell of a rotation (the listener is away), nothing is kept or used. */
+  trust(trusted: boolean): void {
+    this.forget();
+    this.trusted = trusted;
+  }
+}
+
+const knownApps = new WeakMap<object, KnownApps>();
+
+/**
+ * Key checks through `db` use what they read before, until {@link unwatchAppKeys},
+ * while trusted: call `trust(true)` once listening, and `forget` on every rotation heard.
+ */
+export function watchAppKeys(db: object): KnownApps {
+  const known = new KnownApps();
+  knownApps.set(db, known);
+  return known;
+}
+
+export function unwatchAppKeys(db: object, known: KnownApps): void {
+  if (knownApps.get(db) === known) knownApps.delete(db);
+}
+
+/** The app `appid` as a key check sees it, from what this node knows or from the database. */
+async function checkKey(db: Database, check: KeyCheck): Promise<KeyCheckRow> {
+  const known = knownApps.get(db);
+  const app = check.countRequest ? undefined : known?.get(check.appid);
+  if (app) return { app, requestsThisSecond: null };
+  const mark = known?.mark() ?? 0;
+  const checked = await keyCheckerOf(db).submit(check);
+  if (known && checked.app) known.keep(checked.app, mark);
+  return checked;
+}
+
 /** An authenticated app, with how many requests it made in the current second (this one included). */
 export interface AuthenticatedApp extends AppIdentity {
   requestsThisSecond: number;
@@ -215,12 +304,13 @@ export interface AuthenticatedApp extends AppIdentity {
  * (shared by every node); only requests with the right key are counted, so
  * nobody can spend an app's quota without its key. Checks arriving together
  * share one statement. With `countRequest: false` (no rate limit configured)
- * nothing is written.
+ * nothing is written, and a node that knows the app's key digest
+ * ({@link KnownApps}) does not ask the database at all.
  */
 export async function authenticateApp(db: Database, appid: string, key: string, options: { countRequest?: boolean } = {}): Promise<AuthenticatedApp> {
   const presented = digestSecret(key);
   const { app, requestsThisSecond } = appidSyntax.test(appid)
-    ? await keyCheckerOf(db).submit({ appid, digest: presented, countRequest: options.countRequest !== false })
+    ? await checkKey(db, { appid, digest: presented, countRequest: options.countRequest !== false })
     : { app: null, requestsThisSecond: null };
   const matches = digestsMatch(presented, app?.key_digest ?? absentAppDigest);
   if (!app || !matches) throw new AppError(Errno.InvalidKey, 'key not valid for this appid');

@@ -16,6 +16,8 @@ import { backoffDelay } from '../../shared/backoff.ts';
 const WAKEUP_SIGNAL = 'presence_wakeup';
 /** "This device was revoked": its id. */
 export const DEVICE_REVOKED_SIGNAL = 'presence_device_revoked';
+/** "This app's key was replaced": its appid (nodes forget the key they knew, domain/apps.ts). */
+export const APP_KEY_ROTATED_SIGNAL = 'presence_app_key_rotated';
 /** "A device of this user clicked or dismissed these items": `userId deviceId id,id,…`. */
 const DISMISSED_SIGNAL = 'presence_dismissed';
 /** "An app took back these tagged items of this user": JSON {@link Retraction}. */
@@ -116,6 +118,7 @@ export interface SignalEvents {
   /** `origin`: the storing node's mark, when it handed the items to its own daemons. */
   wakeup: [userIds: string[], origin: string | null];
   deviceRevoked: [deviceId: string];
+  appKeyRotated: [appid: string];
   activity: [topic: ActivityTopic];
   dismissed: [dismissal: Dismissal];
   retracted: [retraction: Retraction];
@@ -168,6 +171,7 @@ export class SignalListener extends EventEmitter<SignalEvents> {
       await client.connect();
       await client.query(`LISTEN ${WAKEUP_SIGNAL}`);
       await client.query(`LISTEN ${DEVICE_REVOKED_SIGNAL}`);
+      await client.query(`LISTEN ${APP_KEY_ROTATED_SIGNAL}`);
       await client.query(`LISTEN ${ACTIVITY_SIGNAL}`);
       await client.query(`LISTEN ${DISMISSED_SIGNAL}`);
       await client.query(`LISTEN ${RETRACTED_SIGNAL}`);
@@ -215,6 +219,7 @@ export class SignalListener extends EventEmitter<SignalEvents> {
       const origin = ids[ids.length - 1]?.startsWith('@') ? (ids.pop() as string).slice(1) : null;
       this.emit('wakeup', ids.filter(Boolean), origin);
     } else if (signal === DEVICE_REVOKED_SIGNAL && payload) this.emit('deviceRevoked', payload);
+    else if (signal === APP_KEY_ROTATED_SIGNAL && payload) this.emit('appKeyRotated', payload);
     else if (signal === ACTIVITY_SIGNAL && activityTopics.has(payload)) this.emit('activity', payload as ActivityTopic);
     else if (signal === DISMISSED_SIGNAL) {
       const dismissal = parseDismissal(payload);
