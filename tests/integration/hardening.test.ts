@@ -8,6 +8,7 @@ import { describe, expect, inject, it } from 'vitest';
 import { loadConfig } from '../../src/server/platform/config.ts';
 import type { Database } from '../../src/server/platform/db/client.ts';
 import { sweepExpiredItems } from '../../src/server/domain/notifications/expiry.ts';
+import { FLUSH_EVERY_MS } from '../../src/server/domain/rateWindows.ts';
 import { startPresence, type PresenceNode } from '../../src/server/server.ts';
 import { connectChannel } from '../support/daemonClient.ts';
 import { makeDaemonUser, makeRecipient, queueItems, queueSize } from '../support/factories.ts';
@@ -71,14 +72,13 @@ describe('Idempotency-Key', () => {
 });
 
 describe('rate limits', () => {
-  it('answers 429 (errno 129, Retry-After) past the per-app limit, counted across nodes', async () => {
-    const env = { RATE_LIMIT_PER_SECOND: '3' };
-    const [a, b] = await Promise.all([startTestNode(env), startTestNode(env)]);
+  it('answers 429 (errno 129, Retry-After) past the per-app limit', async () => {
+    const a = await startTestNode({ RATE_LIMIT_PER_SECOND: '3' });
     try {
       const r = await makeRecipient(db);
       // Start at the beginning of a second, so the burst falls in one window.
       await new Promise((resolve) => setTimeout(resolve, 1000 - (Date.now() % 1000) + 20));
-      const answers = await Promise.all(Array.from({ length: 8 }, (_, n) => postNotifications(n % 2 ? a.url : b.url, r.appid, r.key, item(r.uid))));
+      const answers = await Promise.all(Array.from({ length: 8 }, () => postNotifications(a.url, r.appid, r.key, item(r.uid))));
       const ok = answers.filter((x) => x.status === 200);
       const slowed = answers.filter((x) => x.status === 429);
       expect(ok).toHaveLength(3);
@@ -86,9 +86,33 @@ describe('rate limits', () => {
       expect(slowed[0]?.body).toMatchObject({ result: 'KO', errno: 129 });
       expect(slowed[0]?.headers.get('retry-after')).toBe('1');
       expect(await queueSize(db, r.uid)).toBe(3);
+      // The node knows the app now: the first requests of the next second are counted in the database, the others here, as exactly.
+      await new Promise((resolve) => setTimeout(resolve, 1000 - (Date.now() % 1000) + 20));
+      const again = await Promise.all(Array.from({ length: 8 }, () => postNotifications(a.url, r.appid, r.key, item(r.uid))));
+      expect(again.filter((x) => x.status === 200)).toHaveLength(3);
       // Another app is not slowed by this one.
       const other = await makeRecipient(db);
       expect((await postNotifications(a.url, other.appid, other.key, item(other.uid))).status).toBe(200);
+    } finally {
+      await a.close();
+    }
+  });
+
+  it('once a node knows the app, counts a second’s requests itself after the first, and hears of another node’s within a tenth of a second', async () => {
+    const env = { RATE_LIMIT_PER_SECOND: '3' };
+    const [a, b] = await Promise.all([startTestNode(env), startTestNode(env)]);
+    try {
+      const r = await makeRecipient(db);
+      for (const node of [a, b]) expect((await postNotifications(node.url, r.appid, r.key, item(r.uid))).status).toBe(200);
+      await new Promise((resolve) => setTimeout(resolve, 1000 - (Date.now() % 1000) + 20));
+      const statuses: number[] = [];
+      for (let n = 0; n < 4; n++) statuses.push((await postNotifications(a.url, r.appid, r.key, item(r.uid))).status);
+      expect(statuses).toEqual([200, 200, 200, 429]);
+      await new Promise((resolve) => setTimeout(resolve, FLUSH_EVERY_MS + 50));
+      // Node a added its counts to the shared window; node b's first request of the second reads it there.
+      expect((await postNotifications(b.url, r.appid, r.key, item(r.uid))).status).toBe(429);
+      const { rows } = await db.pool.query('SELECT count::int AS n FROM rate_windows WHERE app_id = $1 ORDER BY window_start DESC LIMIT 1', [r.appid]);
+      expect(rows[0].n).toBe(5);
     } finally {
       await Promise.all([a.close(), b.close()]);
     }

@@ -9,6 +9,7 @@ import { isRegistrableScheme } from '../../shared/action.ts';
 import { redirectUrisProblem } from '../../shared/redirectUri.ts';
 import { prepared } from '../platform/db/prepared.ts';
 import { APP_KEY_ROTATED_SIGNAL } from '../platform/signals.ts';
+import { RateWindows } from './rateWindows.ts';
 import { checkIdArgument, checkName, isOperatorText } from './operatorInput.ts';
 import { digestSecret, digestsMatch, newSecret } from './secrets.ts';
 
@@ -222,10 +223,9 @@ const KNOWN_APPS_AT_MOST = 10_000;
  * The apps whose keys this node checked, kept while something tells it of
  * every key rotation (the channel, which hears `presence_app_key_rotated`,
  * `watchAppKeys`): a key check then costs no round trip (it was a third of
- * the statements of a delivered item: docs/benchmarks.md). A check counted
- * against a rate limit still goes to the database, where the window is
- * shared by every node. Only apps that exist are kept, so creating one
- * needs no signal.
+ * the statements of a delivered item: docs/benchmarks.md), and the node
+ * counts the app's rate window itself (rateWindows.ts). Only apps that exist
+ * are kept, so creating one needs no signal.
  */
 export class KnownApps {
   private readonly apps = new Map<string, { app: AppRow; until: number }>();
@@ -281,13 +281,30 @@ export function unwatchAppKeys(db: object, known: KnownApps): void {
   if (knownApps.get(db) === known) knownApps.delete(db);
 }
 
-/** The app `appid` as a key check sees it, from what this node knows or from the database. */
+const rateWindowsOf = perDatabase((db) => new RateWindows(db));
+
+/**
+ * The app `appid` as a key check sees it, and the request's place in its
+ * rate window if counted: from what this node knows (counted here, see
+ * rateWindows.ts) or from the database.
+ */
 async function checkKey(db: Database, check: KeyCheck): Promise<KeyCheckRow> {
   const known = knownApps.get(db);
-  const app = check.countRequest ? undefined : known?.get(check.appid);
-  if (app) return { app, requestsThisSecond: null };
+  const app = known?.get(check.appid);
+  if (app) {
+    // As in the statement: only a request with the right key is counted.
+    const counted = check.countRequest && digestsMatch(check.digest, app.key_digest);
+    const place = counted ? rateWindowsOf(db).count(app.id) : null;
+    if (!counted || place !== null) return { app, requestsThisSecond: place };
+  }
   const mark = known?.mark() ?? 0;
-  const checked = await keyCheckerOf(db).submit(check);
+  const checked = check.countRequest
+    ? await rateWindowsOf(db).countThere(
+        check.appid,
+        () => keyCheckerOf(db).submit(check),
+        (answer) => answer.requestsThisSecond,
+      )
+    : await keyCheckerOf(db).submit(check);
   if (known && checked.app) known.keep(checked.app, mark);
   return checked;
 }
@@ -304,8 +321,9 @@ export interface AuthenticatedApp extends AppIdentity {
  * (shared by every node); only requests with the right key are counted, so
  * nobody can spend an app's quota without its key. Checks arriving together
  * share one statement. With `countRequest: false` (no rate limit configured)
- * nothing is written, and a node that knows the app's key digest
- * ({@link KnownApps}) does not ask the database at all.
+ * nothing is written. A node that knows the app's key digest
+ * ({@link KnownApps}) does not ask the database at all: it counts the
+ * request itself and adds its counts to the shared window in the background.
  */
 export async function authenticateApp(db: Database, appid: string, key: string, options: { countRequest?: boolean } = {}): Promise<AuthenticatedApp> {
   const presented = digestSecret(key);
