@@ -8,7 +8,7 @@ import type { Database } from '../../src/server/platform/db/client.ts';
 import { AppError, Errno } from '../../src/server/domain/errors.ts';
 import { ackItems } from '../../src/server/domain/delivery/items.ts';
 import { pushNotifications } from '../../src/server/domain/notifications/push.ts';
-import { makeApp, makeRecipient, makeUser, queueItems, queueSize, testDatabase } from '../support/factories.ts';
+import { makeApp, makeRecipient, makeUser, queueItems, queueSize, refuseRows, testDatabase } from '../support/factories.ts';
 import { grantUid } from '../../src/server/domain/uids.ts';
 
 let db: Database;
@@ -114,14 +114,8 @@ describe('group commit', () => {
     const users = await Promise.all([0, 1].map(() => makeUser(db)));
     const [a, b] = await Promise.all(users.map(async (u) => (await grantUid(db, { appid: app.appid, userId: u.userId })).uid));
     const poison = `poison ${app.appid}`;
-    // A fault the validation cannot see: the database refuses this one message.
-    await db.pool.query(`
-      CREATE OR REPLACE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN
-        IF NEW.message = '${poison}' THEN RAISE EXCEPTION 'poisoned item'; END IF;
-        RETURN NEW;
-      END $$`);
-    await db.pool.query('CREATE TRIGGER refuse_poison BEFORE INSERT ON queue_items FOR EACH ROW EXECUTE FUNCTION refuse_poison()');
+    // The database refuses this one message.
+    const refusal = await refuseRows(db, { table: 'queue_items', event: 'INSERT', column: 'message', value: poison });
     try {
       const results = await Promise.allSettled([
         pushNotifications(db, app.appid, [note(a as string, 'before')]),
@@ -129,9 +123,9 @@ describe('group commit', () => {
         pushNotifications(db, app.appid, [note(b as string, 'after')]),
       ]);
       expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
-      expect(String((results[1] as PromiseRejectedResult).reason)).toMatch(/poisoned item/);
+      expect(String((results[1] as PromiseRejectedResult).reason)).toMatch(/poisoned row/);
     } finally {
-      await db.pool.query('DROP TRIGGER refuse_poison ON queue_items');
+      await refusal.drop();
     }
     expect((await queueItems(db, a as string)).map((i) => i.message)).toEqual(['before']);
     expect((await queueItems(db, b as string)).map((i) => i.message)).toEqual(['after']);

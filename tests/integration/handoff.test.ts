@@ -12,7 +12,7 @@ import { pushNotifications } from '../../src/server/domain/notifications/push.ts
 import type { PresenceNode } from '../../src/server/server.ts';
 import { BUS_MODES, useBusMode } from '../support/busModes.ts';
 import { connectChannel } from '../support/daemonClient.ts';
-import { makeDaemonUser } from '../support/factories.ts';
+import { makeDaemonUser, refuseRows } from '../support/factories.ts';
 import { postNotifications, useTestNode } from '../support/node.ts';
 
 const item = (UID: string, message: string, extra: { ttl?: number; tag?: string } = {}) => ({ UID, message, action: 'https://example.com/', ...extra });
@@ -81,13 +81,7 @@ describe.each(BUS_MODES)('the handoff, wake-ups over $mode', ({ mode }) => {
     const user = await makeDaemonUser(elsewhere);
     const poison = `poison ${user.appid}`;
     // A fault after the push's items are stored: the database refuses to record its answer under this key.
-    await elsewhere.pool.query(`
-      CREATE OR REPLACE FUNCTION refuse_handoff_poison() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN
-        IF NEW.key = '${poison}' THEN RAISE EXCEPTION 'poisoned key'; END IF;
-        RETURN NEW;
-      END $$`);
-    await elsewhere.pool.query('CREATE TRIGGER refuse_handoff_poison BEFORE UPDATE ON idempotency_keys FOR EACH ROW EXECUTE FUNCTION refuse_handoff_poison()');
+    const refusal = await refuseRows(elsewhere, { table: 'idempotency_keys', event: 'UPDATE', column: 'key', value: poison });
     const daemon = connectChannel(node.url, user.token);
     try {
       await daemon.event(0);
@@ -103,7 +97,7 @@ describe.each(BUS_MODES)('the handoff, wake-ups over $mode', ({ mode }) => {
       await sleep(300);
       expect(daemon.events.flatMap((e) => e.items.map((i) => i.message))).toEqual(['before', 'after']);
     } finally {
-      await elsewhere.pool.query('DROP TRIGGER refuse_handoff_poison ON idempotency_keys');
+      await refusal.drop();
       await daemon.close();
     }
   });

@@ -67,3 +67,25 @@ export async function makeAppUsers(db: Database, appid: string, count: number) {
   }
   return users;
 }
+
+/**
+ * A fault the validation cannot see: until `drop` is called, the database
+ * refuses (RAISE) every row written to `table` whose `column` is `value`,
+ * before `event` (INSERT or UPDATE). Each call makes a trigger of its own.
+ */
+export async function refuseRows(db: Database, { table, event, column, value }: { table: string; event: 'INSERT' | 'UPDATE'; column: string; value: string }) {
+  const name = `refuse_${randomBytes(4).toString('hex')}`;
+  await db.pool.query(`
+    CREATE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      IF NEW.${column} = '${value.replaceAll("'", "''")}' THEN RAISE EXCEPTION 'poisoned row'; END IF;
+      RETURN NEW;
+    END $$`);
+  await db.pool.query(`CREATE TRIGGER ${name} BEFORE ${event} ON ${table} FOR EACH ROW EXECUTE FUNCTION ${name}()`);
+  return {
+    drop: async () => {
+      await db.pool.query(`DROP TRIGGER ${name} ON ${table}`);
+      await db.pool.query(`DROP FUNCTION ${name}()`);
+    },
+  };
+}
