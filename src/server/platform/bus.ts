@@ -115,7 +115,8 @@ export class WakeupBus extends EventEmitter<BusEvents> {
       return;
     }
     const subscription = this.nc.subscribe(WAKEUP_PREFIX + userId, {
-      callback: (_, message) => this.emit('wakeup', [userId], message.data.length > 0 ? message.string() : null),
+      // An error comes without a message: a wake-up all the same (a look too many costs a read).
+      callback: (error, message) => this.emit('wakeup', [userId], !error && message.data.length > 0 ? message.string() : null),
     });
     this.held.set(userId, { subscription, sockets: 1 });
     await this.confirm().catch(() => undefined);
