@@ -97,12 +97,16 @@ export async function openChannel(options: ChannelOptions): Promise<Channel> {
   // commit: the wake-ups it sends carry this origin, and it reads for others' only.
   const local: LocalDelivery = {
     origin: randomUUID(),
+    holds: (userId) => doorbells.has(userId),
     hand: (stored) => doorbells.hand(stored),
     ring: (userIds) => doorbells.ring(userIds),
   };
+  const wakeUsers = (userIds: string[], origin: string | null) => {
+    if (origin !== local.origin) doorbells.ring(userIds);
+  };
   const signals = new SignalListener(options.databaseUrl, `presence-listener ${nodeId}`);
   signals.on('wakeup', (userIds, origin) => {
-    if (origin !== local.origin) doorbells.ring(userIds);
+    wakeUsers(userIds, origin);
     // A push changed queue sizes and the ack log too.
     doorbells.ringTopic('queues');
     doorbells.ringTopic('acks');
@@ -127,9 +131,7 @@ export async function openChannel(options: ChannelOptions): Promise<Channel> {
     log(`wake-up listener lost its connection: ${error.message}`);
   });
   if (bus) {
-    bus.on('wakeup', (userIds, origin) => {
-      if (origin !== local.origin) doorbells.ring(userIds);
-    });
+    bus.on('wakeup', wakeUsers);
     bus.on('pushed', () => {
       doorbells.ringTopic('queues');
       doorbells.ringTopic('acks');

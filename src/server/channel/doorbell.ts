@@ -117,7 +117,7 @@ export class Doorbells {
   }
 
   ring(keys: Iterable<string>): void {
-    for (const key of keys) ringEach(this.byKey.get(key));
+    for (const key of keys) forEachDoorbell(this.byKey.get(key), ring);
   }
 
   /** Rings the subscriptions waiting for activity on `topic`. */
@@ -125,28 +125,32 @@ export class Doorbells {
     this.ring([topicKey(topic)]);
   }
 
+  /** Whether a subscription here waits for `key`. */
+  has(key: string): boolean {
+    return this.byKey.has(key);
+  }
+
   /** Gives each stored item to the subscriptions of its user here, one handoff per user. */
   hand(stored: readonly StoredItem[]): void {
     const byUser = new Map<string, DeliveredItem[]>();
     for (const { userId, item } of stored) {
-      if (!this.byKey.has(userId)) continue;
       const items = byUser.get(userId);
       if (items) items.push(item);
       else byUser.set(userId, [item]);
     }
-    for (const [userId, items] of byUser) {
-      const present = this.byKey.get(userId);
-      if (present instanceof Set) present.forEach((doorbell) => doorbell.hand(items));
-      else present?.hand(items);
-    }
+    for (const [userId, items] of byUser) forEachDoorbell(this.byKey.get(userId), (doorbell) => doorbell.hand(items));
   }
 
   ringAll(): void {
-    for (const present of this.byKey.values()) ringEach(present);
+    for (const present of this.byKey.values()) forEachDoorbell(present, ring);
   }
 }
 
-function ringEach(present: Doorbell | Set<Doorbell> | undefined): void {
-  if (present instanceof Set) present.forEach((doorbell) => doorbell.ring());
-  else present?.ring();
+function forEachDoorbell(present: Doorbell | Set<Doorbell> | undefined, visit: (doorbell: Doorbell) => void): void {
+  if (present instanceof Set) present.forEach(visit);
+  else if (present) visit(present);
+}
+
+function ring(doorbell: Doorbell): void {
+  doorbell.ring();
 }

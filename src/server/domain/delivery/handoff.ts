@@ -7,8 +7,10 @@
  * and read, as before. The group's wake-up carries the storing node's
  * origin, so that node does not read again for its own pushes.
  *
- * A commit whose outcome is unknown (an error after its statements ran)
- * hands nothing: the users it may have stored for are woken here to read.
+ * The items are made only after COMMIT, and only for users with a
+ * subscription here. A commit whose outcome is unknown (an error after its
+ * statements ran) hands nothing: the users it may have stored for are woken
+ * here to read.
  */
 import type { DeliveredItem } from '../../../shared/delivery.ts';
 
@@ -22,6 +24,8 @@ export interface StoredItem {
 export interface LocalDelivery {
   /** Marks this node's wake-ups: a random id per channel, never shown. */
   origin: string;
+  /** Whether a subscription of `userId` runs on this node. */
+  holds(userId: string): boolean;
   /** After COMMIT: each item to the subscriptions of its user on this node (in the order stored). */
   hand(stored: readonly StoredItem[]): void;
   /** These users' subscriptions on this node look in the database. */

@@ -179,11 +179,11 @@ export interface StoreOptions {
   /** With the wake-up bus: the users to wake are added here, for the caller to publish after COMMIT, instead of a NOTIFY. */
   wakeLater?: Set<string>;
   /**
-   * For the handoff (domain/delivery/handoff.ts): the items stored are added
-   * here, for the caller to hand to this node's daemons after COMMIT, and
-   * the wake-ups carry `origin`.
+   * For the handoff (domain/delivery/handoff.ts): what each store statement
+   * inserted is added here, for the caller to hand to this node's daemons
+   * after COMMIT ({@link handedItems}), and the wake-ups carry `origin`.
    */
-  handoff?: { origin: string; stored: StoredItem[] };
+  handoff?: { origin: string; stored: StoredRun[] };
 }
 
 /**
@@ -337,7 +337,7 @@ async function storePushes(
   const { rows } = await client.query<StoreRow>({ ...(tagged ? STORE_TAGGED : STORE), values: params });
 
   const queues = rows.filter((row): row is StoreRow & { before: number } => row.before !== null);
-  if (handoff) handoff.stored.push(...storedItems(items, rows, locked));
+  handoff?.stored.push({ items, rows, locked });
   const sizes = new QueueSizes(queues, replaced);
   return group.map((push) => sizes.apply(push));
 }
@@ -350,16 +350,27 @@ interface StoreRow {
   stored_at: Date | null;
 }
 
+/** What one store statement inserted, kept as it came until COMMIT: the handoff makes items of it then, for the users held on this node only. */
+export interface StoredRun {
+  items: readonly (NotificationInput & { appId: string })[];
+  rows: readonly StoreRow[];
+  locked: ReadonlyMap<string, LockedQueue>;
+}
+
+/** The users whose queues a run stored items in. */
+export function storedUsers({ items, locked }: StoredRun): string[] {
+  return items.map((item) => (locked.get(item.uid) as LockedQueue).userId);
+}
+
 /**
- * The items inserted, as daemons receive them. A queue's ids rise in the
- * order its items were inserted (the FIFO order the cap relies on), so each
- * item takes the next id of its queue.
+ * The items a run inserted for users that `holds` says are held here, as
+ * daemons receive them. A queue's ids rise in the order its items were
+ * inserted (the FIFO order the cap relies on), so each item takes the next
+ * id of its queue; a queue is one user's, so a queue is handed whole or not at all.
  */
-function storedItems(
-  items: readonly (NotificationInput & { appId: string })[],
-  rows: readonly StoreRow[],
-  locked: ReadonlyMap<string, LockedQueue>,
-): StoredItem[] {
+export function handedItems({ items, rows, locked }: StoredRun, holds: (userId: string) => boolean): StoredItem[] {
+  const held = items.filter((item) => holds((locked.get(item.uid) as LockedQueue).userId));
+  if (held.length === 0) return [];
   const idsByQueue = new Map<string, bigint[]>();
   let storedAt = new Date();
   for (const row of rows) {
@@ -371,7 +382,7 @@ function storedItems(
   }
   for (const ids of idsByQueue.values()) ids.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   const createdAt = storedAt.toISOString();
-  return items.map((item) => {
+  return held.map((item) => {
     const queue = locked.get(item.uid) as LockedQueue;
     const id = (idsByQueue.get(item.uid) as bigint[]).shift() as bigint;
     return {

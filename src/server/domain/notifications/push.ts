@@ -11,10 +11,20 @@
 import type pg from 'pg';
 import { inTransaction, isStorageUnavailable, perDatabase, type Database } from '../../platform/db/client.ts';
 import { busOf } from '../../platform/bus.ts';
-import { localDeliveryOf, type StoredItem } from '../delivery/handoff.ts';
+import { localDeliveryOf } from '../delivery/handoff.ts';
 import { Coalescer } from '../../platform/db/coalescer.ts';
 import { AppError, Errno } from '../errors.ts';
-import { jobTargets, storeGroup, type GroupJob, type PushOutcome, type RetractionInput, type RetractOutcome } from './groupTransaction.ts';
+import {
+  handedItems,
+  jobTargets,
+  storedUsers,
+  storeGroup,
+  type GroupJob,
+  type PushOutcome,
+  type RetractionInput,
+  type RetractOutcome,
+  type StoredRun,
+} from './groupTransaction.ts';
 import { IdempotencyKeyTaken, priorAck, type IdempotentRequest } from './idempotency.ts';
 import type { Ack, RetractAck } from './ack.ts';
 import type { NotificationInput } from './validate.ts';
@@ -44,18 +54,22 @@ async function commitGroup(db: Database, jobs: readonly Job[], options: { timeou
   const bus = busOf(db);
   const local = localDeliveryOf(db);
   const wakeLater = bus ? new Set<string>() : undefined;
-  const handoff = local ? { origin: local.origin, stored: [] as StoredItem[] } : undefined;
+  const stored: StoredRun[] = [];
   const store = (client: pg.PoolClient) =>
-    storeGroup(client, jobs, { isolate: options.isolate ?? false, ...(wakeLater ? { wakeLater } : {}), ...(handoff ? { handoff } : {}) });
+    storeGroup(client, jobs, {
+      isolate: options.isolate ?? false,
+      ...(wakeLater ? { wakeLater } : {}),
+      ...(local ? { handoff: { origin: local.origin, stored } } : {}),
+    });
   let results;
   try {
     results = await inTransaction(db.pool, store, { timeoutMs: options.timeoutMs });
   } catch (error) {
     // The commit may have happened, and its wake-up told this node it need not read: read.
-    if (local && handoff && handoff.stored.length > 0) local.ring(new Set(handoff.stored.map((s) => s.userId)));
+    if (local && stored.length > 0) local.ring(new Set(stored.flatMap(storedUsers)));
     throw error;
   }
-  if (local && handoff) local.hand(handoff.stored);
+  if (local) local.hand(stored.flatMap((run) => handedItems(run, local.holds)));
   if (bus && wakeLater && wakeLater.size > 0) void bus.wake([...wakeLater], local?.origin ?? null).catch(() => undefined);
   return results;
 }
