@@ -6,25 +6,16 @@
  * writes still leave expired items out.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type pg from 'pg';
 import type { Database } from '../../src/server/platform/db/client.ts';
 import { ackItems } from '../../src/server/domain/delivery/items.ts';
 import { pushNotifications } from '../../src/server/domain/notifications/push.ts';
-import { makeRecipient, queueItems, queueSize, testDatabase } from '../support/factories.ts';
+import { makeRecipient, queueItems, queueSize, recordStatements, testDatabase } from '../support/factories.ts';
 
 let db: Database;
-const statements: string[] = [];
+let statements: string[];
 beforeAll(() => {
   db = testDatabase();
-  // Every statement any client of this pool sends: each one a round trip.
-  db.pool.on('connect', (client: pg.PoolClient) => {
-    const query = client.query.bind(client) as (...args: unknown[]) => unknown;
-    (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
-      const first = args[0] as string | { text?: string };
-      statements.push((typeof first === 'string' ? first : (first.text ?? '')).trim().split(/\s+/).slice(0, 3).join(' '));
-      return query(...args);
-    };
-  });
+  statements = recordStatements(db);
 });
 afterAll(async () => {
   await db.close();

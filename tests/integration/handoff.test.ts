@@ -2,7 +2,7 @@
  * The handoff (src/server/domain/delivery/handoff.ts): a node gives what it
  * stores to its own daemons without reading it back, the same items a read
  * would give; a wake-up from elsewhere still reads; a push rolled back is
- * never handed.
+ * never handed; a push whose outcome is unknown makes the node's daemons read.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -98,6 +98,27 @@ describe.each(BUS_MODES)('the handoff, wake-ups over $mode', ({ mode }) => {
       expect(daemon.events.flatMap((e) => e.items.map((i) => i.message))).toEqual(['before', 'after']);
     } finally {
       await refusal.drop();
+      await daemon.close();
+    }
+  });
+
+  it('makes every daemon of the node read when a push’s outcome is unknown', async () => {
+    const user = await makeDaemonUser(elsewhere);
+    const daemon = connectChannel(node.url, user.token);
+    // Holds the queue's lock, so the push waits past its timeout: its connection is closed, the outcome unknown to the node.
+    const locker = await elsewhere.pool.connect();
+    try {
+      await daemon.event(0);
+      await locker.query('BEGIN');
+      await locker.query('SELECT 1 FROM queues WHERE uid = $1 FOR UPDATE', [user.uid]);
+      const reads = countReads();
+      await expect(pushNotifications(node.db, user.appid, [{ uid: user.uid, message: 'unknown', action: 'https://example.com/' }], { timeoutMs: 300 })).rejects.toThrow(
+        /transaction timeout/,
+      );
+      await expect.poll(reads).toBeGreaterThan(0);
+    } finally {
+      await locker.query('ROLLBACK');
+      locker.release();
       await daemon.close();
     }
   });

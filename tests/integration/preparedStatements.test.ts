@@ -38,7 +38,7 @@ describe('the delivery path on one connection', () => {
       expect(await ackItems(db, userId, [item?.id as string])).toBe(1);
     }
     const runs = await preparedRuns();
-    for (const name of ['check-keys', 'lock-queues', 'store', 'read-pending', 'ack-items']) {
+    for (const name of ['check-keys', 'push-group', 'read-pending', 'ack-items']) {
       expect({ name, runs: runs.get(name) }).toEqual({ name, runs: 2 });
     }
   });

@@ -3,6 +3,7 @@
  * run side by side on one database.
  */
 import { randomBytes } from 'node:crypto';
+import type pg from 'pg';
 import { inject } from 'vitest';
 import { createApp } from '../../src/server/domain/apps.ts';
 import { connectDatabase, type Database } from '../../src/server/platform/db/client.ts';
@@ -88,4 +89,22 @@ export async function refuseRows(db: Database, { table, event, column, value }: 
       await db.pool.query(`DROP FUNCTION ${name}()`);
     },
   };
+}
+
+/**
+ * The first three words of every statement any client of `db`'s pool sends
+ * from now on, each one a round trip: a test empties the list, runs its
+ * call and reads what it cost. Call before the pool's first connection.
+ */
+export function recordStatements(db: Database): string[] {
+  const statements: string[] = [];
+  db.pool.on('connect', (client: pg.PoolClient) => {
+    const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+    (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+      const first = args[0] as string | { text?: string };
+      statements.push((typeof first === 'string' ? first : (first.text ?? '')).trim().split(/\s+/).slice(0, 3).join(' '));
+      return query(...args);
+    };
+  });
+  return statements;
 }

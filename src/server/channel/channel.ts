@@ -100,6 +100,7 @@ export async function openChannel(options: ChannelOptions): Promise<Channel> {
     holds: (userId) => doorbells.has(userId),
     hand: (stored) => doorbells.hand(stored),
     ring: (userIds) => doorbells.ring(userIds),
+    ringAll: () => doorbells.ringAll(),
   };
   const wakeUsers = (userIds: string[], origin: string | null) => {
     if (origin !== local.origin) doorbells.ring(userIds);

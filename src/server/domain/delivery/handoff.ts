@@ -10,7 +10,8 @@
  * The items are made only after COMMIT, and only for users with a
  * subscription here. A commit whose outcome is unknown (an error after its
  * statements ran) hands nothing: the users it may have stored for are woken
- * here to read.
+ * here to read (every subscription here, when the group was one statement
+ * that failed before naming its users).
  */
 import type { DeliveredItem } from '../../../shared/delivery.ts';
 
@@ -30,6 +31,8 @@ export interface LocalDelivery {
   hand(stored: readonly StoredItem[]): void;
   /** These users' subscriptions on this node look in the database. */
   ring(userIds: Iterable<string>): void;
+  /** Every subscription on this node looks in the database. */
+  ringAll(): void;
 }
 
 const attached = new WeakMap<object, LocalDelivery>();

@@ -69,60 +69,28 @@ export function jobTargets(job: GroupJob): readonly { uid: string }[] {
 }
 
 /**
- * The statement after the lock. Every part reads the snapshot taken before
- * the insert, so "existing" is what the queues held before this statement:
- * each queue keeps its newest (cap − k) existing items when k items arrive
- * (the caller never sends more than the cap for one queue).
+ * The statement after the lock: store_items (its migration,
+ * prisma/migrations/20261202030000_push_group) inserts in arrival order,
+ * prunes each queue to its newest {@link QUEUE_CAPACITY}, stores the exact
+ * sizes and logs one ack per push (recording the acks of pushes with a key),
+ * and this statement wakes the users' daemons on commit.
  *
- * $1 apps, $2 UIDs, $3 messages, $4 actions, $5 ttls (seconds or null),
- * aligned in arrival order (with tags, $10 the tags or null); $6 the cap; $7
- * the users to wake, $9 the origin their wake-ups carry (or null); $8 the
- * ack log entries as JSON [{app_id, item_count, uids, tags, last_uid, upto}],
- * where `upto` is how much `last_uid`'s queue grew up to and including that
- * push. Returns each queue's live items before the statement with the
- * statement's time, then the id of each item inserted (`before` null). The
- * untagged statement is the one without the tag column.
+ * $1 apps, $2 UIDs, $3 messages, $4 actions, $5 ttls (seconds or null), $6
+ * tags (or null), aligned in arrival order; $7 the cap; $8 the ack log
+ * entries ({@link PushRun}); $9 the users to wake, $10 the origin their
+ * wake-ups carry (or null). Returns each queue's live items before the
+ * statement, then the id of each item inserted (`before` null), all with
+ * the statement's time.
  */
-function storeSql(tagged: boolean): string {
-  return `
-  WITH batch AS (
-    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[]${tagged ? ', $10::text[]' : ''}) WITH ORDINALITY AS t(app_id, uid, message, action, ttl, ${tagged ? 'tag, ' : ''}n)
-  ), inserted AS (
-    INSERT INTO queue_items (uid, app_id, message, action, expires_at${tagged ? ', tag' : ''})
-    SELECT uid, app_id, message, action, CASE WHEN ttl IS NULL THEN NULL ELSE now() + make_interval(secs => ttl) END${tagged ? ', tag' : ''}
-      FROM batch ORDER BY n
-    RETURNING id, uid
-  ), added AS (
-    SELECT uid, count(*)::int AS k FROM batch GROUP BY uid
-  ), existing AS (
-    SELECT i.id, i.uid, row_number() OVER (PARTITION BY i.uid ORDER BY i.id DESC) AS newer
-      FROM queue_items i
-     WHERE i.uid IN (SELECT uid FROM added) AND (i.expires_at IS NULL OR i.expires_at > now())
-  ), pruned AS (
-    DELETE FROM queue_items d
-     WHERE d.uid IN (SELECT uid FROM added)
-       AND (d.expires_at <= now() OR d.id IN (SELECT e.id FROM existing e JOIN added a ON a.uid = e.uid WHERE e.newer > $6 - a.k))
-  ), counts AS (
-    SELECT a.uid, a.k, count(e.id)::int AS before FROM added a LEFT JOIN existing e ON e.uid = a.uid GROUP BY a.uid, a.k
-  ), sized AS (
-    UPDATE queues q SET size = LEAST($6, c.before + c.k) FROM counts c WHERE q.uid = c.uid
-  ), logged AS (
-    INSERT INTO ack_log (app_id, result, item_count, uids, tags, queue_size)
-    SELECT e.app_id, 'OK', e.item_count, ARRAY(SELECT jsonb_array_elements_text(e.uids)), ARRAY(SELECT jsonb_array_elements_text(e.tags)),
-           LEAST($6, coalesce(c.before, 0) + e.upto)
-      FROM ROWS FROM (jsonb_to_recordset($8::jsonb) AS (app_id text, item_count int, uids jsonb, tags jsonb, last_uid text, upto int))
-           WITH ORDINALITY AS e(app_id, item_count, uids, tags, last_uid, upto, n)
-      LEFT JOIN counts c ON c.uid = e.last_uid
-     ORDER BY e.n
-  ), woken AS (${wakeUsersSql('$7', '$9')})
+const STORE = prepared(
+  'store',
+  `
+  WITH stored AS (
+    SELECT * FROM store_items($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::int, $8::jsonb)
+  ), woken AS (${wakeUsersSql('$9', '$10')})
   -- A SELECT in WITH runs only if it is read: counting woken sends its NOTIFYs.
-  -- stored_at as created_at keeps it, to the millisecond.
-  SELECT uid, before, (SELECT count(*) FROM woken) AS notified, NULL AS id, now()::timestamptz(3) AS stored_at FROM counts
-  UNION ALL
-  SELECT uid, NULL, NULL, id::text, NULL FROM inserted`;
-}
-const STORE = prepared('store', storeSql(false));
-const STORE_TAGGED = prepared('store-tagged', storeSql(true));
+  SELECT uid, before, id::text AS id, stored_at, (SELECT count(*) FROM woken) AS notified FROM stored`,
+);
 
 /**
  * $1 UIDs, $2 tags, aligned: deletes the items these tags replace (expired
@@ -203,9 +171,7 @@ export async function storeGroup(client: pg.ClientBase, pushes: readonly GroupJo
     if (accepted.length > 0) await storeTogether(client, accepted, pushes, locked, results, options);
     return results as PushResult[];
   }
-  const stored = options.handoff?.stored;
   for (const i of accepted) {
-    const storedBefore = stored?.length ?? 0;
     await client.query('SAVEPOINT push');
     try {
       await storeTogether(client, [i], pushes, locked, results, options);
@@ -213,9 +179,8 @@ export async function storeGroup(client: pg.ClientBase, pushes: readonly GroupJo
     } catch (error) {
       if (isStorageUnavailable(error)) throw error;
       await client.query('ROLLBACK TO SAVEPOINT push');
+      // A push's store is its last statement: one rolled back here never reached the handoff.
       results[i] = { ok: false, error };
-      // Rolled back: nothing of it to hand.
-      if (stored) stored.length = storedBefore;
     }
   }
   return results as PushResult[];
@@ -256,7 +221,8 @@ async function storeTogether(
   });
   if (storing.length === 0) return;
 
-  const replays: { app_id: string; key: string; response: Ack | RetractAck }[] = [];
+  // A push's ack is recorded for replay by the statement that stores it; a retraction's here.
+  const replays: { app_id: string; key: string; response: RetractAck }[] = [];
   for (let start = 0; start < storing.length;) {
     const retracting = 'retract' in (pushes[storing[start] as number] as GroupJob);
     let end = start + 1;
@@ -278,7 +244,7 @@ async function storeTogether(
       const push = pushes[i] as GroupJob;
       const outcome = outcomes[g] as PushOutcome | RetractOutcome;
       results[i] = { ok: true, value: outcome };
-      if (push.idempotency) replays.push({ app_id: push.appId, key: push.idempotency.key, response: outcome.ack });
+      if (push.idempotency && retracting) replays.push({ app_id: push.appId, key: push.idempotency.key, response: outcome.ack as RetractAck });
     });
     start = end;
   }
@@ -292,58 +258,94 @@ async function storePushes(
   locked: ReadonlyMap<string, LockedQueue>,
   { wakeLater, handoff }: StoreOptions,
 ): Promise<PushOutcome[]> {
-  let items = group.flatMap((push) => push.items.map((item) => ({ appId: push.appId, ...item })));
-  const tagged = items.some((item) => item.tag !== undefined);
+  const tagged = group.some((push) => push.items.some((item) => item.tag !== undefined));
   // The tags' pending items, deleted before the insert: only groups with tags pay for it.
-  let replaced: readonly { uid: string; tag: string; live: boolean }[] = [];
+  let replaced: readonly ReplacedItem[] = [];
   if (tagged) {
-    items = laterTagWins(items);
-    const tags = items.flatMap((i) => (i.tag === undefined ? [] : [i]));
-    ({ rows: replaced } = await client.query<{ uid: string; tag: string; live: boolean }>({
+    const tags = laterTagWins(group.flatMap((push) => push.items)).flatMap((i) => (i.tag === undefined ? [] : [i]));
+    ({ rows: replaced } = await client.query<ReplacedItem>({
       ...REPLACE,
       values: [tags.map((i) => i.uid), tags.map((i) => i.tag)],
     }));
   }
-  items = newestPerQueue(items);
-  const uids = [...new Set(items.map((i) => i.uid))];
-  const growth = new QueueSizes([], replaced);
-  const entries = group.map((push) => {
-    for (const item of push.items) growth.add(item);
-    const lastUid = (push.items[push.items.length - 1] as NotificationInput).uid;
-    return {
-      app_id: push.appId,
-      item_count: push.items.length,
-      uids: [...new Set(push.items.map((i) => i.uid))].sort(),
-      // Absent on untagged pushes: the statement reads a missing array as empty.
-      tags: tagged ? distinctTags(push.items) : undefined,
-      last_uid: lastUid,
-      upto: growth.of(lastUid),
-    };
-  });
-  const users = [...new Set(uids.map((uid) => (locked.get(uid) as LockedQueue).userId))];
+  const run = new PushRun(group, replaced);
+  const users = [...new Set(run.uids.map((uid) => (locked.get(uid) as LockedQueue).userId))];
   for (const user of wakeLater ? users : []) wakeLater?.add(user);
-  const params: unknown[] = [
-    items.map((i) => i.appId),
-    items.map((i) => i.uid),
-    items.map((i) => i.message),
-    items.map((i) => i.action),
-    items.map((i) => i.ttl ?? null),
-    QUEUE_CAPACITY,
-    wakeLater ? [] : users,
-    JSON.stringify(entries),
-    handoff?.origin ?? null,
-  ];
-  if (tagged) params.push(items.map((i) => i.tag ?? null));
-  const { rows } = await client.query<StoreRow>({ ...(tagged ? STORE_TAGGED : STORE), values: params });
-
-  const queues = rows.filter((row): row is StoreRow & { before: number } => row.before !== null);
-  handoff?.stored.push({ items, rows, locked });
-  const sizes = new QueueSizes(queues, replaced);
-  return group.map((push) => sizes.apply(push));
+  const { rows } = await client.query<StoreRow>({
+    ...STORE,
+    values: [...run.columns(), run.tags(), QUEUE_CAPACITY, run.entries, wakeLater ? [] : users, handoff?.origin ?? null],
+  });
+  handoff?.stored.push({ items: run.items, rows, locked });
+  return run.outcomes(rows);
 }
 
-/** A row of {@link STORE}: a queue's size before (with the statement's time), or an item inserted (`before` null). */
-interface StoreRow {
+/** A pending item a tagged push replaced, and whether it was still live. */
+interface ReplacedItem {
+  uid: string;
+  tag: string;
+  live: boolean;
+}
+
+/**
+ * A run of pushes as one store statement takes it, and their answers from
+ * what it returns. Both ways of storing use it: the group transaction
+ * (storePushes) and the one round trip of pushGroup.ts.
+ */
+export class PushRun {
+  /** The items to insert, in arrival order: a tag's latest only, and no more than the cap for one queue. */
+  readonly items: readonly (NotificationInput & { appId: string })[];
+  /** The queues the run stores in. */
+  readonly uids: readonly string[];
+  /** One ack log entry per push, as JSON (store_items' `entries`). */
+  readonly entries: string;
+
+  constructor(
+    private readonly group: readonly Push[],
+    private readonly replaced: readonly ReplacedItem[] = [],
+  ) {
+    this.items = newestPerQueue(laterTagWins(group.flatMap((push) => push.items.map((item) => ({ appId: push.appId, ...item })))));
+    this.uids = [...new Set(this.items.map((i) => i.uid))];
+    const growth = new QueueSizes([], replaced);
+    const tagged = this.items.some((item) => item.tag !== undefined);
+    this.entries = JSON.stringify(
+      group.map((push) => {
+        for (const item of push.items) growth.add(item);
+        const uids = [...new Set(push.items.map((i) => i.uid))];
+        return {
+          app_id: push.appId,
+          item_count: push.items.length,
+          uids: [...uids].sort(),
+          // Absent on untagged pushes: the statement reads a missing array as empty.
+          tags: tagged ? distinctTags(push.items) : undefined,
+          last_uid: (push.items[push.items.length - 1] as NotificationInput).uid,
+          upto: Object.fromEntries(uids.map((uid) => [uid, growth.of(uid)])),
+          key: push.idempotency?.key ?? null,
+        };
+      }),
+    );
+  }
+
+  /** The items' columns as store_items takes them: apps, UIDs, messages, actions, ttls. */
+  columns(): unknown[][] {
+    const { items } = this;
+    return [items.map((i) => i.appId), items.map((i) => i.uid), items.map((i) => i.message), items.map((i) => i.action), items.map((i) => i.ttl ?? null)];
+  }
+
+  /** The items' tags (null for an untagged item), or null when none is tagged. */
+  tags(): (string | null)[] | null {
+    return this.items.some((item) => item.tag !== undefined) ? this.items.map((i) => i.tag ?? null) : null;
+  }
+
+  /** Each push's outcome, as if the run's pushes had committed one by one. */
+  outcomes(rows: readonly StoreRow[]): PushOutcome[] {
+    const queues = rows.filter((row): row is StoreRow & { before: number } => row.before !== null);
+    const sizes = new QueueSizes(queues, this.replaced);
+    return this.group.map((push) => sizes.apply(push));
+  }
+}
+
+/** A row of store_items: a queue's size before, or an item inserted (`before` null); each with the statement's time. */
+export interface StoreRow {
   uid: string;
   before: number | null;
   id: string | null;

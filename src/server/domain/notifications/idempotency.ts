@@ -10,7 +10,8 @@ import { prepared } from '../../platform/db/prepared.ts';
 import { AppError, Errno } from '../errors.ts';
 import type { StoredAck } from './ack.ts';
 
-const IDEMPOTENCY_WINDOW_HOURS = 24;
+/** How long a key's claim and ack are kept, in hours. */
+export const IDEMPOTENCY_WINDOW_HOURS = 24;
 
 /** Printable ASCII without spaces, 1 to 255 characters (what clients put in a header). */
 const keySyntax = /^[\x21-\x7e]{1,255}$/;
@@ -55,22 +56,15 @@ export async function priorAck(db: Database, appId: string, request: IdempotentR
  * $1 apps, $2 keys, $3 body digests (hex), aligned: claims the keys at the
  * start of the push transaction, in one order (a concurrent retry waits here
  * until the first commits or rolls back), and returns those claimed. A live
- * claim is kept; an expired one is taken over.
+ * claim is kept; an expired one is taken over (claim_idempotency_keys, of
+ * prisma/migrations/20261202030000_push_group).
  */
 export const CLAIM_KEYS = prepared(
   'claim-idempotency-keys',
-  `
-  INSERT INTO idempotency_keys (app_id, key, request_digest)
-  SELECT c.app_id, c.key, decode(c.digest, 'hex')
-    FROM unnest($1::text[], $2::text[], $3::text[]) AS c(app_id, key, digest)
-   ORDER BY c.app_id, c.key
-  ON CONFLICT (app_id, key) DO UPDATE
-     SET request_digest = EXCLUDED.request_digest, response = NULL, created_at = now()
-   WHERE idempotency_keys.created_at <= now() - make_interval(hours => ${IDEMPOTENCY_WINDOW_HOURS})
-  RETURNING app_id, key`,
+  `SELECT app_id, key FROM claim_idempotency_keys($1::text[], $2::text[], $3::text[], ${IDEMPOTENCY_WINDOW_HOURS})`,
 );
 
-/** $1 JSON array of {app_id, key, response}: stores the acks to replay, in the same transaction. */
+/** $1 JSON array of {app_id, key, response}: stores the retractions' acks to replay, in the same transaction (a push's is recorded by the statement that stores it). */
 export const RECORD_ACKS = prepared(
   'record-idempotent-acks',
   `

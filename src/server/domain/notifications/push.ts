@@ -1,10 +1,12 @@
 /**
  * Storing notifications: the one entry point, `pushNotifications`.
  *
- * Concurrent pushes share a transaction (group commit, see platform/db/coalescer.ts
- * and groupTransaction.ts): one lock of all their queues in UID order, one
- * statement that inserts in arrival order, prunes, wakes and logs, one
- * commit; each push is answered only after that commit. When a statement
+ * Concurrent pushes share a transaction (group commit, see platform/db/coalescer.ts):
+ * one lock of all their queues in UID order, one store that inserts in
+ * arrival order, prunes, wakes and logs, one commit; each push is answered
+ * only after that commit. A group of untagged pushes is all of that in one
+ * round trip (pushGroup.ts); the others, and a group that has a push to
+ * refuse, take the group transaction (groupTransaction.ts). When a statement
  * fails, the group is run again with a savepoint per push, so one bad request
  * never fails its neighbours.
  */
@@ -26,6 +28,7 @@ import {
   type StoredRun,
 } from './groupTransaction.ts';
 import { IdempotencyKeyTaken, priorAck, type IdempotentRequest } from './idempotency.ts';
+import { isLeftToTheTransaction, isPlainPushGroup, pushGroup } from './pushGroup.ts';
 import type { Ack, RetractAck } from './ack.ts';
 import type { NotificationInput } from './validate.ts';
 
@@ -45,14 +48,32 @@ const DEFAULT_TIMEOUT_MS = 10_000;
 type Job = GroupJob & { timeoutMs: number };
 
 /**
- * Runs a group's transaction. Once COMMIT has returned, the items go to
- * this node's daemons (the handoff); with the wake-up bus, the users to wake
- * are published then too (without it, the transaction's own NOTIFY is
- * delivered on commit). The answers do not wait for the bus.
+ * Stores a group: in one round trip when push_group can take it
+ * (pushGroup.ts), else in the group transaction. Once COMMIT has returned,
+ * the items go to this node's daemons (the handoff); with the wake-up bus,
+ * the users to wake are published then too (without it, the statement's own
+ * NOTIFY is delivered on commit). The answers do not wait for the bus.
  */
 async function commitGroup(db: Database, jobs: readonly Job[], options: { timeoutMs: number; isolate?: boolean }) {
   const bus = busOf(db);
   const local = localDeliveryOf(db);
+  const afterCommit = (stored: readonly StoredRun[], users: Iterable<string>) => {
+    if (local) local.hand(stored.flatMap((run) => handedItems(run, local.holds)));
+    const woken = bus ? [...users] : [];
+    if (bus && woken.length > 0) void bus.wake(woken, local?.origin ?? null).catch(() => undefined);
+  };
+  if (!options.isolate && isPlainPushGroup(jobs)) {
+    try {
+      const pushed = await pushGroup(db.pool, jobs, { timeoutMs: options.timeoutMs, notify: !bus, origin: local?.origin ?? null });
+      afterCommit([pushed.run], pushed.users);
+      return pushed.results;
+    } catch (error) {
+      // The commit may have happened, its wake-up telling this node not to read, for users it cannot name: all read.
+      if (local && isStorageUnavailable(error)) local.ringAll();
+      if (!isLeftToTheTransaction(error)) throw error;
+    }
+  }
+
   const wakeLater = bus ? new Set<string>() : undefined;
   const stored: StoredRun[] = [];
   const store = (client: pg.PoolClient) =>
@@ -69,8 +90,7 @@ async function commitGroup(db: Database, jobs: readonly Job[], options: { timeou
     if (local && stored.length > 0) local.ring(new Set(stored.flatMap(storedUsers)));
     throw error;
   }
-  if (local) local.hand(stored.flatMap((run) => handedItems(run, local.holds)));
-  if (bus && wakeLater && wakeLater.size > 0) void bus.wake([...wakeLater], local?.origin ?? null).catch(() => undefined);
+  afterCommit(stored, wakeLater ?? []);
   return results;
 }
 
