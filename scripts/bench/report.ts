@@ -351,9 +351,9 @@ export function renderDocument(info: RunInfo, table: string, previous: string | 
     `- **Ingest.** Closed loop: each virtual client sends a request, waits for the answer, sends the next, on its own keep-alive socket` +
       ` (HTTP) or its own connection (pg), over ${info.settings.loadWorkers} load process(es). Request k carries \`batch\` items for consecutive UIDs starting at k × batch,` +
       ` over ${info.settings.uids} UIDs. The queues and the ack log are emptied (and vacuumed) before each measurement, and the warm-up is not counted.` +
-      " The ceiling runs the service's own transaction (`storeGroup` of src/server/domain/notifications/groupTransaction.ts:" +
-      ' BEGIN; lock the queue rows FOR UPDATE in UID order; one statement that inserts, prunes, sets the sizes, calls pg_notify and writes the ack log;' +
-      ' COMMIT) with one request per transaction,' +
+      " The ceiling runs the service's transaction as it was before the push group became one round trip, kept fixed in scripts/bench/ceilingSql.ts" +
+      ' (BEGIN; lock the queue rows FOR UPDATE in UID order; one statement that inserts, prunes with a window over each queue, sets the sizes, calls' +
+      ' pg_notify and writes the ack log; COMMIT) with one request per transaction,' +
       " synchronous_commit on. It has no HTTP, authentication, JSON validation or group commit; the server's pool has 20 connections, the ceiling one per client.",
     `- **Latency.** A load process sends single notifications at a steady rate round-robin to the UIDs of ${info.settings.latencyDaemons} connected daemons` +
       ` (${info.settings.latencyClient === 'trpc' ? 'real @trpc/client WebSocket clients' : 'lean raw-ws clients'} in another process). Each message carries its tag and send time;` +

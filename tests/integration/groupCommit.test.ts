@@ -66,6 +66,25 @@ describe('group commit', () => {
     expect(await queueSize(db, uid)).toBe(100);
   });
 
+  it('drops a queue’s expired items as it stores, and counts only live ones against the cap', async () => {
+    const { appid, uid } = await makeRecipient(db);
+    await pushNotifications(
+      db,
+      appid,
+      Array.from({ length: 100 }, (_, n) => note(uid, `m${n}`)),
+    );
+    await db.pool.query(`UPDATE queue_items SET expires_at = now() - interval '1 second' WHERE uid = $1 AND message IN ('m50', 'm51')`, [uid]);
+
+    const outcome = await pushNotifications(db, appid, [note(uid, 'n0'), note(uid, 'n1'), note(uid, 'n2')]);
+    // 98 live before: the oldest live item makes room for the third.
+    expect([outcome.ack.queue_size, outcome.droppedByCap]).toEqual([100, 1]);
+    const kept = [...Array.from({ length: 100 }, (_, n) => `m${n}`).filter((m) => !['m0', 'm50', 'm51'].includes(m)), 'n0', 'n1', 'n2'];
+    expect((await queueItems(db, uid)).map((i) => i.message)).toEqual(kept);
+    const { rows } = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM queue_items WHERE uid = $1', [uid]);
+    expect(rows[0]?.n).toBe(100);
+    expect(await queueSize(db, uid)).toBe(100);
+  });
+
   it('keeps the newest 100 when a group brings more than 100 to one queue', async () => {
     const { appid, uid } = await makeRecipient(db);
     await pushNotifications(db, appid, [note(uid, 'oldest')]);

@@ -28,8 +28,14 @@ $$;
 
 -- Stores items into queues the caller has locked. Every part reads the
 -- snapshot taken before the insert, so "existing" is what the queues held
--- before: each queue keeps its newest (cap - k) existing items when k items
--- arrive (the caller never sends more than the cap for one queue).
+-- before: each queue keeps its newest (cap - k) live items when k items
+-- arrive (the caller never sends more than the cap for one queue), and
+-- loses its expired ones.
+--
+-- Each queue is read once, through its (uid, id) index, and what leaves it
+-- is deleted by id: one plan serves every group, so PostgreSQL plans it
+-- once per connection (force_generic_plan) instead of once per call (it
+-- would otherwise choose to, and the planning cost more than the run).
 --
 -- The items' apps, UIDs, messages, actions, ttls (seconds or null) and tags
 -- (or null) are aligned, in arrival order. entries holds one ack log entry
@@ -46,6 +52,7 @@ $$;
 CREATE FUNCTION "store_items"(item_apps TEXT[], item_uids TEXT[], messages TEXT[], actions TEXT[], ttls INT[], tags TEXT[], cap INT, entries JSONB)
 RETURNS TABLE (uid TEXT, before INT, id BIGINT, stored_at TIMESTAMPTZ)
 LANGUAGE plpgsql
+SET plan_cache_mode = force_generic_plan
 AS $$
 #variable_conflict use_column
 BEGIN
@@ -57,20 +64,20 @@ BEGIN
     SELECT b.uid, b.app_id, b.message, b.action, CASE WHEN b.ttl IS NULL THEN NULL ELSE now() + make_interval(secs => b.ttl) END, b.tag
       FROM batch b ORDER BY b.n
     RETURNING queue_items.id, queue_items.uid
-  ), added AS (
-    SELECT b.uid, count(*)::int AS k FROM batch b GROUP BY b.uid
-  ), existing AS (
-    SELECT i.id, i.uid, row_number() OVER (PARTITION BY i.uid ORDER BY i.id DESC) AS newer
-      FROM queue_items i
-     WHERE i.uid IN (SELECT a.uid FROM added a) AND (i.expires_at IS NULL OR i.expires_at > now())
-  ), pruned AS (
-    DELETE FROM queue_items d
-     WHERE d.uid IN (SELECT a.uid FROM added a)
-       AND (d.expires_at <= now() OR d.id IN (SELECT e.id FROM existing e JOIN added a ON a.uid = e.uid WHERE e.newer > cap - a.k))
   ), counts AS (
-    SELECT a.uid, a.k, count(e.id)::int AS before FROM added a LEFT JOIN existing e ON e.uid = a.uid GROUP BY a.uid, a.k
+    -- Per queue: k arriving, its live items newest first, its expired ones.
+    SELECT a.uid, a.k, coalesce(cardinality(q.live), 0) AS before, q.live[(cap - a.k + 1):] || q.expired AS leaving
+      FROM (SELECT b.uid, count(*)::int AS k FROM batch b GROUP BY b.uid) AS a
+     CROSS JOIN LATERAL (
+           SELECT array_agg(i.id ORDER BY i.id DESC) FILTER (WHERE i.expires_at IS NULL OR i.expires_at > now()) AS live,
+                  coalesce(array_agg(i.id) FILTER (WHERE i.expires_at <= now()), '{}') AS expired
+             FROM queue_items i
+            WHERE i.uid = a.uid) AS q
+  ), pruned AS (
+    DELETE FROM queue_items d WHERE d.id = ANY (ARRAY(SELECT unnest(c.leaving) FROM counts c))
   ), sized AS (
-    UPDATE queues q SET size = LEAST(cap, c.before + c.k) FROM counts c WHERE q.uid = c.uid
+    UPDATE queues q SET size = (SELECT LEAST(cap, c.before + c.k) FROM counts c WHERE c.uid = q.uid)
+     WHERE q.uid = ANY (ARRAY(SELECT c.uid FROM counts c))
   ), pushes AS (
     SELECT * FROM ROWS FROM (jsonb_to_recordset(entries) AS (app_id text, item_count int, uids jsonb, tags jsonb, last_uid text, upto jsonb, key text))
            WITH ORDINALITY AS e(app_id, item_count, uids, tags, last_uid, upto, key, n)
@@ -114,6 +121,7 @@ CREATE FUNCTION "push_group"(
   key_apps TEXT[], keys TEXT[], digests TEXT[], window_hours INT)
 RETURNS TABLE (uid TEXT, before INT, id BIGINT, stored_at TIMESTAMPTZ, user_id TEXT, app_name TEXT)
 LANGUAGE plpgsql
+SET plan_cache_mode = force_generic_plan
 AS $$
 #variable_conflict use_column
 DECLARE
