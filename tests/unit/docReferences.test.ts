@@ -72,7 +72,7 @@ describe('document references', () => {
     const text = readFileSync(path.join(root, 'docs', 'ARCHITECTURE.md'), 'utf8');
     const diagrams = [...text.matchAll(/```mermaid\n([\s\S]*?)```/g)].map((m) => m[1] as string);
     const sequences = diagrams.filter((d) => d.trimStart().startsWith('sequenceDiagram'));
-    expect(sequences.some((d) => d.includes('storeGroup') && d.includes('SignalListener'))).toBe(true);
+    expect(sequences.some((d) => d.includes('push_group') && d.includes('storeGroup') && d.includes('SignalListener'))).toBe(true);
     expect(sequences.some((d) => d.includes('daemon.notifications') && d.includes('ackItems'))).toBe(true);
   });
 });

@@ -75,8 +75,14 @@ BEGIN
             WHERE i.uid = a.uid) AS q
   ), pruned AS (
     DELETE FROM queue_items d WHERE d.id = ANY (ARRAY(SELECT unnest(c.leaving) FROM counts c))
+  ), sizes AS (
+    -- Each queue's size before and after, looked up by UID: one row, so no
+    -- join below is planned by a guess of how many queues or pushes come.
+    SELECT coalesce(jsonb_object_agg(c.uid, c.before), '{}') AS before, coalesce(jsonb_object_agg(c.uid, LEAST(cap, c.before + c.k)), '{}') AS after
+      FROM counts c
   ), sized AS (
-    UPDATE queues q SET size = (SELECT LEAST(cap, c.before + c.k) FROM counts c WHERE c.uid = q.uid)
+    UPDATE queues q SET size = (s.after ->> q.uid)::int
+      FROM sizes s
      WHERE q.uid = ANY (ARRAY(SELECT c.uid FROM counts c))
   ), pushes AS (
     SELECT * FROM ROWS FROM (jsonb_to_recordset(entries) AS (app_id text, item_count int, uids jsonb, tags jsonb, last_uid text, upto jsonb, key text))
@@ -84,17 +90,17 @@ BEGIN
   ), logged AS (
     INSERT INTO ack_log (app_id, result, item_count, uids, tags, queue_size)
     SELECT e.app_id, 'OK', e.item_count, ARRAY(SELECT jsonb_array_elements_text(e.uids)), ARRAY(SELECT jsonb_array_elements_text(e.tags)),
-           LEAST(cap, coalesce(c.before, 0) + (e.upto ->> e.last_uid)::int)
-      FROM pushes e LEFT JOIN counts c ON c.uid = e.last_uid
+           LEAST(cap, coalesce((s.before ->> e.last_uid)::int, 0) + (e.upto ->> e.last_uid)::int)
+      FROM pushes e CROSS JOIN sizes s
      ORDER BY e.n
   ), recorded AS (
     UPDATE idempotency_keys k
        SET response = jsonb_build_object(
              'result', 'OK',
-             'queue_size', LEAST(cap, coalesce(c.before, 0) + (e.upto ->> e.last_uid)::int),
-             'queue_sizes', (SELECT jsonb_object_agg(s.key, LEAST(cap, coalesce(sc.before, 0) + s.value::int))
-                               FROM jsonb_each_text(e.upto) AS s(key, value) LEFT JOIN counts sc ON sc.uid = s.key))
-      FROM pushes e LEFT JOIN counts c ON c.uid = e.last_uid
+             'queue_size', LEAST(cap, coalesce((s.before ->> e.last_uid)::int, 0) + (e.upto ->> e.last_uid)::int),
+             'queue_sizes', (SELECT jsonb_object_agg(u.key, LEAST(cap, coalesce((s.before ->> u.key)::int, 0) + u.value::int))
+                               FROM jsonb_each_text(e.upto) AS u(key, value)))
+      FROM pushes e CROSS JOIN sizes s
      WHERE e.key IS NOT NULL AND k.app_id = e.app_id AND k.key = e.key
   )
   SELECT c.uid, c.before, NULL::bigint, now()::timestamptz(3) FROM counts c
