@@ -35,7 +35,12 @@ $$;
 -- Each queue is read once, through its (uid, id) index, and what leaves it
 -- is deleted by id: one plan serves every group, so PostgreSQL plans it
 -- once per connection (force_generic_plan) instead of once per call (it
--- would otherwise choose to, and the planning cost more than the run).
+-- would otherwise choose to, and the planning cost more than the run). That
+-- plan must not depend on the tables' statistics, which lag behind a table
+-- that grows fast (a plan made while queue_items looked empty scanned it
+-- whole for each queue): every row is reached through an index
+-- (enable_seqscan off), and the sizes are looked up by UID from one row
+-- rather than joined on a guess of how many queues or pushes come.
 --
 -- The items' apps, UIDs, messages, actions, ttls (seconds or null) and tags
 -- (or null) are aligned, in arrival order. entries holds one ack log entry
@@ -53,6 +58,7 @@ CREATE FUNCTION "store_items"(item_apps TEXT[], item_uids TEXT[], messages TEXT[
 RETURNS TABLE (uid TEXT, before INT, id BIGINT, stored_at TIMESTAMPTZ)
 LANGUAGE plpgsql
 SET plan_cache_mode = force_generic_plan
+SET enable_seqscan = off
 AS $$
 #variable_conflict use_column
 BEGIN
@@ -101,7 +107,9 @@ BEGIN
              'queue_sizes', (SELECT jsonb_object_agg(u.key, LEAST(cap, coalesce((s.before ->> u.key)::int, 0) + u.value::int))
                                FROM jsonb_each_text(e.upto) AS u(key, value)))
       FROM pushes e CROSS JOIN sizes s
-     WHERE e.key IS NOT NULL AND k.app_id = e.app_id AND k.key = e.key
+     WHERE k.app_id = ANY (ARRAY(SELECT p.app_id FROM pushes p WHERE p.key IS NOT NULL))
+       AND k.key = ANY (ARRAY(SELECT p.key FROM pushes p WHERE p.key IS NOT NULL))
+       AND k.app_id = e.app_id AND k.key = e.key
   )
   SELECT c.uid, c.before, NULL::bigint, now()::timestamptz(3) FROM counts c
   UNION ALL
@@ -128,6 +136,7 @@ CREATE FUNCTION "push_group"(
 RETURNS TABLE (uid TEXT, before INT, id BIGINT, stored_at TIMESTAMPTZ, user_id TEXT, app_name TEXT)
 LANGUAGE plpgsql
 SET plan_cache_mode = force_generic_plan
+SET enable_seqscan = off
 AS $$
 #variable_conflict use_column
 DECLARE
