@@ -71,11 +71,15 @@ BEGIN
       FROM batch b ORDER BY b.n
     RETURNING queue_items.id, queue_items.uid
   ), counts AS (
-    -- Per queue: k arriving, its live items newest first, its expired ones.
-    SELECT a.uid, a.k, coalesce(cardinality(q.live), 0) AS before, q.live[(cap - a.k + 1):] || q.expired AS leaving
+    -- Per queue: k arriving, before, and what leaves it: its live items but
+    -- the newest (cap - k), and its expired ones.
+    SELECT a.uid, a.k, coalesce(cardinality(q.live), 0) AS before,
+           ARRAY(SELECT v FROM unnest(q.live) AS v ORDER BY v DESC OFFSET GREATEST(cap - a.k, 0)) || q.expired AS leaving
       FROM (SELECT b.uid, count(*)::int AS k FROM batch b GROUP BY b.uid) AS a
      CROSS JOIN LATERAL (
-           SELECT array_agg(i.id ORDER BY i.id DESC) FILTER (WHERE i.expires_at IS NULL OR i.expires_at > now()) AS live,
+           -- Unordered, so no plan reads the queue in the primary key's order
+           -- (which statistics that lag behind the table can make look cheaper).
+           SELECT array_agg(i.id) FILTER (WHERE i.expires_at IS NULL OR i.expires_at > now()) AS live,
                   coalesce(array_agg(i.id) FILTER (WHERE i.expires_at <= now()), '{}') AS expired
              FROM queue_items i
             WHERE i.uid = a.uid) AS q
@@ -140,19 +144,25 @@ SET enable_seqscan = off
 AS $$
 #variable_conflict use_column
 DECLARE
+  -- Each pair's app by UID; a UID named by two apps is one key, and refused below.
+  app_of JSONB := jsonb_object(pair_uids, pair_apps);
   locked_uids TEXT[];
   locked_users TEXT[];
   locked_names TEXT[];
+  all_of_their_app BOOLEAN;
 BEGIN
-  SELECT array_agg(l.uid), array_agg(l.user_id), array_agg(l.name) INTO locked_uids, locked_users, locked_names
-    FROM (SELECT q.uid, u.user_id::text, a.name
-            FROM unnest(pair_uids, pair_apps) AS p(uid, app_id)
-            JOIN queues q ON q.uid = p.uid AND q.app_id = p.app_id
-            JOIN uids u ON u.uid = q.uid
-            JOIN apps a ON a.id = q.app_id
+  -- Each row through its primary key, whatever the statistics say: the queues
+  -- in UID order, each one's user and app by one lookup.
+  SELECT array_agg(l.uid), array_agg(l.user_id), array_agg(l.name), bool_and(l.app_id = app_of ->> l.uid)
+    INTO locked_uids, locked_users, locked_names, all_of_their_app
+    FROM (SELECT q.uid, q.app_id,
+                 (SELECT u.user_id::text FROM uids u WHERE u.uid = q.uid) AS user_id,
+                 (SELECT a.name FROM apps a WHERE a.id = q.app_id) AS name
+            FROM queues q
+           WHERE q.uid = ANY (pair_uids)
            ORDER BY q.uid
              FOR UPDATE OF q) AS l;
-  IF coalesce(cardinality(locked_uids), 0) < cardinality(pair_uids) THEN
+  IF coalesce(cardinality(locked_uids), 0) < cardinality(pair_uids) OR NOT all_of_their_app THEN
     RAISE EXCEPTION 'a UID of the group is not a queue of its app' USING ERRCODE = 'PU105';
   END IF;
   IF cardinality(keys) > 0
