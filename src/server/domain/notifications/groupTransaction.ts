@@ -8,6 +8,10 @@
  * one more: the delete of the pending items those tags replace. Retractions
  * (`POST /<appid>/retract`) share the group: consecutive ones run as one
  * delete, in arrival order with the pushes around them.
+ *
+ * A group of untagged pushes takes one round trip instead (pushGroup.ts);
+ * this transaction answers the rest, and each push of a group that has one
+ * to refuse. Both store through the same database function, store_items.
  */
 import type pg from 'pg';
 import { isStorageUnavailable } from '../../platform/db/client.ts';
