@@ -31,7 +31,8 @@ try {
   await applyMigrations(setup.pool);
   const { people } = await seed(setup, setting('UIDS', 1000), 4, () => {});
   const uids = people.map((p) => p.uid);
-  const items = (n: number) => Array.from({ length: batch }, (_, j) => ({ uid: uids[(n * batch + j) % uids.length] as string, message: `m${n}.${j}`, action: 'https://example.com/' }));
+  const items = (n: number) =>
+    Array.from({ length: batch }, (_, j) => ({ uid: uids[(n * batch + j) % uids.length] as string, message: `m${n}.${j}`, action: 'https://example.com/' }));
   if (process.env.EMPTY) {
     await resetQueues(setup);
   } else {
@@ -47,7 +48,9 @@ try {
 
   // PostgreSQL's processes: the backends, the WAL writer, autovacuum.
   const pids = async () =>
-    (await setup.pool.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE backend_type IN ('client backend', 'walwriter', 'autovacuum worker')`)).rows.map((r) => r.pid);
+    (
+      await setup.pool.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE backend_type IN ('client backend', 'walwriter', 'autovacuum worker')`)
+    ).rows.map((r) => r.pid);
   const cpuMs = (of: number[]) =>
     of.reduce((sum, pid) => {
       try {
@@ -82,4 +85,3 @@ try {
   await setup.close();
   await postgres.stop();
 }
-

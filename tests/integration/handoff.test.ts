@@ -112,9 +112,9 @@ describe.each(BUS_MODES)('the handoff, wake-ups over $mode', ({ mode }) => {
       await locker.query('BEGIN');
       await locker.query('SELECT 1 FROM queues WHERE uid = $1 FOR UPDATE', [user.uid]);
       const reads = countReads();
-      await expect(pushNotifications(node.db, user.appid, [{ uid: user.uid, message: 'unknown', action: 'https://example.com/' }], { timeoutMs: 300 })).rejects.toThrow(
-        /transaction timeout/,
-      );
+      await expect(
+        pushNotifications(node.db, user.appid, [{ uid: user.uid, message: 'unknown', action: 'https://example.com/' }], { timeoutMs: 300 }),
+      ).rejects.toThrow(/transaction timeout/);
       await expect.poll(reads).toBeGreaterThan(0);
     } finally {
       await locker.query('ROLLBACK');

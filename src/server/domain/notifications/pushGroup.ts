@@ -100,7 +100,8 @@ export async function pushGroup(
   );
   const locked = new Map<string, LockedQueue>();
   for (const row of rows) {
-    if (row.user_id !== null) locked.set(row.uid, { appId: [...(appsOf.get(row.uid) as Set<string>)][0] as string, appName: row.app_name as string, userId: row.user_id });
+    if (row.user_id !== null)
+      locked.set(row.uid, { appId: [...(appsOf.get(row.uid) as Set<string>)][0] as string, appName: row.app_name as string, userId: row.user_id });
   }
   return {
     results: run.outcomes(rows).map((value) => ({ ok: true, value })),
