@@ -2,7 +2,7 @@
  * PostgreSQL's CPU per push, without HTTP or a server: `pushNotifications`
  * called straight from this process at a chosen batch size and concurrency,
  * into queues already at the cap (each push then prunes as many as it
- * adds), with the CPU of PostgreSQL's processes read from /proc. What the
+ * adds), with the CPU of PostgreSQL's whole process tree read from /proc. What the
  * push group costs the database, apart from everything in front of it
  * (docs/benchmarks.md, "Fourth step").
  *
@@ -11,13 +11,13 @@
  * BATCH (1), CONCURRENCY (1), PUSHES per round (2000), UIDS (1000); EMPTY=1
  * starts from empty queues instead, right after they were vacuumed.
  */
-import { readFileSync } from 'node:fs';
 import { connectDatabase } from '../../src/server/platform/db/client.ts';
 import { applyMigrations } from '../../src/server/platform/db/migrate.ts';
 import { pushNotifications } from '../../src/server/domain/notifications/push.ts';
 import { QUEUE_CAPACITY } from '../../src/shared/limits.ts';
 import { BENCH_APPID, resetQueues, seed } from './fixtures.ts';
 import { startBenchPostgres } from './postgres.ts';
+import { postmasterPid, treeCpuSeconds } from './proc.ts';
 
 const setting = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 const batch = setting('BATCH', 1);
@@ -46,25 +46,11 @@ try {
     await setup.pool.query('VACUUM ANALYZE queues, queue_items, ack_log');
   }
 
-  // PostgreSQL's processes: the backends, the WAL writer, autovacuum.
-  const pids = async () =>
-    (
-      await setup.pool.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE backend_type IN ('client backend', 'walwriter', 'autovacuum worker')`)
-    ).rows.map((r) => r.pid);
-  const cpuMs = (of: number[]) =>
-    of.reduce((sum, pid) => {
-      try {
-        const fields = (readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1] as string).split(' ');
-        return sum + (Number(fields[11]) + Number(fields[12])) * 10; // utime + stime, in 10 ms ticks
-      } catch {
-        return sum; // the process ended
-      }
-    }, 0);
+  const postmaster = postmasterPid(postgres.clusterDir) as number;
 
-  // Round 0 warms up and opens the pool's connections, whose CPU the rounds after it read.
+  // Round 0 warms up: the pool's connections, their plans.
   for (let round = 0; round <= 3; round++) {
-    const measured = await pids();
-    const cpuBefore = cpuMs(measured);
+    const cpuBefore = treeCpuSeconds(postmaster);
     const started = performance.now();
     let next = 0;
     await Promise.all(
@@ -73,7 +59,7 @@ try {
       }),
     );
     const seconds = (performance.now() - started) / 1000;
-    const cpu = cpuMs(measured) - cpuBefore;
+    const cpu = (treeCpuSeconds(postmaster) - cpuBefore) * 1000; // ms
     if (round === 0) continue;
     console.log(
       `round ${round}: batch ${batch} × ${concurrency} concurrent: ${Math.round((pushes * batch) / seconds)} items/s, ` +

@@ -23,7 +23,7 @@ import { QUEUE_CAPACITY } from '../../../shared/limits.ts';
 import { lockQueues, type LockedQueue } from '../queues.ts';
 import { uidPattern } from '../secrets.ts';
 import type { Ack, RetractAck } from './ack.ts';
-import { CLAIM_KEYS, IdempotencyKeyTaken, RECORD_ACKS, type IdempotentRequest } from './idempotency.ts';
+import { CLAIM_KEYS, IdempotencyKeyTaken, keyColumns, RECORD_ACKS, type IdempotentRequest } from './idempotency.ts';
 import type { NotificationInput } from './validate.ts';
 import type { StoredItem } from '../delivery/handoff.ts';
 
@@ -468,12 +468,9 @@ function keyOf(appId: string, key: string): string {
 
 /** Claims the keys of the keyed jobs in one statement; returns those claimed. */
 async function claimKeys(client: pg.ClientBase, pushes: readonly GroupJob[]): Promise<Set<string>> {
-  const keyed = pushes.flatMap((p) => (p.idempotency ? [{ appId: p.appId, ...p.idempotency }] : []));
-  if (keyed.length === 0) return new Set();
-  const { rows } = await client.query<{ app_id: string; key: string }>({
-    ...CLAIM_KEYS,
-    values: [keyed.map((k) => k.appId), keyed.map((k) => k.key), keyed.map((k) => k.bodyDigest.toString('hex'))],
-  });
+  const keys = keyColumns(pushes);
+  if (keys[0].length === 0) return new Set();
+  const { rows } = await client.query<{ app_id: string; key: string }>({ ...CLAIM_KEYS, values: keys });
   return new Set(rows.map((r) => keyOf(r.app_id, r.key)));
 }
 

@@ -64,6 +64,12 @@ export const CLAIM_KEYS = prepared(
   `SELECT app_id, key FROM claim_idempotency_keys($1::text[], $2::text[], $3::text[], ${IDEMPOTENCY_WINDOW_HOURS})`,
 );
 
+/** The apps, keys and body digests (hex) of the keyed requests among `requests`, aligned, as the claim takes them. */
+export function keyColumns(requests: readonly { appId: string; idempotency?: IdempotentRequest | null }[]): [string[], string[], string[]] {
+  const keyed = requests.flatMap((r) => (r.idempotency ? [{ appId: r.appId, ...r.idempotency }] : []));
+  return [keyed.map((k) => k.appId), keyed.map((k) => k.key), keyed.map((k) => k.bodyDigest.toString('hex'))];
+}
+
 /** $1 JSON array of {app_id, key, response}: stores the retractions' acks to replay, in the same transaction (a push's is recorded by the statement that stores it). */
 export const RECORD_ACKS = prepared(
   'record-idempotent-acks',

@@ -59,8 +59,9 @@ async function commitGroup(db: Database, jobs: readonly Job[], options: { timeou
   const local = localDeliveryOf(db);
   const afterCommit = (stored: readonly StoredRun[], users: Iterable<string>) => {
     if (local) local.hand(stored.flatMap((run) => handedItems(run, local.holds)));
-    const woken = bus ? [...users] : [];
-    if (bus && woken.length > 0) void bus.wake(woken, local?.origin ?? null).catch(() => undefined);
+    if (!bus) return;
+    const woken = [...users];
+    if (woken.length > 0) void bus.wake(woken, local?.origin ?? null).catch(() => undefined);
   };
   if (!options.isolate && isPlainPushGroup(jobs)) {
     try {

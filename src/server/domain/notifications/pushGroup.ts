@@ -19,7 +19,7 @@ import { QUEUE_CAPACITY } from '../../../shared/limits.ts';
 import type { LockedQueue } from '../queues.ts';
 import { uidPattern } from '../secrets.ts';
 import { PushRun, type GroupJob, type Push, type PushResult, type StoreRow, type StoredRun } from './groupTransaction.ts';
-import { IDEMPOTENCY_WINDOW_HOURS } from './idempotency.ts';
+import { IDEMPOTENCY_WINDOW_HOURS, keyColumns } from './idempotency.ts';
 
 /**
  * push_group's parameters ($1-$13, see its migration), then $14 whether the
@@ -77,7 +77,6 @@ export async function pushGroup(
   const appsOf = new Map<string, Set<string>>();
   for (const push of pushes) for (const { uid } of push.items) (appsOf.get(uid) ?? appsOf.set(uid, new Set()).get(uid))?.add(push.appId);
   const pairs = [...appsOf].flatMap(([uid, apps]) => [...apps].map((appId) => [uid, appId] as const));
-  const keyed = pushes.flatMap((push) => (push.idempotency ? [{ appId: push.appId, ...push.idempotency }] : []));
   const { rows } = await queryWithin<StoreRow & { user_id: string | null; app_name: string | null }>(
     pool,
     {
@@ -88,9 +87,7 @@ export async function pushGroup(
         ...run.columns(),
         QUEUE_CAPACITY,
         run.entries,
-        keyed.map((k) => k.appId),
-        keyed.map((k) => k.key),
-        keyed.map((k) => k.bodyDigest.toString('hex')),
+        ...keyColumns(pushes),
         IDEMPOTENCY_WINDOW_HOURS,
         options.notify,
         options.origin,
@@ -101,7 +98,12 @@ export async function pushGroup(
   const locked = new Map<string, LockedQueue>();
   for (const row of rows) {
     if (row.user_id !== null)
-      locked.set(row.uid, { appId: [...(appsOf.get(row.uid) as Set<string>)][0] as string, appName: row.app_name as string, userId: row.user_id });
+      // Locked means its app is the one pair of its UID.
+      locked.set(row.uid, {
+        appId: (appsOf.get(row.uid) as Set<string>).values().next().value as string,
+        appName: row.app_name as string,
+        userId: row.user_id,
+      });
   }
   return {
     results: run.outcomes(rows).map((value) => ({ ok: true, value })),
