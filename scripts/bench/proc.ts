@@ -49,15 +49,27 @@ export function cpuSeconds(pid: number): number {
  * children, and the children it has already reaped (backends that exited).
  */
 export function treeCpuSeconds(rootPid: number): number {
+  let total = 0;
+  for (const seconds of clusterCpuByProcess(rootPid).values()) total += seconds;
+  return total;
+}
+
+/**
+ * CPU seconds used so far by each live process of a PostgreSQL cluster (the
+ * postmaster included), and by the children it has already reaped, under -1.
+ */
+export function clusterCpuByProcess(rootPid: number): Map<number, number> {
   const root = procStat(rootPid);
-  if (!root) return 0;
-  let total = root.own + root.children;
+  const byPid = new Map<number, number>();
+  if (!root) return byPid;
+  byPid.set(rootPid, root.own);
+  byPid.set(-1, root.children);
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     const stat = procStat(Number(name));
-    if (stat && stat.ppid === rootPid) total += stat.own;
+    if (stat && stat.ppid === rootPid) byPid.set(Number(name), stat.own);
   }
-  return total;
+  return byPid;
 }
 
 /** Busy and total CPU seconds of the whole machine (all cores), from /proc/stat. */

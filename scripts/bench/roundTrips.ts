@@ -2,7 +2,9 @@
  * The profile of a delivered notification: how many statements (round trips to
  * PostgreSQL) the node sends per item delivered and acked, by statement, under
  * the latency workload (single POSTs at a steady rate to connected daemons
- * that ack every item). Not part of `npm run bench`; run it on its own:
+ * that ack every item), with the node's CPU and PostgreSQL's per item, the
+ * latter by process (the pool's connections, the LISTEN connection, the
+ * background processes). Not part of `npm run bench`; run it on its own:
  *
  *   node --import tsx scripts/bench/roundTrips.ts            # 300/s for 10 s to 300 daemons
  *   BENCH_LATENCY_RATES=500 BENCH_LATENCY_DAEMONS=1000 node --import tsx scripts/bench/roundTrips.ts
@@ -14,13 +16,13 @@ import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { connectDatabase } from '../../src/server/platform/db/client.ts';
+import { connectDatabase, type Database } from '../../src/server/platform/db/client.ts';
 import { WorkerProcess } from './clients/ipc.ts';
 import type { ConnectResult, WorkerStatus } from './clients/daemonWorker.ts';
 import type { PacedParams, PacedResult } from './clients/loadWorker.ts';
 import { seed } from './fixtures.ts';
 import { startBenchPostgres } from './postgres.ts';
-import { startCpuMeter } from './proc.ts';
+import { clusterCpuByProcess, postmasterPid, startCpuMeter } from './proc.ts';
 import { formatProfile, summariseProfile } from './profile.ts';
 import { startBenchServer } from './server.ts';
 import { loadSettings } from './settings.ts';
@@ -78,6 +80,8 @@ async function main(): Promise<void> {
     );
     log(`${connected.established} daemons connected; sending ${rate}/s for ${settings.latencySeconds} s…`);
     await sleep(2_000);
+    const postmaster = postmasterPid(postgres.clusterDir) as number;
+    const pgBefore = clusterCpuByProcess(postmaster);
     const start = await snapshot();
     const windowStart = performance.now() - server.spawnedAt;
     const stopCpu = startCpuMeter({ server: server.pid, postmaster: null, clients: () => [] });
@@ -101,6 +105,7 @@ async function main(): Promise<void> {
     }
     await sleep(1_000); // the daemons' last acks
     const cpu = stopCpu();
+    const pgRoles = await postgresCpuByRole(db, postmaster, pgBefore);
     const window: [number, number] = [windowStart, performance.now() - server.spawnedAt];
     const end = await snapshot();
     const received = (await daemons.request<{ tags: Float64Array }>('takeReceipts', {}, 30_000)).tags.length;
@@ -115,6 +120,12 @@ async function main(): Promise<void> {
       '| per item | count | statement |',
       '| ---: | ---: | --- |',
       ...rows.map(([k, n]) => `| ${fmt(n / Math.max(1, received))} | ${n} | \`${k.replace(/\|/g, '\\|')}\` |`),
+      '',
+      `PostgreSQL CPU ${fmt((sumOf(pgRoles.values()) * 1e6) / Math.max(1, received))} µs per delivered item, by process:`,
+      '',
+      '| µs per item | process |',
+      '| ---: | --- |',
+      ...[...pgRoles].sort((a, b) => b[1] - a[1]).map(([role, seconds]) => `| ${fmt((seconds * 1e6) / Math.max(1, received))} | ${role} |`),
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
     if (settings.profile) {
@@ -129,6 +140,31 @@ async function main(): Promise<void> {
     await postgres.destroy();
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+const sumOf = (values: Iterable<number>) => [...values].reduce((a, b) => a + b, 0);
+
+/**
+ * PostgreSQL's CPU since `before`, by what each process is: the node's pool
+ * connections, its LISTEN connection (which forwards every NOTIFY), and the
+ * background processes; backends that exited meanwhile under "exited".
+ */
+async function postgresCpuByRole(db: Database, postmaster: number, before: Map<number, number>): Promise<Map<string, number>> {
+  const after = clusterCpuByProcess(postmaster);
+  const { rows } = await db.pool.query<{ pid: number; role: string }>(
+    `SELECT pid, CASE WHEN backend_type <> 'client backend' THEN backend_type
+                      WHEN query ILIKE 'LISTEN%' THEN 'the LISTEN connection'
+                      WHEN pid = pg_backend_pid() THEN 'this script'
+                      ELSE 'pool connections' END AS role
+       FROM pg_stat_activity`,
+  );
+  const roleOf = new Map(rows.map((r) => [r.pid, r.role]));
+  const byRole = new Map<string, number>();
+  for (const [pid, seconds] of after) {
+    const role = pid === -1 ? 'exited' : pid === postmaster ? 'postmaster' : (roleOf.get(pid) ?? 'other');
+    byRole.set(role, (byRole.get(role) ?? 0) + seconds - (before.get(pid) ?? 0));
+  }
+  return byRole;
 }
 
 main().then(

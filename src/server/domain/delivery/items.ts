@@ -101,10 +101,10 @@ export async function ackItems(db: Database, userId: string, ids: readonly strin
 }
 
 /**
- * The acks of a group in one round trip: ack_items (its migration,
- * prisma/migrations/20261201220000_ack_items) locks the queues holding each
- * user's own acked items in UID order, deletes those items and sets the
- * sizes; the dashboard hears of it when something was removed.
+ * The acks of a group in one round trip: ack_items (its latest migration,
+ * prisma/migrations/20261202060000_ack_items_planned_once) locks the queues
+ * holding each user's own acked items in UID order, deletes those items and
+ * sets the sizes; the dashboard hears of it when something was removed.
  */
 const ACK_ITEMS = prepared(
   'ack-items',
