@@ -35,7 +35,7 @@ describe('a group of acks', () => {
 
     statements.length = 0;
     expect(await ackItems(db, userId, [a?.id as string, d?.id as string])).toBe(2);
-    expect(statements).toEqual(['WITH acked AS']);
+    expect(statements).toEqual(['WITH unflushed AS']);
 
     expect((await queueItems(db, uid)).map((i) => i.message)).toEqual(['b', 'c']);
     expect(await queueSize(db, uid)).toBe(1);

@@ -105,10 +105,19 @@ export async function ackItems(db: Database, userId: string, ids: readonly strin
  * prisma/migrations/20261202060000_ack_items_planned_once) locks the queues
  * holding each user's own acked items in UID order, deletes those items and
  * sets the sizes; the dashboard hears of it when something was removed.
+ *
+ * Its commit does not wait for the disk (synchronous_commit off for this
+ * transaction only). An ack promises nothing to anyone: if PostgreSQL stops
+ * before its WAL reaches the disk (at most a fraction of a second later, or
+ * at the next push's commit, which flushes it too), the acked items are
+ * pending again, come again on the next connection, and the daemon drops
+ * them by id, as after any lost ack. A push's commit, which its ack does
+ * promise, still waits.
  */
 const ACK_ITEMS = prepared(
   'ack-items',
-  `WITH acked AS (SELECT item_id, owner_id FROM ack_items($1::bigint[], $2::uuid[])),
+  `WITH unflushed AS (SELECT set_config('synchronous_commit', 'off', true)),
+        acked AS (SELECT item_id, owner_id FROM unflushed, ack_items($1::bigint[], $2::uuid[])),
         announce AS (${announceSql('queues')} WHERE EXISTS (SELECT 1 FROM acked))
    SELECT item_id, owner_id FROM acked
    UNION ALL
