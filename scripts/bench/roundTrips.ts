@@ -10,7 +10,8 @@
  *   BENCH_LATENCY_RATES=500 BENCH_LATENCY_DAEMONS=1000 node --import tsx scripts/bench/roundTrips.ts
  *
  * Uses the benchmark's settings (scripts/bench/settings.ts): the first rate of
- * BENCH_LATENCY_RATES, BENCH_LATENCY_SECONDS, BENCH_LATENCY_DAEMONS.
+ * BENCH_LATENCY_RATES, BENCH_LATENCY_SECONDS, BENCH_LATENCY_DAEMONS,
+ * BENCH_LATENCY_BATCH (notifications per POST, 1 by default).
  */
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -93,7 +94,7 @@ async function main(): Promise<void> {
         key: fixtures.key,
         uids: fixtures.people.map((p) => p.uid),
         rate,
-        batch: 1,
+        batch: settings.latencyBatch,
         durationMs: settings.latencySeconds * 1000,
         maxInFlight: 256,
       } satisfies PacedParams,
