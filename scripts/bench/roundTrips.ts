@@ -148,7 +148,8 @@ const sumOf = (values: Iterable<number>) => [...values].reduce((a, b) => a + b, 
 /**
  * PostgreSQL's CPU since `before`, by what each process is: the node's pool
  * connections, its LISTEN connection (which forwards every NOTIFY), and the
- * background processes; backends that exited meanwhile under "exited".
+ * background processes; processes that exited meanwhile (an idle pool
+ * connection closed, an autovacuum worker) under "exited".
  */
 async function postgresCpuByRole(db: Database, postmaster: number, before: Map<number, number>): Promise<Map<string, number>> {
   const after = clusterCpuByProcess(postmaster);
@@ -165,6 +166,8 @@ async function postgresCpuByRole(db: Database, postmaster: number, before: Map<n
     const role = pid === -1 ? 'exited' : pid === postmaster ? 'postmaster' : (roleOf.get(pid) ?? 'other');
     byRole.set(role, (byRole.get(role) ?? 0) + seconds - (before.get(pid) ?? 0));
   }
+  // A process that exited is counted whole among the reaped: less what it had used before.
+  for (const [pid, seconds] of before) if (!after.has(pid)) byRole.set('exited', (byRole.get('exited') ?? 0) - seconds);
   return byRole;
 }
 
