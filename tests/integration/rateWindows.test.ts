@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Database } from '../../src/server/platform/db/client.ts';
-import { RateWindows } from '../../src/server/domain/rateWindows.ts';
+import { FLUSH_EVERY_MS, RateWindows } from '../../src/server/domain/rateWindows.ts';
 import { makeApp, testDatabase } from '../support/factories.ts';
 
 let db: Database;
@@ -26,11 +26,12 @@ describe('rate windows', () => {
     expect(a.count(appid)).toBeNull();
     // Each node's first request of the second, counted in the database: a's first, b's second.
     await db.pool.query(`INSERT INTO rate_windows (app_id, window_start, count) VALUES ($1, date_trunc('second', now()), 2)`, [appid]);
+    const second = Math.floor(Date.now() / 1000);
     const countedThere = (node: RateWindows, place: number) =>
       node.countThere(
         appid,
         async () => place,
-        (answer) => answer,
+        (answer) => ({ place: answer, second }),
       );
     await countedThere(a, 1);
     await countedThere(b, 2);
@@ -48,17 +49,37 @@ describe('rate windows', () => {
     await Promise.all([a.flush(), b.flush()]);
     expect(await shared()).toBe(8);
 
-    // A request still being counted in the database takes a place before one counted here.
-    let answer: (place: number) => void = () => undefined;
+    // A request still being counted in the database takes a place before one counted here,
+    // and what is counted here meanwhile waits for it: added first, it would push that request past them.
+    let go: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (go = resolve));
     const asked = b.countThere(
       appid,
-      () => new Promise<number>((resolve) => (answer = resolve)),
-      (place) => place,
+      async () => {
+        await gate;
+        const { rows } = await db.pool.query<{ count: number }>('UPDATE rate_windows SET count = count + 1 WHERE app_id = $1 RETURNING count', [appid]);
+        return rows[0]?.count as number;
+      },
+      (place) => ({ place, second }),
     );
     expect(b.count(appid)).toBe(10);
-    answer(9);
-    await asked;
+    await b.flush();
+    expect(await shared()).toBe(8);
+    go();
+    expect(await asked).toBe(9);
+    // Added once the request was answered.
+    await sleep(FLUSH_EVERY_MS * 3);
+    expect(await shared()).toBe(10);
     expect(b.count(appid)).toBe(11);
+
+    // An answer for a second gone by tells nothing of the current one.
+    const c = new RateWindows(db);
+    await c.countThere(
+      appid,
+      async () => 5,
+      (place) => ({ place, second: second - 1 }),
+    );
+    expect(c.count(appid)).toBeNull();
 
     // The next second starts in the database again.
     expect(a.count(appid, Date.now() + 1000)).toBeNull();

@@ -154,9 +154,9 @@ const CHECK_KEYS = prepared(
     INSERT INTO rate_windows (app_id, window_start, count)
     SELECT id, date_trunc('second', clock_timestamp()), count(*) FROM known WHERE right_key AND counted GROUP BY id
     ON CONFLICT (app_id, window_start) DO UPDATE SET count = rate_windows.count + EXCLUDED.count
-    RETURNING app_id, count
+    RETURNING app_id, count, extract(epoch FROM window_start)::bigint::text AS second
   )
-  SELECT k.n::int, k.id, k.name, k.schemes, k.key_digest, w.count AS window_count
+  SELECT k.n::int, k.id, k.name, k.schemes, k.key_digest, w.count AS window_count, w.second AS window_second
     FROM known k LEFT JOIN windows w ON w.app_id = k.id
    ORDER BY k.n`,
 );
@@ -177,17 +177,18 @@ interface AppRow {
   key_digest: Buffer;
 }
 
-/** What the database said of one key check: the app (if it exists) and, if counted, this request's place in the window. */
+/** What the database said of one key check: the app (if it exists) and, if counted, this request's place in the window and the window's second. */
 interface KeyCheckRow {
   app: AppRow | null;
   requestsThisSecond: number | null;
+  windowSecond?: number;
 }
 
 const keyCheckerOf = perDatabase(
   (db) =>
     new Coalescer<KeyCheck, KeyCheckRow>(
       async (checks) => {
-        const { rows } = await db.pool.query<AppRow & { n: number; window_count: number | null }>({
+        const { rows } = await db.pool.query<AppRow & { n: number; window_count: number | null; window_second: string | null }>({
           ...CHECK_KEYS,
           values: [checks.map((c) => c.appid), checks.map((c) => Buffer.from(c.digest).toString('hex')), checks.map((c) => c.countRequest)],
         });
@@ -207,7 +208,7 @@ const keyCheckerOf = perDatabase(
           if (!row || !counted[i]) return { ok: true, value: { app: row ?? null, requestsThisSecond: null } };
           const after = (stillToCome.get(row.id) as number) - 1;
           stillToCome.set(row.id, after);
-          return { ok: true, value: { app: row, requestsThisSecond: (row.window_count as number) - after } };
+          return { ok: true, value: { app: row, requestsThisSecond: (row.window_count as number) - after, windowSecond: Number(row.window_second) } };
         });
       },
       { maxWeight: KEY_CHECKS_PER_QUERY },
@@ -302,7 +303,7 @@ async function checkKey(db: Database, check: KeyCheck): Promise<KeyCheckRow> {
     ? await rateWindowsOf(db).countThere(
         check.appid,
         () => keyCheckerOf(db).submit(check),
-        (answer) => answer.requestsThisSecond,
+        (answer) => (answer.requestsThisSecond === null ? null : { place: answer.requestsThisSecond, second: answer.windowSecond as number }),
       )
     : await keyCheckerOf(db).submit(check);
   if (known && checked.app) known.keep(checked.app, mark);

@@ -8,7 +8,9 @@
  * {@link FLUSH_EVERY_MS}, instead of one round trip per request (a third of
  * a delivered item's statements: docs/benchmarks.md). A request's place in
  * its window is the count the database last gave, plus what this node
- * counted since: exact on one node; with several, a node hears of the
+ * counted since: exact on one node (a request still being counted in the
+ * database is placed before those counted here meanwhile, so their counts
+ * wait for its answer before they are added); with several, a node hears of the
  * others' requests up to that much later, and together they may admit a
  * little more than the limit in that time.
  */
@@ -55,15 +57,12 @@ export class RateWindows {
     const window = this.windows.get(appid);
     if (window?.second !== Math.floor(now / 1_000)) return null;
     window.unsent++;
-    if (!this.timer) {
-      this.timer = setTimeout(() => void this.flush().catch(() => undefined), FLUSH_EVERY_MS);
-      this.timer.unref();
-    }
+    this.flushSoon();
     return window.shared + (this.asking.get(appid) ?? 0) + window.unsent;
   }
 
-  /** Counts `appid`'s request in the database through `ask`, and learns the window's count from its answer (null: not counted). */
-  async countThere<T>(appid: string, ask: () => Promise<T>, placeOf: (answer: T) => number | null): Promise<T> {
+  /** Counts `appid`'s request in the database through `ask`, and learns the window's count and second from its answer (null: not counted). */
+  async countThere<T>(appid: string, ask: () => Promise<T>, placeOf: (answer: T) => { place: number; second: number } | null): Promise<T> {
     this.asking.set(appid, (this.asking.get(appid) ?? 0) + 1);
     let answer: T;
     try {
@@ -73,25 +72,37 @@ export class RateWindows {
       if (left === 0) this.asking.delete(appid);
       else this.asking.set(appid, left);
     }
-    const place = placeOf(answer);
-    if (place !== null) this.saw(appid, place);
+    const counted = placeOf(answer);
+    if (counted !== null) this.saw(appid, counted.place, counted.second);
+    if (!this.asking.has(appid) && (this.windows.get(appid)?.unsent ?? 0) > 0) this.flushSoon();
     return answer;
   }
 
-  /** The database counted a request of `appid` itself, and gave its window's count then. */
-  private saw(appid: string, shared: number, now = Date.now()): void {
-    const second = Math.floor(now / 1_000);
+  /** The database counted a request of `appid` itself in the window of `second` (by the database's clock), and gave that window's count then. */
+  private saw(appid: string, shared: number, second: number): void {
     const window = this.windows.get(appid);
     if (window?.second === second) window.shared = Math.max(window.shared, shared);
-    // Counts of a second gone by decide nothing: not sent.
-    else this.windows.set(appid, { second, shared, unsent: 0 });
+    // A window that ended while the answer came back tells nothing of the current one.
+    else if (!window || window.second < second) this.windows.set(appid, { second, shared, unsent: 0 });
   }
 
-  /** Adds what this node counted to the shared windows, and learns what the other nodes counted. */
+  private flushSoon(): void {
+    if (this.timer) return;
+    this.timer = setTimeout(() => void this.flush().catch(() => undefined), FLUSH_EVERY_MS);
+    this.timer.unref();
+  }
+
+  /**
+   * Adds what this node counted to the shared windows, and learns what the
+   * other nodes counted. An app with requests still being counted in the
+   * database waits: they were placed before its counts here, and adding
+   * these first would place them after, past the limit (countThere flushes
+   * once they are answered).
+   */
   async flush(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    const sending = [...this.windows].filter(([, window]) => window.unsent > 0);
+    const sending = [...this.windows].filter(([appid, window]) => window.unsent > 0 && !this.asking.has(appid));
     if (sending.length === 0) return;
     const sent = new Map(sending.map(([appid, window]) => [appid, { second: window.second, n: window.unsent }]));
     for (const [, window] of sending) window.unsent = 0;
