@@ -40,15 +40,14 @@ async function main(): Promise<void> {
   const postgres = await startBenchPostgres(log);
   const db = connectDatabase({ url: postgres.url, poolSize: 10 });
   const workers: WorkerProcess[] = [];
-  // Only the server gets the counter: the environment is put back before any client process is forked.
-  const before = { NODE_OPTIONS: process.env.NODE_OPTIONS, BENCH_QUERY_COUNT_FILE: process.env.BENCH_QUERY_COUNT_FILE };
-  process.env.NODE_OPTIONS = `${before.NODE_OPTIONS ?? ''} --import tsx --import ${fileURLToPath(new URL('queryCounter.ts', import.meta.url))}`.trim();
-  process.env.BENCH_QUERY_COUNT_FILE = countFile;
+  // Only the server gets the counter (through its arguments, not NODE_OPTIONS, which a `next build` and tsx's own start would inherit).
   // BENCH_PROFILE=1: a CPU profile of the node, summarised over the sending window.
-  const server = await startBenchServer({ databaseUrl: postgres.url, log, ...(settings.profile ? { cpuProfDir: dir } : {}) }).finally(() => {
-    for (const [k, v] of Object.entries(before))
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
+  const server = await startBenchServer({
+    databaseUrl: postgres.url,
+    log,
+    preload: [fileURLToPath(new URL('queryCounter.ts', import.meta.url))],
+    env: { BENCH_QUERY_COUNT_FILE: countFile },
+    ...(settings.profile ? { cpuProfDir: dir } : {}),
   });
   const snapshot = async (): Promise<Map<string, number>> => {
     await rm(countFile, { force: true });

@@ -49,9 +49,11 @@ export async function startBenchServer(options: {
   log: (line: string) => void;
   /** Settings on top of the bench's own (e.g. a smaller DATABASE_POOL_SIZE for extra nodes). */
   env?: Record<string, string>;
+  /** Modules the server imports before its own, after tsx (e.g. scripts/bench/queryCounter.ts). */
+  preload?: string[];
 }): Promise<BenchServer> {
   await ensureNextBuild(options.log);
-  const args = ['--import', 'tsx'];
+  const args = ['--import', 'tsx', ...(options.preload ?? []).flatMap((module) => ['--import', module])];
   if (options.cpuProfDir) args.push('--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`);
   args.push('src/server/main.ts');
   const spawnedAt = performance.now();
