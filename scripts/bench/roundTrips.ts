@@ -40,7 +40,8 @@ async function main(): Promise<void> {
   const postgres = await startBenchPostgres(log);
   const db = connectDatabase({ url: postgres.url, poolSize: 10 });
   const workers: WorkerProcess[] = [];
-  // Only the server gets the counter (through its arguments, not NODE_OPTIONS, which a `next build` and tsx's own start would inherit).
+  // Only the server gets the counter, through its arguments: in NODE_OPTIONS a `next build` would inherit it,
+  // and tsx, imported twice, kept a server with a cold transform cache from starting.
   // BENCH_PROFILE=1: a CPU profile of the node, summarised over the sending window.
   const server = await startBenchServer({
     databaseUrl: postgres.url,

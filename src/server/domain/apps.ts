@@ -9,7 +9,7 @@ import { isRegistrableScheme } from '../../shared/action.ts';
 import { redirectUrisProblem } from '../../shared/redirectUri.ts';
 import { prepared } from '../platform/db/prepared.ts';
 import { APP_KEY_ROTATED_SIGNAL } from '../platform/signals.ts';
-import { RateWindows } from './rateWindows.ts';
+import { RateWindows, type WindowPlace } from './rateWindows.ts';
 import { checkIdArgument, checkName, isOperatorText } from './operatorInput.ts';
 import { digestSecret, digestsMatch, newSecret } from './secrets.ts';
 
@@ -177,11 +177,10 @@ interface AppRow {
   key_digest: Buffer;
 }
 
-/** What the database said of one key check: the app (if it exists) and, if counted, this request's place in the window and the window's second. */
+/** What the database said of one key check: the app (if it exists) and, if counted, this request's place in the window of that second. */
 interface KeyCheckRow {
   app: AppRow | null;
-  requestsThisSecond: number | null;
-  windowSecond?: number;
+  counted: WindowPlace | null;
 }
 
 const keyCheckerOf = perDatabase(
@@ -205,10 +204,10 @@ const keyCheckerOf = perDatabase(
         });
         return checks.map((_, i): JobOutcome<KeyCheckRow> => {
           const row = byPosition.get(i);
-          if (!row || !counted[i]) return { ok: true, value: { app: row ?? null, requestsThisSecond: null } };
+          if (!row || !counted[i]) return { ok: true, value: { app: row ?? null, counted: null } };
           const after = (stillToCome.get(row.id) as number) - 1;
           stillToCome.set(row.id, after);
-          return { ok: true, value: { app: row, requestsThisSecond: (row.window_count as number) - after, windowSecond: Number(row.window_second) } };
+          return { ok: true, value: { app: row, counted: { place: (row.window_count as number) - after, second: Number(row.window_second) } } };
         });
       },
       { maxWeight: KEY_CHECKS_PER_QUERY },
@@ -289,7 +288,7 @@ const rateWindowsOf = perDatabase((db) => new RateWindows(db));
  * rate window if counted: from what this node knows (counted here, see
  * rateWindows.ts) or from the database.
  */
-async function checkKey(db: Database, check: KeyCheck): Promise<KeyCheckRow> {
+async function checkKey(db: Database, check: KeyCheck): Promise<{ app: AppRow | null; requestsThisSecond: number | null }> {
   const known = knownApps.get(db);
   const app = known?.get(check.appid);
   if (app) {
@@ -303,11 +302,11 @@ async function checkKey(db: Database, check: KeyCheck): Promise<KeyCheckRow> {
     ? await rateWindowsOf(db).countThere(
         check.appid,
         () => keyCheckerOf(db).submit(check),
-        (answer) => (answer.requestsThisSecond === null ? null : { place: answer.requestsThisSecond, second: answer.windowSecond as number }),
+        (answer) => answer.counted,
       )
     : await keyCheckerOf(db).submit(check);
   if (known && checked.app) known.keep(checked.app, mark);
-  return checked;
+  return { app: checked.app, requestsThisSecond: checked.counted?.place ?? null };
 }
 
 /** An authenticated app, with how many requests it made in the current second (this one included). */

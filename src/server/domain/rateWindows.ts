@@ -10,9 +10,9 @@
  * its window is the count the database last gave, plus what this node
  * counted since: exact on one node (a request still being counted in the
  * database is placed before those counted here meanwhile, so their counts
- * wait for its answer before they are added); with several, a node hears of the
- * others' requests up to that much later, and together they may admit a
- * little more than the limit in that time.
+ * wait for its answer before they are added); with several, a node hears
+ * of the others' requests up to that much later, and together they may
+ * admit a little more than the limit in that time.
  */
 import type { Database } from '../platform/db/client.ts';
 import { prepared } from '../platform/db/prepared.ts';
@@ -29,6 +29,12 @@ const ADD_COUNTS = prepared(
   ON CONFLICT (app_id, window_start) DO UPDATE SET count = rate_windows.count + EXCLUDED.count
   RETURNING app_id, extract(epoch FROM window_start)::bigint::text AS second, count`,
 );
+
+/** A request's place in its app's window, and the window's second (epoch seconds, by the database's clock). */
+export interface WindowPlace {
+  place: number;
+  second: number;
+}
 
 /** One app's current window, as this node sees it. */
 interface Window {
@@ -62,7 +68,7 @@ export class RateWindows {
   }
 
   /** Counts `appid`'s request in the database through `ask`, and learns the window's count and second from its answer (null: not counted). */
-  async countThere<T>(appid: string, ask: () => Promise<T>, placeOf: (answer: T) => { place: number; second: number } | null): Promise<T> {
+  async countThere<T>(appid: string, ask: () => Promise<T>, placeOf: (answer: T) => WindowPlace | null): Promise<T> {
     this.asking.set(appid, (this.asking.get(appid) ?? 0) + 1);
     let answer: T;
     try {
@@ -73,13 +79,13 @@ export class RateWindows {
       else this.asking.set(appid, left);
     }
     const counted = placeOf(answer);
-    if (counted !== null) this.saw(appid, counted.place, counted.second);
+    if (counted !== null) this.saw(appid, counted);
     if (!this.asking.has(appid) && (this.windows.get(appid)?.unsent ?? 0) > 0) this.flushSoon();
     return answer;
   }
 
-  /** The database counted a request of `appid` itself in the window of `second` (by the database's clock), and gave that window's count then. */
-  private saw(appid: string, shared: number, second: number): void {
+  /** The database counted a request of `appid` itself, and gave its window's count then. */
+  private saw(appid: string, { place: shared, second }: WindowPlace): void {
     const window = this.windows.get(appid);
     if (window?.second === second) window.shared = Math.max(window.shared, shared);
     // A window that ended while the answer came back tells nothing of the current one.
