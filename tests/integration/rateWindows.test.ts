@@ -71,6 +71,11 @@ describe('rate windows', () => {
     await sleep(FLUSH_EVERY_MS * 3);
     expect(await shared()).toBe(10);
     expect(b.count(appid)).toBe(11);
+    // Counts being added keep their places until the answer includes them.
+    const flushing = b.flush();
+    expect(b.count(appid)).toBe(12);
+    await flushing;
+    expect(b.count(appid)).toBe(13);
 
     // An answer for a second gone by tells nothing of the current one.
     const c = new RateWindows(db);

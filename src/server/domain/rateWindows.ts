@@ -27,7 +27,7 @@ const ADD_COUNTS = prepared(
   INSERT INTO rate_windows (app_id, window_start, count)
   SELECT app_id, to_timestamp(second), n FROM unnest($1::text[], $2::bigint[], $3::int[]) AS c(app_id, second, n)
   ON CONFLICT (app_id, window_start) DO UPDATE SET count = rate_windows.count + EXCLUDED.count
-  RETURNING app_id, extract(epoch FROM window_start)::bigint::text AS second, count`,
+  RETURNING app_id, count`,
 );
 
 /** A request's place in its app's window, and the window's second (epoch seconds, by the database's clock). */
@@ -44,6 +44,8 @@ interface Window {
   shared: number;
   /** Counted here, not added to the database yet. */
   unsent: number;
+  /** Counted here, being added to the database now: still places taken until its answer includes them in `shared`. */
+  sending: number;
 }
 
 export class RateWindows {
@@ -64,7 +66,7 @@ export class RateWindows {
     if (window?.second !== Math.floor(now / 1_000)) return null;
     window.unsent++;
     this.flushSoon();
-    return window.shared + (this.asking.get(appid) ?? 0) + window.unsent;
+    return window.shared + window.sending + (this.asking.get(appid) ?? 0) + window.unsent;
   }
 
   /** Counts `appid`'s request in the database through `ask`, and learns the window's count and second from its answer (null: not counted). */
@@ -89,7 +91,7 @@ export class RateWindows {
     const window = this.windows.get(appid);
     if (window?.second === second) window.shared = Math.max(window.shared, shared);
     // A window that ended while the answer came back tells nothing of the current one.
-    else if (!window || window.second < second) this.windows.set(appid, { second, shared, unsent: 0 });
+    else if (!window || window.second < second) this.windows.set(appid, { second, shared, unsent: 0, sending: 0 });
   }
 
   private flushSoon(): void {
@@ -108,26 +110,29 @@ export class RateWindows {
   async flush(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    const sending = [...this.windows].filter(([appid, window]) => window.unsent > 0 && !this.asking.has(appid));
-    if (sending.length === 0) return;
-    const sent = new Map(sending.map(([appid, window]) => [appid, { second: window.second, n: window.unsent }]));
-    for (const [, window] of sending) window.unsent = 0;
+    const sent = new Map<string, { window: Window; n: number }>();
+    for (const [appid, window] of this.windows) {
+      if (window.unsent === 0 || this.asking.has(appid)) continue;
+      sent.set(appid, { window, n: window.unsent });
+      window.sending += window.unsent;
+      window.unsent = 0;
+    }
+    if (sent.size === 0) return;
     try {
-      const { rows } = await this.db.pool.query<{ app_id: string; second: string; count: number }>({
+      const { rows } = await this.db.pool.query<{ app_id: string; count: number }>({
         ...ADD_COUNTS,
-        values: [[...sent.keys()], [...sent.values()].map((s) => s.second), [...sent.values()].map((s) => s.n)],
+        values: [[...sent.keys()], [...sent.values()].map((s) => s.window.second), [...sent.values()].map((s) => s.n)],
       });
       for (const row of rows) {
-        const window = this.windows.get(row.app_id);
-        if (window && window.second === Number(row.second)) window.shared = Math.max(window.shared, row.count);
+        const window = sent.get(row.app_id)?.window;
+        if (window) window.shared = Math.max(window.shared, row.count);
       }
     } catch (error) {
-      // Not added: counted again with the next flush, if still this second's.
-      for (const [appid, { second, n }] of sent) {
-        const window = this.windows.get(appid);
-        if (window?.second === second) window.unsent += n;
-      }
+      // Not added: counted again with the next flush (a window of a second gone by is no longer flushed).
+      for (const { window, n } of sent.values()) window.unsent += n;
       throw error;
+    } finally {
+      for (const { window, n } of sent.values()) window.sending -= n;
     }
   }
 }
