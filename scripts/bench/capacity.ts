@@ -2,8 +2,9 @@
  * Capacity: how many idle daemons one node holds, stepping up until it bends
  * (a connection fails or drops, or the step does not complete in time) or the
  * top step is reached, and what each connection costs the server in memory
- * (RSS growth from /proc/<pid>/status divided by connections). A bare `ws`
- * server measured the same way, in the same run, is the baseline.
+ * (RSS growth from /proc/<pid>/status divided by connections, each RSS read
+ * right after a full garbage collection). A bare `ws` server measured the
+ * same way, in the same run, is the baseline.
  *
  * Connections are spread over several client processes because each process
  * (the server included) has a 20,000 open-files limit; the server's limit is
@@ -122,6 +123,7 @@ export async function runCapacity(ctx: BenchContext): Promise<CapacityResult> {
     }
 
     await sleep(2_000);
+    await Promise.all(nodes.map((node) => node.collectGarbage()));
     const rssBefore = nodes.map((node) => rssBytes(node.pid) ?? Number.NaN);
     const heapBefore = (await Promise.all(nodes.map((node) => scrapeMetrics(node.url)))).map((m) => m.heapUsed);
     result.rssBefore = sum(rssBefore);
@@ -163,6 +165,7 @@ export async function runCapacity(ctx: BenchContext): Promise<CapacityResult> {
       await sleep(s.settleSeconds * 1000);
       const idle = stopCpu();
       const status = await sumStatus(workers);
+      await Promise.all(nodes.map((node) => node.collectGarbage()));
       const rss = nodes.map((node) => rssBytes(node.pid) ?? Number.NaN);
       const metrics = await Promise.all(nodes.map((node) => scrapeMetrics(node.url)));
       const heapUsed = sum(metrics.map((m) => m.heapUsed));
@@ -255,6 +258,7 @@ async function measureBaseline(ctx: BenchContext, workers: WorkerProcess[]): Pro
   try {
     const { url, pid } = await bare.request<{ url: string; pid: number }>('listen', {}, 30_000);
     await sleep(2_000);
+    await bare.request('collectGarbage', {}, 30_000);
     const rssBefore = rssBytes(pid) ?? Number.NaN;
     ctx.log(`baseline: ${count} connections to a bare ws server (RSS before ${fmtBytes(rssBefore)})…`);
     const tokens = Array.from({ length: count }, () => '');
@@ -278,6 +282,7 @@ async function measureBaseline(ctx: BenchContext, workers: WorkerProcess[]): Pro
     );
     await sleep(ctx.settings.settleSeconds * 1000);
     const open = (await bare.request<{ count: number }>('connections', {}, 10_000)).count;
+    await bare.request('collectGarbage', {}, 30_000);
     const rssAfter = rssBytes(pid) ?? Number.NaN;
     const perConnection = open > 0 ? (rssAfter - rssBefore) / open : Number.NaN;
     ctx.log(`  ${open} open; RSS ${fmtBytes(rssAfter)}, ${fmtBytes(perConnection)}/connection`);

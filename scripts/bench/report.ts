@@ -362,7 +362,7 @@ export function renderDocument(info: RunInfo, table: string, previous: string | 
     `- **Capacity.** On a freshly restarted server, idle daemons are added step by step (handshakes paced at 200 in flight per client process), spread over ${info.settings.clientProcesses}` +
       ` client processes (each process, the server too, has a 20,000 open-files limit). The daemons are ${capacityClientText(info.settings)}.` +
       ' A step bends when a connection fails or drops. Memory per connection is the' +
-      " growth of the server's VmRSS (/proc/<pid>/status) since before the first step divided by open connections; the baseline is a bare `ws` server" +
+      " growth of the server's VmRSS (/proc/<pid>/status), each read right after a full garbage collection, since before the first step divided by open connections; the baseline is a bare `ws` server" +
       ' (same `ws` version, noServer + handleUpgrade) measured the same way in the same run.' +
       (info.settings.capacityNodes > 1
         ? ` Over ${info.settings.capacityNodes} nodes (BENCH_CAPACITY_NODES) on the same PostgreSQL, daemon i goes to node i mod nodes, each with a device of its own` +

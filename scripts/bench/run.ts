@@ -110,7 +110,8 @@ async function main(): Promise<number> {
     log(`presence bench (${settings.quick ? 'quick' : 'default'}): phases ${settings.phases.join(', ')}`);
     postgres = await startBenchPostgres((line) => log(`  postgres: ${line}`));
     if (settings.profile) profileDir = await mkdtemp(path.join(os.tmpdir(), 'presence-bench-prof-'));
-    const serverOptions = { databaseUrl: postgres.url, log, ...(profileDir ? { cpuProfDir: profileDir } : {}) };
+    // Every server can be asked for a full garbage collection, which the capacity phase does before reading memory.
+    const serverOptions = { databaseUrl: postgres.url, log, collectsGarbage: true, ...(profileDir ? { cpuProfDir: profileDir } : {}) };
     server = await startBenchServer(serverOptions);
     const firstServer = server;
     log(`server pid ${server.pid} at ${server.url} (${elapsed(t0)})`);
@@ -143,7 +144,7 @@ async function main(): Promise<number> {
         log(`  server pid ${server.pid} at ${server.url}`);
       },
       startNode: async (env) => {
-        const node = await startBenchServer({ databaseUrl: ctx.databaseUrl, log, env });
+        const node = await startBenchServer({ databaseUrl: ctx.databaseUrl, log, env, collectsGarbage: true });
         extraNodes.add(node);
         return node;
       },

@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { COLLECTED } from './collectOnSignal.ts';
 
 export const projectRoot = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -18,6 +19,8 @@ export interface BenchServer {
   /** SIGTERM (the server closes cleanly, so a --cpu-prof profile gets written), SIGKILL after 20 s. */
   stop(): Promise<void>;
   exited(): boolean;
+  /** A full garbage collection, done when this resolves (only with the `collectsGarbage` option). */
+  collectGarbage(): Promise<void>;
 }
 
 const buildId = () => existsSync(`${projectRoot}/.next/BUILD_ID`);
@@ -51,9 +54,12 @@ export async function startBenchServer(options: {
   env?: Record<string, string>;
   /** Modules the server imports before its own, after tsx (e.g. scripts/bench/queryCounter.ts). */
   preload?: string[];
+  /** Preloads scripts/bench/collectOnSignal.ts, for collectGarbage(). */
+  collectsGarbage?: boolean;
 }): Promise<BenchServer> {
   await ensureNextBuild(options.log);
-  const args = ['--import', 'tsx', ...(options.preload ?? []).flatMap((module) => ['--import', module])];
+  const preload = [...(options.preload ?? []), ...(options.collectsGarbage ? [fileURLToPath(new URL('collectOnSignal.ts', import.meta.url))] : [])];
+  const args = ['--import', 'tsx', ...preload.flatMap((module) => ['--import', module])];
   if (options.cpuProfDir) args.push('--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`);
   args.push('src/server/main.ts');
   const spawnedAt = performance.now();
@@ -75,8 +81,11 @@ export async function startBenchServer(options: {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: string[] = [];
+  let collections = 0;
   const keep = (chunk: string) => {
-    lines.push(...chunk.split('\n').filter(Boolean));
+    const added = chunk.split('\n').filter(Boolean);
+    collections += added.filter((line) => line === COLLECTED).length;
+    lines.push(...added);
     if (lines.length > 200) lines.splice(0, lines.length - 200);
   };
   child.stdout?.setEncoding('utf8').on('data', keep);
@@ -110,6 +119,14 @@ export async function startBenchServer(options: {
     spawnedAt,
     tail: () => lines.slice(-30).join('\n'),
     exited: () => hasExited,
+    async collectGarbage() {
+      if (!options.collectsGarbage) throw new Error('this server was started without collectsGarbage');
+      const done = collections + 1;
+      child.kill('SIGUSR2');
+      for (const deadline = Date.now() + 30_000; collections < done; await new Promise((resolve) => setTimeout(resolve, 50))) {
+        if (hasExited || Date.now() > deadline) throw new Error(`the server did not collect its garbage within 30 s:\n${lines.slice(-30).join('\n')}`);
+      }
+    },
     async stop() {
       if (hasExited) return;
       child.kill('SIGTERM');

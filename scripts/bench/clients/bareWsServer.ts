@@ -9,6 +9,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
+import { collectGarbage } from '../garbage.ts';
 import { serve } from './ipc.ts';
 
 const server = createServer((_req, res) => res.writeHead(404).end());
@@ -25,4 +26,8 @@ async function connections(): Promise<{ count: number }> {
   return { count: wss.clients.size };
 }
 
-serve({ listen, connections });
+async function collect(): Promise<void> {
+  collectGarbage();
+}
+
+serve({ listen, connections, collectGarbage: collect });
