@@ -6,12 +6,14 @@
  * this machine's wall clock (performance.timeOrigin + now()), so
  * receipt − ack is the time from the service confirming storage to the item
  * reaching the daemon. Daemons acknowledge what they receive, as real ones do,
- * so the server also carries the matching ack transactions.
+ * so the server also carries the matching ack transactions. The phase ends
+ * with one rate at scale (settings.ts: fan-out), on daemons of its own.
  */
 import { WorkerProcess } from './clients/ipc.ts';
 import type { ConnectResult, WorkerStatus } from './clients/daemonWorker.ts';
 import type { PacedParams, PacedResult } from './clients/loadWorker.ts';
 import type { BenchContext } from './context.ts';
+import type { Settings } from './settings.ts';
 import { resetQueues } from './fixtures.ts';
 import { formatCpu, startCpuMeter, type CpuSplit } from './proc.ts';
 import { fmt, percentile, sortNumbers } from './stats.ts';
@@ -43,21 +45,42 @@ export interface LatencyResult {
   server: { deliveries: number; histogram: string; loopLagMaxMs: number; loopLagP99Ms: number; gcSeconds: number; majorGcSeconds: number };
 }
 
-/** One result per rate in BENCH_LATENCY_RATES, over the same connected daemons. */
+/** Daemons connected at once, the rates sent to them one after the other, notifications per POST, and the daemons' client. */
+interface LatencyRun {
+  daemons: number;
+  rates: number[];
+  batch: number;
+  client: 'trpc' | 'raw';
+}
+
+/** BENCH_LATENCY_RATES to BENCH_LATENCY_DAEMONS, then the rate at scale (unless it has no daemons). */
+export function latencyRuns(s: Settings): LatencyRun[] {
+  const runs: LatencyRun[] = [{ daemons: s.latencyDaemons, rates: s.latencyRates, batch: s.latencyBatch, client: s.latencyClient }];
+  if (s.scale.daemons > 0) runs.push({ daemons: s.scale.daemons, rates: [s.scale.rate], batch: s.scale.batch, client: 'raw' });
+  return runs;
+}
+
+/** One result per rate of each run. */
 export async function runLatency(ctx: BenchContext): Promise<LatencyResult[]> {
-  const s = ctx.settings;
+  const results: LatencyResult[] = [];
+  for (const run of latencyRuns(ctx.settings)) results.push(...(await measureRun(ctx, run)));
+  return results;
+}
+
+/** One result per rate, over the same connected daemons. */
+async function measureRun(ctx: BenchContext, run: LatencyRun): Promise<LatencyResult[]> {
   await resetQueues(ctx.db);
-  const people = ctx.fixtures.people.slice(0, s.latencyDaemons);
+  const people = ctx.fixtures.people.slice(0, run.daemons);
   const daemons = ctx.track(new WorkerProcess('daemonWorker.ts', 'latency daemons', ctx.log));
   const sender = ctx.track(new WorkerProcess('loadWorker.ts', 'latency sender', ctx.log));
   try {
-    ctx.log(`latency: connecting ${people.length} daemons (${s.latencyClient} clients)…`);
+    ctx.log(`latency: connecting ${people.length} daemons (${run.client} clients)…`);
     const connected = await daemons.request<ConnectResult>(
       'connect',
       {
         server: ctx.server.url,
         tokens: people.map((p) => p.token),
-        kind: s.latencyClient,
+        kind: run.client,
         maxPending: 100,
         retries: 2,
         attemptTimeoutMs: 30_000,
@@ -67,10 +90,10 @@ export async function runLatency(ctx: BenchContext): Promise<LatencyResult[]> {
     );
     ctx.log(`  ${connected.established} connected in ${fmt(connected.elapsedMs / 1000)} s (${connected.failed} failed)`);
     const results: LatencyResult[] = [];
-    for (const rate of s.latencyRates) {
+    for (const rate of run.rates) {
       await new Promise((resolve) => setTimeout(resolve, 1_000));
       await daemons.request('resetCounters', {}, 10_000);
-      results.push(await measureRate(ctx, daemons, sender, people, connected.established, rate));
+      results.push(await measureRate(ctx, daemons, sender, people, connected.established, rate, run));
     }
     return results;
   } finally {
@@ -87,9 +110,10 @@ async function measureRate(
   people: { uid: string }[],
   connected: number,
   rate: number,
+  run: LatencyRun,
 ): Promise<LatencyResult> {
   const s = ctx.settings;
-  ctx.log(`latency: sending ${rate}/s for ${s.latencySeconds} s…`);
+  ctx.log(`latency: sending ${rate}/s${run.batch > 1 ? ` in POSTs of ${run.batch}` : ''} for ${s.latencySeconds} s…`);
   const metricsBefore = await scrapeMetrics(ctx.server.url);
   const stopCpu = startCpuMeter({ server: ctx.server.pid, postmaster: ctx.postmasterPid, clients: ctx.clientPids });
   const paced = await sender.request<PacedResult>(
@@ -100,7 +124,7 @@ async function measureRate(
       key: ctx.fixtures.key,
       uids: people.map((p) => p.uid),
       rate,
-      batch: s.latencyBatch,
+      batch: run.batch,
       durationMs: s.latencySeconds * 1000,
       maxInFlight: 256,
     } satisfies PacedParams,
@@ -149,7 +173,7 @@ async function measureRate(
     daemons: people.length,
     connected,
     rate,
-    batch: s.latencyBatch,
+    batch: run.batch,
     achievedRate: sendToAck.length > 1 ? (sendToAck.length - 1) / ((lastAck - firstAck) / 1000) : Number.NaN,
     seconds: s.latencySeconds,
     sent: paced.sentAt.filter((t) => !Number.isNaN(t)).length,
@@ -168,7 +192,7 @@ async function measureRate(
     sendToReceipt: { p50: percentile(e, 50), p95: percentile(e, 95), p99: percentile(e, 99) },
     sendToAck: { p50: percentile(k, 50), p99: percentile(k, 99) },
     cpu,
-    client: s.latencyClient,
+    client: run.client,
     server: {
       ...(({ count, text }) => ({ deliveries: count, histogram: text }))(deliveryDelta(metricsBefore, metricsAfter)),
       loopLagMaxMs: metricsAfter.loopLagMax * 1000,

@@ -78,7 +78,7 @@ export function tableRows(info: RunInfo): Row[] {
     const sustained = l.skipped === 0 && l.achievedRate >= 0.95 * l.rate;
     rows.push([
       'delivery latency, ack→receipt',
-      `${fmt(l.rate, 0)}/s${l.batch > 1 ? ` in POSTs of ${l.batch}` : ''}, ${fmt(l.daemons, 0)} daemons`,
+      `${fmt(l.rate, 0)}/s${l.batch > 1 ? ` in POSTs of ${l.batch}` : ''}, ${fmt(l.daemons, 0)} daemons${l.client === 'raw' ? ' (lean clients)' : ''}`,
       `p50 ${fmt(l.ackToReceipt.p50)} / p95 ${fmt(l.ackToReceipt.p95)} / p99 ${fmt(l.ackToReceipt.p99)} ms`,
       '–',
       '–',
@@ -260,12 +260,13 @@ function diagnostics(info: RunInfo): string[] {
     );
   }
   for (const l of info.latency ?? []) {
+    const at = `${l.rate}/s to ${l.daemons} daemons`;
     lines.push(
-      `- latency at ${l.rate}/s, server's own view: stored→sent (presence_delivery_latency_seconds, cumulative) ${l.server.histogram}; ` +
+      `- latency at ${at}, server's own view: stored→sent (presence_delivery_latency_seconds, cumulative) ${l.server.histogram}; ` +
         `event-loop lag max ${fmt(l.server.loopLagMaxMs)} ms, p99 ${fmt(l.server.loopLagP99Ms)} ms; GC ${fmt(l.server.gcSeconds)} s (major ${fmt(l.server.majorGcSeconds)} s)`,
     );
     lines.push(
-      `- latency at ${l.rate}/s: send→ack p50 ${fmtMs(l.sendToAck.p50)}, p99 ${fmtMs(l.sendToAck.p99)}; ack→receipt max ${fmtMs(l.ackToReceipt.max)}; ${l.connected}/${l.daemons} daemons connected`,
+      `- latency at ${at}: send→ack p50 ${fmtMs(l.sendToAck.p50)}, p99 ${fmtMs(l.sendToAck.p99)}; ack→receipt max ${fmtMs(l.ackToReceipt.max)}; ${l.connected}/${l.daemons} daemons connected`,
     );
   }
   if (info.capacity) {
@@ -358,7 +359,11 @@ export function renderDocument(info: RunInfo, table: string, previous: string | 
     `- **Latency.** A load process sends single notifications at a steady rate round-robin to the UIDs of ${info.settings.latencyDaemons} connected daemons` +
       ` (${info.settings.latencyClient === 'trpc' ? 'real @trpc/client WebSocket clients' : 'lean raw-ws clients'} in another process). Each message carries its tag and send time;` +
       ' the sender records when the ack arrived, the daemon when the item arrived (one machine, one clock); ack→receipt is the difference. Daemons acknowledge' +
-      ' every item, so the server also runs the matching ack transactions. The first second of sends is warm-up.',
+      ' every item, so the server also runs the matching ack transactions. The first second of sends is warm-up.' +
+      (info.settings.scale.daemons > 0
+        ? ` The phase ends at scale: ${info.settings.scale.rate} notifications/s in POSTs of ${info.settings.scale.batch}, each item for another of` +
+          ` ${info.settings.scale.daemons} daemons, which are lean raw-ws clients (see Capacity): 10,000 real @trpc/client clients take three quarters of a core of the two.`
+        : ''),
     `- **Capacity.** On a freshly restarted server, idle daemons are added step by step (handshakes paced at 200 in flight per client process), spread over ${info.settings.clientProcesses}` +
       ` client processes (each process, the server too, has a 20,000 open-files limit). The daemons are ${capacityClientText(info.settings)}.` +
       ' A step bends when a connection fails or drops. Memory per connection is the' +

@@ -122,7 +122,7 @@ async function main(): Promise<number> {
     const topStep = Math.max(...settings.capacitySteps);
     const people = Math.max(
       has('ingest') ? settings.uids : 0,
-      has('latency') ? settings.latencyDaemons : 0,
+      has('latency') ? Math.max(settings.latencyDaemons, settings.scale.daemons) : 0,
       // Over several nodes the capacity phase seeds its own devices, in bulk.
       (has('capacity') && settings.capacityNodes === 1) || has('storm') ? topStep : 0,
       has('fanout') ? 128 : 0,

@@ -15,12 +15,16 @@
  *   BENCH_PHASES=capacity BENCH_PEERS=none BENCH_CAPACITY_NODES=6 \
  *     BENCH_CAPACITY_STEPS=50000,100000 BENCH_CLIENT_PROCESSES=8 npm run bench -- --output=none
  *
- * Fan-out: BENCH_LATENCY_BATCH=100 makes each POST of the latency phase carry
- * 100 notifications for 100 daemons, so its rate can go past what single
- * POSTs reach, e.g. 5,000/s to 10,000 daemons:
+ * Fan-out: the latency phase ends with one rate at scale, by default 5,000
+ * notifications a second in POSTs of 100 (each item for another daemon) to
+ * 10,000 daemons (BENCH_SCALE_RATE, BENCH_SCALE_BATCH, BENCH_SCALE_DAEMONS;
+ * 0 daemons leaves it out). Its daemons are the lean raw-ws clients: 10,000
+ * real @trpc/client clients took three quarters of a core, which the node
+ * needs on a 2-core machine. BENCH_LATENCY_BATCH does the same for the
+ * phase's other rates, e.g. to look at several rates at scale:
  *
- *   BENCH_PHASES=latency BENCH_PEERS=none BENCH_LATENCY_DAEMONS=10000 \
- *     BENCH_LATENCY_RATES=1000,5000 BENCH_LATENCY_BATCH=100 npm run bench -- --output=none
+ *   BENCH_PHASES=latency BENCH_PEERS=none BENCH_SCALE_DAEMONS=0 BENCH_LATENCY_DAEMONS=10000 \
+ *     BENCH_LATENCY_RATES=1000,5000 BENCH_LATENCY_BATCH=100 BENCH_LATENCY_CLIENT=raw npm run bench -- --output=none
  */
 import { z } from 'zod';
 import { MAX_ITEMS_PER_BATCH } from '../../src/shared/limits.ts';
@@ -57,6 +61,8 @@ export interface Settings {
   latencyBatch: number;
   /** Client used for the latency daemons: the real @trpc/client or the lean raw-ws one. */
   latencyClient: 'trpc' | 'raw';
+  /** The rate at scale that ends the latency phase, with lean raw-ws daemons (0 daemons: none). */
+  scale: { daemons: number; rate: number; batch: number };
 
   // capacity
   /** Steps of idle daemons, counted over all the capacity phase's nodes. */
@@ -110,6 +116,13 @@ const positiveList = z
   .string()
   .transform((value) => value.split(',').map((part) => Number(part.trim())))
   .pipe(z.array(z.number({ error: listError }).int({ error: listError }).positive({ error: listError })));
+/** Notifications in one POST. */
+const postBatch = z.coerce
+  .number({ error: 'must be a whole number' })
+  .int({ error: 'must be a whole number' })
+  .min(1, { error: 'must be at least 1' })
+  .max(MAX_ITEMS_PER_BATCH, { error: `at most ${MAX_ITEMS_PER_BATCH}, the most one POST carries` });
+const rate = z.coerce.number({ error: 'must be a positive number' }).positive({ error: 'must be a positive number' });
 const client = z.enum(['trpc', 'raw'], { error: 'must be "trpc" or "raw"' });
 const phaseList = z
   .string()
@@ -140,12 +153,10 @@ function schemaFor(quick: boolean) {
     BENCH_LATENCY_DAEMONS: amount.default(sized(1000, 300)),
     BENCH_LATENCY_SECONDS: amount.default(sized(15, 6)),
     BENCH_LATENCY_CLIENT: client.default('trpc'),
-    BENCH_LATENCY_BATCH: z.coerce
-      .number()
-      .int()
-      .min(1)
-      .max(MAX_ITEMS_PER_BATCH, { error: `at most ${MAX_ITEMS_PER_BATCH}, the most one POST carries` })
-      .default(1),
+    BENCH_LATENCY_BATCH: postBatch.default(1),
+    BENCH_SCALE_DAEMONS: amount.default(sized(10_000, 2_000)),
+    BENCH_SCALE_RATE: rate.default(sized(5_000, 1_000)),
+    BENCH_SCALE_BATCH: postBatch.default(100),
 
     BENCH_CAPACITY_STEPS: positiveList.default(quick ? [1000, 2000] : [5000, 10000, 15000, 19000]),
     BENCH_CAPACITY_NODES: amount.default(1),
@@ -195,6 +206,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, argv: readonl
     latencySeconds: v.BENCH_LATENCY_SECONDS,
     latencyClient: v.BENCH_LATENCY_CLIENT,
     latencyBatch: v.BENCH_LATENCY_BATCH,
+    scale: { daemons: v.BENCH_SCALE_DAEMONS, rate: v.BENCH_SCALE_RATE, batch: v.BENCH_SCALE_BATCH },
 
     capacitySteps: v.BENCH_CAPACITY_STEPS,
     capacityNodes: Math.max(1, Math.floor(v.BENCH_CAPACITY_NODES)),
@@ -235,7 +247,8 @@ export function describeSettings(s: Settings): [string, string][] {
     [
       'latency',
       `${s.latencyRates.join(' and ')} notifications/s (batches of ${s.latencyBatch}) for ${s.latencySeconds} s to ${s.latencyDaemons} connected daemons ` +
-        `(${clients(s.latencyClient)} clients)`,
+        `(${clients(s.latencyClient)} clients)` +
+        (s.scale.daemons > 0 ? `; at scale ${s.scale.rate}/s in POSTs of ${s.scale.batch} to ${s.scale.daemons} daemons (${clients('raw')} clients)` : ''),
     ],
     [
       'capacity',

@@ -43,6 +43,12 @@ describe('benchmark settings', () => {
     expect(loadSettings({ BENCH_LATENCY_BATCH: '100' }, []).latencyBatch).toBe(100);
     expect(() => loadSettings({ BENCH_LATENCY_BATCH: '1001' }, [])).toThrow('BENCH_LATENCY_BATCH: at most 1000, the most one POST carries, not "1001"');
     expect(() => loadSettings({ BENCH_LATENCY_BATCH: '0' }, [])).toThrow('BENCH_LATENCY_BATCH');
+    // The latency phase ends at scale: issue 15's fan-out, 5,000/s in POSTs of 100 to 10,000 daemons.
+    expect(loadSettings({}, []).scale).toEqual({ daemons: 10_000, rate: 5_000, batch: 100 });
+    expect(loadSettings({ BENCH_QUICK: '1', BENCH_SCALE_DAEMONS: '0' }, []).scale).toEqual({ daemons: 0, rate: 1_000, batch: 100 });
+    expect(() => loadSettings({ BENCH_SCALE_RATE: '0', BENCH_SCALE_BATCH: '1001' }, [])).toThrow(
+      /BENCH_SCALE_RATE: must be a positive number, not "0"\n.*BENCH_SCALE_BATCH: at most 1000/,
+    );
   });
 
   it('spreads capacity over several nodes only as far as open files and PostgreSQL connections allow', () => {
