@@ -112,6 +112,39 @@ describe('tRPC over WebSocket', () => {
     client.ws.close();
   });
 
+  it("serializes replies with the router's transformer when it has one (without one they are sent as they are)", async () => {
+    const wrapped = initTRPC.create({ transformer: { serialize: (value: unknown) => ({ wrapped: value }), deserialize: (value: any) => value?.wrapped } });
+    const wrappedServer = createServer();
+    const wrappedSockets = serveTrpcSockets(new WebSocketServer({ server: wrappedServer }), {
+      router: wrapped.router({ echo: wrapped.procedure.input(z.string()).query(({ input }) => input.toUpperCase()) }),
+      createContext: async () => ({}),
+      onError: () => undefined,
+      keepAlive: { pingMs: 60_000, pongWaitMs: 60_000, sweepMs: 60_000 },
+    });
+    await new Promise<void>((resolve) => wrappedServer.listen(0, '127.0.0.1', resolve));
+    try {
+      const ws = new WebSocket(`ws://127.0.0.1:${(wrappedServer.address() as AddressInfo).port}`);
+      const frames: Record<string, any>[] = [];
+      ws.on('message', (data) => frames.push(JSON.parse(String(data)) as Record<string, any>));
+      await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+      ws.send(
+        JSON.stringify([
+          { id: 1, method: 'query', params: { path: 'echo', input: { wrapped: 'ada' } } },
+          { id: 2, method: 'query', params: { path: 'echo', input: { wrapped: 42 } } },
+        ]),
+      );
+      await expect.poll(() => frames.length).toBe(2);
+      const byId = new Map(frames.map((m) => [m.id, m]));
+      expect(byId.get(1)?.result).toEqual({ type: 'data', data: { wrapped: 'ADA' } });
+      expect(byId.get(2)?.error.wrapped.data.code).toBe('BAD_REQUEST');
+      ws.close();
+    } finally {
+      wrappedSockets.stop();
+      wrappedServer.closeAllConnections();
+      await new Promise((resolve) => wrappedServer.close(resolve));
+    }
+  });
+
   it('answers a frame that is not JSON with a parse error, and keeps the socket', async () => {
     const client = await connect();
     client.ws.send('{not json');

@@ -108,11 +108,29 @@ function isAbortError(error: unknown): boolean {
   return typeof error === 'object' && error !== null && (error as { name?: unknown }).name === 'AbortError';
 }
 
-/** The options with every limit set: shared by all connections. */
-type Settings<TContext> = TrpcSocketOptions<TContext> & { limits: SocketLimits };
+/** The options with every limit set, and how a reply becomes a frame: shared by all connections. */
+type Settings<TContext> = TrpcSocketOptions<TContext> & { limits: SocketLimits; encode(message: TRPCResponseMessage): string };
+
+/**
+ * A reply as a frame. Without a transformer (the router's serializes a value
+ * as itself) the reply is its own JSON: tRPC's transformTRPCResponse would
+ * copy it, key by key through a slow helper, only to serialize each value as
+ * itself, and that was a tenth of the node's time when it delivered 5,000
+ * items a second (docs/benchmarks.md).
+ */
+function replyEncoder(router: AnyRouter): (message: TRPCResponseMessage) => string {
+  const config = router._def._config;
+  const probe = {};
+  if (config.transformer.output.serialize(probe) === probe) return (message) => JSON.stringify(message);
+  return (message) => JSON.stringify(transformTRPCResponse(config, message));
+}
 
 export function serveTrpcSockets<TContext>(wss: WebSocketServer, socketOptions: TrpcSocketOptions<TContext>): TrpcSockets {
-  const options: Settings<TContext> = { ...socketOptions, limits: { ...SOCKET_LIMITS, ...socketOptions.limits } };
+  const options: Settings<TContext> = {
+    ...socketOptions,
+    limits: { ...SOCKET_LIMITS, ...socketOptions.limits },
+    encode: replyEncoder(socketOptions.router),
+  };
   const connections = new WeakMap<WebSocket, Connection<TContext>>();
   // Shared listeners (`this` is the socket) instead of closures per socket.
   function onMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
@@ -465,7 +483,7 @@ class Connection<TContext> {
   private respond(message: TRPCResponseMessage): void {
     // Replies to a socket that is closing are dropped.
     if (this.ws.readyState !== OPEN) return;
-    this.send(JSON.stringify(transformTRPCResponse(this.options.router._def._config, message)));
+    this.send(this.options.encode(message));
   }
 
   private send(text: string): void {

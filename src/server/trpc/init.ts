@@ -50,26 +50,33 @@ const t = initTRPC.context<Context>().create({
 
 export const router = t.router;
 
-/** Turns domain refusals into tRPC errors with the matching code, and database trouble into SERVICE_UNAVAILABLE. */
-const domainErrors = t.middleware(async ({ next }) => {
-  const result = await next();
-  if (result.ok) return result;
+/** Throws a failed call's domain refusal as a tRPC error with the matching code, and database trouble as SERVICE_UNAVAILABLE. */
+function throwDomainError(result: { ok: true } | { ok: false; error: TRPCError }): void {
+  if (result.ok) return;
   const cause = result.error.cause;
   if (cause instanceof AppError) throw new TRPCError({ code: trpcCode(cause.errno), message: cause.message, cause });
   if (isStorageUnavailable(cause)) throw new TRPCError({ code: 'SERVICE_UNAVAILABLE', message: 'storage unavailable, retry later', cause });
+}
+
+export const baseProcedure = t.procedure.use(async ({ next }) => {
+  const result = await next();
+  throwDomainError(result);
   return result;
 });
-
-export const baseProcedure = t.procedure.use(domainErrors);
 
 /**
  * For daemons: a connection without a device (the dashboard's) is refused
  * with UNAUTHORIZED. (A connection without valid credentials at all never
- * gets this far: the channel refuses and closes it.)
+ * gets this far: the channel refuses and closes it.) One middleware, not a
+ * second on top of baseProcedure's: every level of tRPC's chain copies the
+ * call's options, and daemons make most of the calls (an ack per delivery).
  */
-export const deviceProcedure = baseProcedure.use(({ ctx, next }) => {
+export const deviceProcedure = t.procedure.use(async ({ ctx, next }) => {
   if (!ctx.device || !ctx.daemonSocket) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'this connection has no device token' });
-  return next({ ctx: { ...ctx, device: ctx.device, daemonSocket: ctx.daemonSocket } });
+  // Merged into the context by tRPC: only what changes (its type) is passed.
+  const result = await next({ ctx: { device: ctx.device, daemonSocket: ctx.daemonSocket } });
+  throwDomainError(result);
+  return result;
 });
 
 /** For the dashboard: refuses a connection without a live operator session. */
