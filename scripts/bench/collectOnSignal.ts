@@ -5,10 +5,7 @@
  * of roundTrips.ts listens to SIGUSR2 too; the two are never preloaded
  * together.
  */
-import { collectGarbage } from './garbage.ts';
-
-/** The line printed after each collection. */
-export const COLLECTED = 'bench: garbage collected';
+import { COLLECTED, collectGarbage } from './garbage.ts';
 
 process.on('SIGUSR2', () => {
   collectGarbage();

@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { COLLECTED } from './collectOnSignal.ts';
+import { COLLECTED } from './garbage.ts';
 
 export const projectRoot = fileURLToPath(new URL('../..', import.meta.url));
 
