@@ -54,7 +54,7 @@ interface LatencyRun {
 }
 
 /** BENCH_LATENCY_RATES to BENCH_LATENCY_DAEMONS, then the rate at scale (unless it has no daemons). */
-export function latencyRuns(s: Settings): LatencyRun[] {
+function latencyRuns(s: Settings): LatencyRun[] {
   const runs: LatencyRun[] = [{ daemons: s.latencyDaemons, rates: s.latencyRates, batch: s.latencyBatch, client: s.latencyClient }];
   if (s.scale.daemons > 0) runs.push({ daemons: s.scale.daemons, rates: [s.scale.rate], batch: s.scale.batch, client: 'raw' });
   return runs;
