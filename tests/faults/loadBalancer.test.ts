@@ -89,7 +89,16 @@ describe('three nodes behind HAProxy, one killed under load', () => {
     const victimName = `node${victimIndex + 1}`;
     const daemonsOnVictim = spread[victimIndex] as number;
 
-    const running = new FaultLoad({ targets: [balancerUrl], appid: app.appid, key: app.key, uids: users.map((u) => u.uid), batch: 6, concurrency: 6 });
+    // Paced: the run may send USERS × 90 items in all (maxPerUid), and unpaced the wait for the health check alone spent more than 1,500 of them.
+    const running = new FaultLoad({
+      targets: [balancerUrl],
+      appid: app.appid,
+      key: app.key,
+      uids: users.map((u) => u.uid),
+      batch: 6,
+      concurrency: 6,
+      itemsPerSecond: 150,
+    });
     load = running;
     const progress = () =>
       `acked ${running.acked.size}, sent ${running.sent.size}, connection errors ${running.connectionErrors}, refusals ${JSON.stringify(running.refusals.slice(0, 3))}`;

@@ -29,6 +29,13 @@ export interface LoadOptions {
   maxPerUid?: number;
   /** Pause after a failed POST, in ms (default 50). */
   pauseAfterErrorMs?: number;
+  /**
+   * Most items sent a second, over all the POSTs in flight (default: as fast
+   * as the answers come). The items a run may send are bounded (`maxPerUid`
+   * per UID), so a test that waits for something under load, for however
+   * long that takes, spends them at this rate rather than at the service's.
+   */
+  itemsPerSecond?: number;
 }
 
 export interface Refusal {
@@ -60,6 +67,8 @@ export class FaultLoad {
 
   private counter = 0;
   private posts = 0;
+  /** When the next POST may go, with itemsPerSecond (Date.now()). */
+  private nextPostAt = 0;
   private running = false;
   private workers: Promise<void>[] = [];
   private readonly mayBeStored: number[];
@@ -97,6 +106,16 @@ export class FaultLoad {
     return Math.max(...this.mayBeStored);
   }
 
+  /** Waits for this POST's turn under itemsPerSecond. */
+  private async pace(): Promise<void> {
+    const rate = this.options.itemsPerSecond;
+    if (!rate) return;
+    const now = Date.now();
+    const at = Math.max(now, this.nextPostAt);
+    this.nextPostAt = at + (this.batch * 1000) / rate;
+    if (at > now) await sleep(at - now);
+  }
+
   private count(uidIndex: number, delta: number): void {
     this.mayBeStored[uidIndex] = (this.mayBeStored[uidIndex] ?? 0) + delta;
   }
@@ -111,6 +130,8 @@ export class FaultLoad {
   private async work(): Promise<void> {
     const { targets, appid, key, uids } = this.options;
     while (this.running) {
+      await this.pace();
+      if (!this.running) return;
       const chosen = this.pickUids();
       if (!chosen) {
         this.saturated = true;
