@@ -123,8 +123,10 @@ export async function startBenchServer(options: {
       if (!options.collectsGarbage) throw new Error('this server was started without collectsGarbage');
       const done = collections + 1;
       child.kill('SIGUSR2');
-      for (const deadline = Date.now() + 30_000; collections < done; await new Promise((resolve) => setTimeout(resolve, 50))) {
+      const deadline = Date.now() + 30_000;
+      while (collections < done) {
         if (hasExited || Date.now() > deadline) throw new Error(`the server did not collect its garbage within 30 s:\n${lines.slice(-30).join('\n')}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
       }
     },
     async stop() {

@@ -26,8 +26,4 @@ async function connections(): Promise<{ count: number }> {
   return { count: wss.clients.size };
 }
 
-async function collect(): Promise<void> {
-  collectGarbage();
-}
-
-serve({ listen, connections, collectGarbage: collect });
+serve({ listen, connections, collectGarbage: async () => collectGarbage() });

@@ -50,19 +50,16 @@ const t = initTRPC.context<Context>().create({
 
 export const router = t.router;
 
-/** Throws a failed call's domain refusal as a tRPC error with the matching code, and database trouble as SERVICE_UNAVAILABLE. */
-function throwDomainError(result: { ok: true } | { ok: false; error: TRPCError }): void {
-  if (result.ok) return;
+/** A call's result, unless it failed with a domain refusal (thrown as a tRPC error with the matching code) or database trouble (SERVICE_UNAVAILABLE). */
+function withDomainErrors<R extends { ok: true } | { ok: false; error: TRPCError }>(result: R): R {
+  if (result.ok) return result;
   const cause = result.error.cause;
   if (cause instanceof AppError) throw new TRPCError({ code: trpcCode(cause.errno), message: cause.message, cause });
   if (isStorageUnavailable(cause)) throw new TRPCError({ code: 'SERVICE_UNAVAILABLE', message: 'storage unavailable, retry later', cause });
+  return result;
 }
 
-export const baseProcedure = t.procedure.use(async ({ next }) => {
-  const result = await next();
-  throwDomainError(result);
-  return result;
-});
+export const baseProcedure = t.procedure.use(async ({ next }) => withDomainErrors(await next()));
 
 /**
  * For daemons: a connection without a device (the dashboard's) is refused
@@ -74,9 +71,7 @@ export const baseProcedure = t.procedure.use(async ({ next }) => {
 export const deviceProcedure = t.procedure.use(async ({ ctx, next }) => {
   if (!ctx.device || !ctx.daemonSocket) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'this connection has no device token' });
   // Merged into the context by tRPC: only what changes (its type) is passed.
-  const result = await next({ ctx: { device: ctx.device, daemonSocket: ctx.daemonSocket } });
-  throwDomainError(result);
-  return result;
+  return withDomainErrors(await next({ ctx: { device: ctx.device, daemonSocket: ctx.daemonSocket } }));
 });
 
 /** For the dashboard: refuses a connection without a live operator session. */
