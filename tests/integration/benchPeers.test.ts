@@ -80,7 +80,8 @@ describe.concurrent.each(['mosquitto', 'nats'] as const)('benchmark peer rows: %
     expect(latency?.received).toBe(latency?.acked);
     expect(latency?.acked).toBe(100);
     expect(latency?.sendToReceipt.p99).toBeGreaterThan(0);
-    expect(latency?.cpuPerDeliveredUs).toBeGreaterThan(0);
+    // Counted in 10 ms clock ticks: 100 messages may cost Mosquitto less than one.
+    expect(latency?.cpuPerDeliveredUs).toBeGreaterThanOrEqual(0);
     expect(results.memory[0]).toMatchObject({ subscribers: 30, established: 30 });
     // Ten offline devices with 100 queued each: all 1,000 arrive once they reconnect.
     expect(results.storm[0]).toMatchObject({ subscribers: 10, items: 1000, received: 1000 });
