@@ -85,6 +85,33 @@ describe('group commit', () => {
     expect(await queueSize(db, uid)).toBe(100);
   });
 
+  it('stores a lone item by the same rules: its queue’s expired items leave, then its oldest live one when it is full', async () => {
+    const { appid, uid } = await makeRecipient(db);
+    await pushNotifications(
+      db,
+      appid,
+      Array.from({ length: 100 }, (_, n) => note(uid, `m${n}`)),
+    );
+    await db.pool.query(`UPDATE queue_items SET expires_at = now() - interval '1 second' WHERE uid = $1 AND message IN ('m50', 'm51')`, [uid]);
+
+    const outcomes = [];
+    for (const message of ['n0', 'n1', 'n2']) outcomes.push(await pushNotifications(db, appid, [note(uid, message)]));
+    expect(outcomes.map((o) => [o.ack.queue_size, o.droppedByCap])).toEqual([
+      [99, 0],
+      [100, 0],
+      [100, 1],
+    ]);
+    const kept = [...Array.from({ length: 100 }, (_, n) => `m${n}`).filter((m) => !['m0', 'm50', 'm51'].includes(m)), 'n0', 'n1', 'n2'];
+    expect((await queueItems(db, uid)).map((i) => i.message)).toEqual(kept);
+    const { rows } = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM queue_items WHERE uid = $1', [uid]);
+    expect(rows[0]?.n).toBe(100);
+    expect(await queueSize(db, uid)).toBe(100);
+    const { rows: log } = await db.pool.query<{ queue_size: number; uids: string[] }>(`SELECT queue_size, uids FROM ack_log WHERE app_id = $1 ORDER BY id`, [
+      appid,
+    ]);
+    expect(log.map((r) => [r.queue_size, r.uids])).toEqual([100, 99, 100, 100].map((size) => [size, [uid]]));
+  });
+
   it('keeps the newest 100 when a group brings more than 100 to one queue', async () => {
     const { appid, uid } = await makeRecipient(db);
     await pushNotifications(db, appid, [note(uid, 'oldest')]);

@@ -28,17 +28,29 @@ async function preparedRuns(): Promise<Map<string, number>> {
 }
 
 describe('the delivery path on one connection', () => {
-  it('prepares the key check, the push, the backlog read and the ack once, and runs them again without parsing', async () => {
+  it('prepares the key check, the pushes, the backlog read and the ack once, and runs them again without parsing', async () => {
     const { appid, key, uid, userId } = await makeRecipient(db);
     for (const message of ['first', 'second']) {
       await authenticateApp(db, appid, key, { countRequest: true });
+      // A lone item takes push_one, a push of two push_group.
       await pushNotifications(db, appid, [{ uid, message, action: 'https://example.com/' }]);
-      const [item] = await pendingItems(db, userId);
-      expect(item?.message).toBe(message);
-      expect(await ackItems(db, userId, [item?.id as string])).toBe(1);
+      await pushNotifications(
+        db,
+        appid,
+        [`${message} a`, `${message} b`].map((m) => ({ uid, message: m, action: 'https://example.com/' })),
+      );
+      const items = await pendingItems(db, userId);
+      expect(items.map((i) => i.message)).toEqual([message, `${message} a`, `${message} b`]);
+      expect(
+        await ackItems(
+          db,
+          userId,
+          items.map((i) => i.id),
+        ),
+      ).toBe(3);
     }
     const runs = await preparedRuns();
-    for (const name of ['check-keys', 'push-group', 'read-pending', 'ack-items']) {
+    for (const name of ['check-keys', 'push-one', 'push-group', 'read-pending', 'ack-items']) {
       expect({ name, runs: runs.get(name) }).toEqual({ name, runs: 2 });
     }
   });

@@ -106,4 +106,26 @@ describe('a group of pushes', () => {
     expect((await queueItems(db, b)).map((i) => i.message)).toEqual(['stored']);
     expect((await queueItems(db, stranger.uid)).map((i) => i.message)).toEqual(['its own']);
   });
+
+  it('takes one round trip for a lone item too, which answers a retry, a taken key and a foreign UID as the group does', async () => {
+    const { appid, a } = await twoQueues();
+    const stranger = await makeRecipient(db);
+
+    statements.length = 0;
+    const first = await pushNotifications(db, appid, [note(a, 'alone')], keyed('lone'));
+    expect(statements).toEqual(['WITH pushed AS']);
+    expect(first.ack).toEqual({ result: 'OK', queue_size: 1, queue_sizes: { [a]: 1 } });
+    expect(await priorAck(db, appid, keyed('lone').idempotency)).toEqual(first.ack);
+
+    // The key taken: push_one stores nothing and the group transaction answers with the first ack.
+    expect((await pushNotifications(db, appid, [note(a, 'alone')], keyed('lone'))).ack).toEqual(first.ack);
+    const refused = await pushNotifications(db, appid, [note(stranger.uid, 'not this app’s UID')]).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(AppError);
+    expect((refused as AppError).errno).toBe(Errno.UnknownUid);
+
+    expect((await queueItems(db, a)).map((i) => i.message)).toEqual(['alone']);
+    expect(await queueItems(db, stranger.uid)).toEqual([]);
+    const { rows } = await db.pool.query<{ queue_size: number }>(`SELECT queue_size FROM ack_log WHERE app_id = $1 ORDER BY id`, [appid]);
+    expect(rows.map((r) => r.queue_size)).toEqual([1]);
+  });
 });
