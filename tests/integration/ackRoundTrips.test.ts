@@ -1,11 +1,12 @@
 /**
  * The daemon's ack as the delivery profile (docs/benchmarks.md, "Profile")
  * counts it: a group of acks costs one statement, its own transaction (the
- * owned queues locked, the items deleted, the sizes set, the dashboard told;
- * four round trips before: BEGIN, lock, delete, COMMIT), and the sizes it
- * writes still leave expired items out.
+ * owned queues locked, the items deleted, the sizes set; four round trips
+ * before: BEGIN, lock, delete, COMMIT), and the sizes it writes still leave
+ * expired items out. The dashboard is told once for the acks of a moment.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Database } from '../../src/server/platform/db/client.ts';
 import { ackItems } from '../../src/server/domain/delivery/items.ts';
 import { pushNotifications } from '../../src/server/domain/notifications/push.ts';
@@ -39,5 +40,57 @@ describe('a group of acks', () => {
 
     expect((await queueItems(db, uid)).map((i) => i.message)).toEqual(['b', 'c']);
     expect(await queueSize(db, uid)).toBe(1);
+  });
+
+  it('takes one round trip for a lone ack too, which removes only its user’s own item', async () => {
+    const { appid, uid, userId } = await makeRecipient(db);
+    const stranger = await makeRecipient(db);
+    await pushNotifications(
+      db,
+      appid,
+      ['a', 'b', 'c'].map((message) => ({ uid, message, action: 'https://example.com/' })),
+    );
+    const [a, , c] = await queueItems(db, uid);
+    await db.pool.query(`UPDATE queue_items SET expires_at = now() - interval '1 hour' WHERE id = $1`, [c?.id]);
+
+    statements.length = 0;
+    expect(await ackItems(db, stranger.userId, [a?.id as string])).toBe(0);
+    expect(await ackItems(db, userId, [a?.id as string])).toBe(1);
+    expect(await ackItems(db, userId, [a?.id as string])).toBe(0);
+    expect(statements).toEqual(['WITH unflushed AS', 'WITH unflushed AS', 'WITH unflushed AS']);
+
+    expect((await queueItems(db, uid)).map((i) => i.message)).toEqual(['b', 'c']);
+    expect(await queueSize(db, uid)).toBe(1);
+  });
+
+  it('tells the dashboard once for the acks of the next fifth of a second, and not for an ack that removed nothing', async () => {
+    const { appid, uid, userId } = await makeRecipient(db);
+    await pushNotifications(
+      db,
+      appid,
+      ['a', 'b', 'c'].map((message) => ({ uid, message, action: 'https://example.com/' })),
+    );
+    const items = await queueItems(db, uid);
+    const listener = new pg.Client({ connectionString: inject('databaseUrl') });
+    await listener.connect();
+    const heard: string[] = [];
+    listener.on('notification', (n) => heard.push(n.payload ?? ''));
+    await listener.query('LISTEN presence_activity');
+    const afterTheWindow = () => new Promise((resolve) => setTimeout(resolve, 400));
+    try {
+      // What the tests above announced is heard first.
+      await afterTheWindow();
+      heard.length = 0;
+      expect(await ackItems(db, userId, ['0'])).toBe(0);
+      await afterTheWindow();
+      expect(heard).toEqual([]);
+
+      for (const item of items) expect(await ackItems(db, userId, [item.id])).toBe(1);
+      await expect.poll(() => heard, { timeout: 2_000 }).toEqual(['queues']);
+      await afterTheWindow();
+      expect(heard).toEqual(['queues']);
+    } finally {
+      await listener.end();
+    }
   });
 });

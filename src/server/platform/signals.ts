@@ -39,6 +39,31 @@ export function announceSql(topic: ActivityTopic): string {
   return `SELECT pg_notify('${ACTIVITY_SIGNAL}', '${topic}')`;
 }
 
+/** How long a change announced with {@link announceSoon} may wait: the dashboard's watch waits as long before it looks (trpc/routers/admin.ts). */
+const ANNOUNCE_WITHIN_MS = 200;
+
+/** The topics each pool has an announcement due for. */
+const dueAnnouncements = new WeakMap<pg.Pool, Set<ActivityTopic>>();
+
+/**
+ * Announces a change on `topic` within {@link ANNOUNCE_WITHIN_MS}, once for
+ * every change made meanwhile: for writes too frequent to pay for a NOTIFY
+ * each (daemon acks). Sent after their commit, so a failure changes nothing
+ * they wrote; a lost announcement only waits for the dashboard's next refresh.
+ */
+export function announceSoon(db: { pool: pg.Pool }, topic: ActivityTopic): void {
+  let due = dueAnnouncements.get(db.pool);
+  if (!due) dueAnnouncements.set(db.pool, (due = new Set()));
+  if (due.has(topic)) return;
+  due.add(topic);
+  const announce = () => {
+    due.delete(topic);
+    db.pool.query(announceSql(topic)).catch(() => undefined);
+  };
+  // Never what keeps a process alive.
+  setTimeout(announce, ANNOUNCE_WITHIN_MS).unref();
+}
+
 /** 150 UUIDs and their commas stay well under the 8,000-byte payload limit. */
 const USERS_PER_PAYLOAD = 150;
 
