@@ -10,7 +10,7 @@ interface Job {
 }
 
 /** A coalescer whose groups are recorded and finish when the test says so. */
-function recordingCoalescer(options: { concurrency?: number; maxWeight?: number } = {}) {
+function recordingCoalescer(options: { concurrency?: number; maxWeight?: number; gatherMs?: number } = {}) {
   const groups: string[][] = [];
   const finish: (() => void)[] = [];
   const coalescer = new Coalescer<Job, string>(
@@ -25,6 +25,7 @@ function recordingCoalescer(options: { concurrency?: number; maxWeight?: number 
       maxWeight: options.maxWeight ?? 10,
       weight: (j) => j.weight ?? 1,
       exclusiveKey: (j) => j.key ?? null,
+      gatherMs: options.gatherMs ?? 0,
     },
   );
   /** Lets the oldest running group finish, then lets the coalescer start the next. */
@@ -50,6 +51,17 @@ describe('Coalescer', () => {
       ['a', 'b'],
       ['c', 'd'],
     ]);
+  });
+
+  it('lets a job that finds it idle wait gatherMs for company, when told to gather', async () => {
+    const { coalescer, groups, finishOne } = recordingCoalescer({ gatherMs: 200 });
+    const first = coalescer.submit({ name: 'a' });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const second = coalescer.submit({ name: 'b' });
+    expect(groups).toEqual([]);
+    await expect.poll(() => groups).toEqual([['a', 'b']]);
+    await finishOne();
+    expect(await Promise.all([first, second])).toEqual(['a done', 'b done']);
   });
 
   it('keeps a group within the weight limit, and lets a heavier job go alone', async () => {

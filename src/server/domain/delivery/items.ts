@@ -79,12 +79,20 @@ interface AckRequest {
 const ACK_GROUP_MAX_IDS = 5_000;
 /** A failed ack means the items come again; wait as long as a push does before giving up. */
 const ACK_TIMEOUT_MS = 10_000;
+/**
+ * An ack waits this long for others to share its statement: nobody waits on
+ * an ack's commit (the daemon has shown its items already), and a trickle of
+ * deliveries otherwise costs a statement, and PostgreSQL a transaction, per
+ * item (docs/benchmarks.md, "Seventh step").
+ */
+const ACK_GATHER_MS = 20;
 
 const ackCommitterOf = perDatabase(
   (db) =>
     new Coalescer<AckRequest, number>((requests) => deleteAcked(db, requests), {
       maxWeight: ACK_GROUP_MAX_IDS,
       weight: (request) => request.ids.length,
+      gatherMs: ACK_GATHER_MS,
     }),
 );
 

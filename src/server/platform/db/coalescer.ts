@@ -4,7 +4,8 @@
  * group commit: a burst of small pushes or acks costs one commit (one WAL
  * flush, one NOTIFY) instead of one each; for reads, one query instead of
  * thousands when a reconnect storm arrives. A lone request starts at once:
- * nothing waits for company.
+ * nothing waits for company, unless the coalescer is told to gather (for
+ * writes nobody waits on, where a group is cheaper than its parts).
  */
 
 /** What one job of a group came to: its value, or its own refusal. */
@@ -19,6 +20,8 @@ export interface CoalescerOptions<J> {
   weight?(job: J): number;
   /** Jobs with the same key never share a group (the later one goes in a later group). */
   exclusiveKey?(job: J): string | null;
+  /** How long a job that finds the coalescer idle waits for others to join its group; 0 by default. */
+  gatherMs?: number;
 }
 
 interface Waiting<J, R> {
@@ -45,13 +48,15 @@ export class Coalescer<J, R> {
   submit(job: J): Promise<R> {
     return new Promise<R>((resolve, reject) => {
       this.waiting.push({ job, resolve, reject });
-      // Jobs submitted by handlers of the same I/O turn start together.
+      // Jobs submitted by handlers of the same I/O turn (or within gatherMs) start together.
       if (!this.scheduled) {
         this.scheduled = true;
-        setImmediate(() => {
+        const start = () => {
           this.scheduled = false;
           this.start();
-        });
+        };
+        if (this.options.gatherMs) setTimeout(start, this.options.gatherMs);
+        else setImmediate(start);
       }
     });
   }
