@@ -277,7 +277,7 @@ async function storePushes(
   for (const user of wakeLater ? users : []) wakeLater?.add(user);
   const { rows } = await client.query<StoreRow>({
     ...STORE,
-    values: [...run.columns(), run.tags(), QUEUE_CAPACITY, run.entries, wakeLater ? [] : users, handoff?.origin ?? null],
+    values: [...run.columns(), run.tags(), QUEUE_CAPACITY, run.entries(), wakeLater ? [] : users, handoff?.origin ?? null],
   });
   handoff?.stored.push({ items: run.items, rows, locked });
   return run.outcomes(rows);
@@ -300,8 +300,6 @@ export class PushRun {
   readonly items: readonly (NotificationInput & { appId: string })[];
   /** The queues the run stores in. */
   readonly uids: readonly string[];
-  /** One ack log entry per push, as JSON (store_items' `entries`). */
-  readonly entries: string;
 
   constructor(
     private readonly group: readonly Push[],
@@ -309,10 +307,14 @@ export class PushRun {
   ) {
     this.items = newestPerQueue(laterTagWins(group.flatMap((push) => push.items.map((item) => ({ appId: push.appId, ...item })))));
     this.uids = [...new Set(this.items.map((i) => i.uid))];
-    const growth = new QueueSizes([], replaced);
+  }
+
+  /** One ack log entry per push, as JSON (store_items' `entries`); made on demand, since push_one takes none. */
+  entries(): string {
+    const growth = new QueueSizes([], this.replaced);
     const tagged = this.items.some((item) => item.tag !== undefined);
-    this.entries = JSON.stringify(
-      group.map((push) => {
+    return JSON.stringify(
+      this.group.map((push) => {
         for (const item of push.items) growth.add(item);
         const uids = [...new Set(push.items.map((i) => i.uid))];
         return {

@@ -150,7 +150,7 @@ function storeStatement(
       pairs.map(([, appId]) => appId),
       ...run.columns(),
       QUEUE_CAPACITY,
-      run.entries,
+      run.entries(),
       keyApps,
       keys,
       digests,
