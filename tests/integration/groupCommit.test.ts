@@ -27,6 +27,27 @@ async function writers(uid: string): Promise<Set<string>> {
   return new Set(rows.map((r) => r.xmin));
 }
 
+/** A queue of 100 items, m0 to m99, of which m50 and m51 have expired. */
+async function fullQueueWithTwoExpired() {
+  const recipient = await makeRecipient(db);
+  await pushNotifications(
+    db,
+    recipient.appid,
+    Array.from({ length: 100 }, (_, n) => note(recipient.uid, `m${n}`)),
+  );
+  await db.pool.query(`UPDATE queue_items SET expires_at = now() - interval '1 second' WHERE uid = $1 AND message IN ('m50', 'm51')`, [recipient.uid]);
+  return recipient;
+}
+
+/** After n0, n1 and n2 came to that queue: the expired items and then the oldest live one (m0) left, and the size is exact. */
+async function expectTheNewestLiveHundred(uid: string) {
+  const kept = [...Array.from({ length: 100 }, (_, n) => `m${n}`).filter((m) => !['m0', 'm50', 'm51'].includes(m)), 'n0', 'n1', 'n2'];
+  expect((await queueItems(db, uid)).map((i) => i.message)).toEqual(kept);
+  const { rows } = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM queue_items WHERE uid = $1', [uid]);
+  expect(rows[0]?.n).toBe(100);
+  expect(await queueSize(db, uid)).toBe(100);
+}
+
 describe('group commit', () => {
   it('stores pushes submitted together in one transaction, with the acks they would get one by one', async () => {
     const { appid, uid } = await makeRecipient(db);
@@ -67,32 +88,16 @@ describe('group commit', () => {
   });
 
   it('drops a queue’s expired items as it stores, and counts only live ones against the cap', async () => {
-    const { appid, uid } = await makeRecipient(db);
-    await pushNotifications(
-      db,
-      appid,
-      Array.from({ length: 100 }, (_, n) => note(uid, `m${n}`)),
-    );
-    await db.pool.query(`UPDATE queue_items SET expires_at = now() - interval '1 second' WHERE uid = $1 AND message IN ('m50', 'm51')`, [uid]);
+    const { appid, uid } = await fullQueueWithTwoExpired();
 
     const outcome = await pushNotifications(db, appid, [note(uid, 'n0'), note(uid, 'n1'), note(uid, 'n2')]);
     // 98 live before: the oldest live item makes room for the third.
     expect([outcome.ack.queue_size, outcome.droppedByCap]).toEqual([100, 1]);
-    const kept = [...Array.from({ length: 100 }, (_, n) => `m${n}`).filter((m) => !['m0', 'm50', 'm51'].includes(m)), 'n0', 'n1', 'n2'];
-    expect((await queueItems(db, uid)).map((i) => i.message)).toEqual(kept);
-    const { rows } = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM queue_items WHERE uid = $1', [uid]);
-    expect(rows[0]?.n).toBe(100);
-    expect(await queueSize(db, uid)).toBe(100);
+    await expectTheNewestLiveHundred(uid);
   });
 
   it('stores a lone item by the same rules: its queue’s expired items leave, then its oldest live one when it is full', async () => {
-    const { appid, uid } = await makeRecipient(db);
-    await pushNotifications(
-      db,
-      appid,
-      Array.from({ length: 100 }, (_, n) => note(uid, `m${n}`)),
-    );
-    await db.pool.query(`UPDATE queue_items SET expires_at = now() - interval '1 second' WHERE uid = $1 AND message IN ('m50', 'm51')`, [uid]);
+    const { appid, uid } = await fullQueueWithTwoExpired();
 
     const outcomes = [];
     for (const message of ['n0', 'n1', 'n2']) outcomes.push(await pushNotifications(db, appid, [note(uid, message)]));
@@ -101,11 +106,7 @@ describe('group commit', () => {
       [100, 0],
       [100, 1],
     ]);
-    const kept = [...Array.from({ length: 100 }, (_, n) => `m${n}`).filter((m) => !['m0', 'm50', 'm51'].includes(m)), 'n0', 'n1', 'n2'];
-    expect((await queueItems(db, uid)).map((i) => i.message)).toEqual(kept);
-    const { rows } = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM queue_items WHERE uid = $1', [uid]);
-    expect(rows[0]?.n).toBe(100);
-    expect(await queueSize(db, uid)).toBe(100);
+    await expectTheNewestLiveHundred(uid);
     const { rows: log } = await db.pool.query<{ queue_size: number; uids: string[] }>(`SELECT queue_size, uids FROM ack_log WHERE app_id = $1 ORDER BY id`, [
       appid,
     ]);
