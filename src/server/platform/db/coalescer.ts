@@ -20,7 +20,7 @@ export interface CoalescerOptions<J> {
   weight?(job: J): number;
   /** Jobs with the same key never share a group (the later one goes in a later group). */
   exclusiveKey?(job: J): string | null;
-  /** How long a job that finds the coalescer idle waits for others to join its group; 0 by default. */
+  /** How long a job that finds no group about to start waits for others to join it (a group that ends starts the next at once); 0 by default. */
   gatherMs?: number;
 }
 
