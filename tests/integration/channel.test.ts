@@ -15,6 +15,7 @@ import { BUS_MODES, useBusMode } from '../support/busModes.ts';
 import { connectChannel, isUnauthorized } from '../support/daemonClient.ts';
 import { makeApp, makeDaemonUser, queueSize, testDatabase } from '../support/factories.ts';
 import { postNotifications, startTestNode, useTestNode } from '../support/node.ts';
+import { freePort } from '../support/faultTools.ts';
 import { killServerProcesses, startServerProcess } from '../support/serverProcess.ts';
 
 let db: Database;
@@ -322,7 +323,7 @@ describe.each(BUS_MODES)('wake-ups over $mode', ({ mode }) => {
     });
 
     it('tells connected daemons to reconnect on SIGTERM, and they get what is posted after the restart', async () => {
-      const port = String(20_000 + Math.floor(Math.random() * 20_000));
+      const port = String(await freePort());
       const env = { ...bus.env(), DATABASE_URL: inject('databaseUrl'), PORT: port, HOST: '127.0.0.1' };
       const first = await startServerProcess(env);
       const user = await makeDaemonUser(db);

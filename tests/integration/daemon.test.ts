@@ -18,6 +18,7 @@ import type { PresenceNode } from '../../src/server/server.ts';
 import { runDaemonProcess as runBin } from '../support/daemonProcess.ts';
 import { makeDaemonUser, queueSize } from '../support/factories.ts';
 import { postNotifications, useTestNode } from '../support/node.ts';
+import { freePort } from '../support/faultTools.ts';
 import { killServerProcesses, startServerProcess } from '../support/serverProcess.ts';
 
 let node: PresenceNode;
@@ -129,7 +130,7 @@ describe('presence-daemon', () => {
   });
 
   it('after a reconnect, drops a redelivered item by id but acknowledges it again', async () => {
-    const env = { DATABASE_URL: inject('databaseUrl'), PORT: String(20_000 + Math.floor(Math.random() * 20_000)), HOST: '127.0.0.1' };
+    const env = { DATABASE_URL: inject('databaseUrl'), PORT: String(await freePort()), HOST: '127.0.0.1' };
     const server = await startServerProcess(env);
     const user = await makeDaemonUser(db);
     await postNotifications(node.url, user.appid, user.key, { UID: user.uid, message: 'once', action: 'https://e.com/' });

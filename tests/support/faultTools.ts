@@ -7,15 +7,28 @@ import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startServerProcess, type ServerEnv, type ServerProcess } from './serverProcess.ts';
 
-/** A port that was free a moment ago on 127.0.0.1 (for a server that must come back at the same address). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/** Linux's default range of ephemeral ports starts here: a port below it is never given to an outgoing connection. */
+const EPHEMERAL_PORTS_START = 32_768;
+
+/**
+ * A port that was free a moment ago on 127.0.0.1, for a server that must
+ * come back at the same address: below the ephemeral range, so that no
+ * outgoing connection of a test running beside it can take the port between
+ * a stop and the restart (a port the system chose did once, and the restart
+ * failed with EADDRINUSE).
+ */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * (EPHEMERAL_PORTS_START - 20_000));
+    if (await canListen(port)) return port;
+  }
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
 }
 

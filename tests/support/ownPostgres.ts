@@ -4,7 +4,6 @@
  * and a database handle, made before the file's tests and removed after.
  */
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
@@ -12,6 +11,7 @@ import { loadConfig } from '../../src/server/platform/config.ts';
 import { connectDatabase, type Database } from '../../src/server/platform/db/client.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/server/platform/db/embeddedPostgres.ts';
 import { startPresence, type PresenceNode } from '../../src/server/server.ts';
+import { freePort } from './faultTools.ts';
 
 export interface OwnPostgres {
   node: PresenceNode;
@@ -23,15 +23,6 @@ export interface OwnPostgres {
   port: number;
   /** Starts PostgreSQL again on the same folder and port (after a stop or a kill). */
   start(): Promise<void>;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port: chosen } = server.address() as net.AddressInfo;
-      server.close(() => resolve(chosen));
-    });
-  });
 }
 
 /** Its fields are set once the file's `beforeAll` has run. */
