@@ -56,7 +56,9 @@ describe('Coalescer', () => {
   it('lets a job that finds it idle wait gatherMs for company, when told to gather', async () => {
     const { coalescer, groups, finishOne } = recordingCoalescer({ gatherMs: 200 });
     const first = coalescer.submit({ name: 'a' });
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    // Past the turn in which a coalescer that does not gather starts its group.
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setTimeout(resolve, 5));
     const second = coalescer.submit({ name: 'b' });
     expect(groups).toEqual([]);
     await expect.poll(() => groups).toEqual([['a', 'b']]);
