@@ -123,18 +123,16 @@ export async function ackItems(db: Database, userId: string, ids: readonly strin
  * them by id, as after any lost ack. A push's commit, which its ack does
  * promise, still waits.
  */
-const ACK_ITEMS = prepared(
-  'ack-items',
-  `WITH unflushed AS (SELECT set_config('synchronous_commit', 'off', true))
-   SELECT item_id, owner_id FROM unflushed, ack_items($1::bigint[], $2::uuid[])`,
-);
+const ACK_ITEMS = prepared('ack-items', unflushed('ack_items($1::bigint[], $2::uuid[])'));
 
 /** $1 the item id, $2 the user acking it. */
-const ACK_ONE = prepared(
-  'ack-one',
-  `WITH unflushed AS (SELECT set_config('synchronous_commit', 'off', true))
-   SELECT item_id, owner_id FROM unflushed, ack_one($1::bigint, $2::uuid)`,
-);
+const ACK_ONE = prepared('ack-one', unflushed('ack_one($1::bigint, $2::uuid)'));
+
+/** The rows of `call` (ack_items or ack_one), in a transaction whose commit does not wait for the disk. */
+function unflushed(call: string): string {
+  return `WITH unflushed AS (SELECT set_config('synchronous_commit', 'off', true))
+   SELECT item_id, owner_id FROM unflushed, ${call}`;
+}
 
 /** One statement for a group of acks: each request's count of items it removed, in order. */
 async function deleteAcked(db: Database, requests: readonly AckRequest[]): Promise<JobOutcome<number>[]> {

@@ -15,7 +15,7 @@
  */
 import type pg from 'pg';
 import { queryWithin } from '../../platform/db/client.ts';
-import { prepared } from '../../platform/db/prepared.ts';
+import { prepared, type PreparedStatement } from '../../platform/db/prepared.ts';
 import { wakeUsersSql } from '../../platform/signals.ts';
 import { QUEUE_CAPACITY } from '../../../shared/limits.ts';
 import type { LockedQueue } from '../queues.ts';
@@ -25,34 +25,32 @@ import { IDEMPOTENCY_WINDOW_HOURS, keyColumns } from './idempotency.ts';
 import type { NotificationInput } from './validate.ts';
 
 /**
- * push_group's parameters ($1-$13, see its migration), then $14 whether the
- * statement wakes the users (false with the wake-up bus) and $15 the origin
- * the wake-ups carry (or null). The users are those of the locked queues.
+ * A statement that calls `call` (push_group or push_one, whose rows are the
+ * same) and wakes the users of the queues it locked: `$wake` whether it
+ * wakes them (false with the wake-up bus), the next parameter the origin the
+ * wake-ups carry (or null).
  */
-const PUSH_GROUP = prepared(
-  'push-group',
-  `
-  WITH pushed AS (
-    SELECT * FROM push_group($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[], $8::int, $9::jsonb,
-                             $10::text[], $11::text[], $12::text[], $13::int)
-  ), woken AS (${wakeUsersSql('ARRAY(SELECT DISTINCT user_id FROM pushed WHERE user_id IS NOT NULL AND $14::boolean)', '$15')})
+function storing(name: string, call: string, wake: number): PreparedStatement {
+  return prepared(
+    name,
+    `
+  WITH pushed AS (SELECT * FROM ${call}),
+  woken AS (${wakeUsersSql(`ARRAY(SELECT DISTINCT user_id FROM pushed WHERE user_id IS NOT NULL AND $${wake}::boolean)`, `$${wake + 1}`)})
   -- A SELECT in WITH runs only if it is read: counting woken sends its NOTIFYs.
   SELECT uid, before, id::text AS id, stored_at, user_id, app_name, (SELECT count(*) FROM woken) AS notified FROM pushed`,
+  );
+}
+
+/** push_group's parameters ($1-$13, see its migration), then the wake-ups' ($14, $15). */
+const PUSH_GROUP = storing(
+  'push-group',
+  `push_group($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[], $8::int, $9::jsonb,
+              $10::text[], $11::text[], $12::text[], $13::int)`,
+  14,
 );
 
-/**
- * push_one's parameters ($1-$9, see its migration,
- * prisma/migrations/20261202120000_push_one), then $10 and $11 as $14 and
- * $15 above. Its rows are push_group's.
- */
-const PUSH_ONE = prepared(
-  'push-one',
-  `
-  WITH pushed AS (
-    SELECT * FROM push_one($1::text, $2::text, $3::text, $4::text, $5::int, $6::int, $7::text, $8::text, $9::int)
-  ), woken AS (${wakeUsersSql('ARRAY(SELECT DISTINCT user_id FROM pushed WHERE user_id IS NOT NULL AND $10::boolean)', '$11')})
-  SELECT uid, before, id::text AS id, stored_at, user_id, app_name, (SELECT count(*) FROM woken) AS notified FROM pushed`,
-);
+/** push_one's parameters ($1-$9, see its migration, prisma/migrations/20261202120000_push_one), then the wake-ups' ($10, $11). */
+const PUSH_ONE = storing('push-one', 'push_one($1::text, $2::text, $3::text, $4::text, $5::int, $6::int, $7::text, $8::text, $9::int)', 10);
 
 /** The SQLSTATEs push_group fails with when the group transaction must answer instead. */
 const LEFT_TO_THE_TRANSACTION = new Set(['PU105', 'PU120']);
