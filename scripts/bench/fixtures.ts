@@ -54,6 +54,6 @@ export async function seed(db: Database, count: number, parallel: number, log: (
  */
 export async function resetQueues(db: Database): Promise<void> {
   await db.pool.query('TRUNCATE queue_items, ack_log');
-  await db.pool.query('UPDATE queues SET size = 0 WHERE size <> 0');
+  await db.pool.query('UPDATE queues SET size = 0, first_expiry = NULL WHERE size <> 0 OR first_expiry IS NOT NULL');
   await db.pool.query('VACUUM ANALYZE queues, queue_items, ack_log, rate_windows');
 }

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/server/platform/db/client.ts';
 import { ackItems } from '../../src/server/domain/delivery/items.ts';
 import { pushNotifications } from '../../src/server/domain/notifications/push.ts';
-import { makeRecipient, queueItems, queueSize, recordStatements, testDatabase } from '../support/factories.ts';
+import { expireItems, makeRecipient, queueItems, queueSize, recordStatements, testDatabase } from '../support/factories.ts';
 
 let db: Database;
 let statements: string[];
@@ -34,9 +34,9 @@ describe('a group of acks', () => {
       appid,
       ['a', 'b', 'c', 'd'].map((message) => ({ uid, message, action: 'https://example.com/' })),
     );
-    const [a, , c, d] = await queueItems(db, uid);
+    const [a, , , d] = await queueItems(db, uid);
     // c stays expired in the queue; d is expired and acked.
-    await db.pool.query(`UPDATE queue_items SET expires_at = now() - interval '1 hour' WHERE id = ANY($1::bigint[])`, [[c?.id, d?.id]]);
+    await expireItems(db, uid, ['c', 'd']);
 
     statements.length = 0;
     expect(await ackItems(db, userId, [a?.id as string, d?.id as string])).toBe(2);
@@ -54,8 +54,8 @@ describe('a group of acks', () => {
       appid,
       ['a', 'b', 'c'].map((message) => ({ uid, message, action: 'https://example.com/' })),
     );
-    const [a, , c] = await queueItems(db, uid);
-    await db.pool.query(`UPDATE queue_items SET expires_at = now() - interval '1 hour' WHERE id = $1`, [c?.id]);
+    const [a] = await queueItems(db, uid);
+    await expireItems(db, uid, ['c']);
 
     statements.length = 0;
     expect(await ackItems(db, stranger.userId, [a?.id as string])).toBe(0);

@@ -13,7 +13,7 @@ import type { PresenceNode } from '../../src/server/server.ts';
 import { grantUid } from '../../src/server/domain/uids.ts';
 import { BUS_MODES, useBusMode } from '../support/busModes.ts';
 import { connectChannel, isUnauthorized } from '../support/daemonClient.ts';
-import { makeApp, makeDaemonUser, queueSize, testDatabase } from '../support/factories.ts';
+import { expireItems, makeApp, makeDaemonUser, queueSize, testDatabase } from '../support/factories.ts';
 import { postNotifications, startTestNode, useTestNode } from '../support/node.ts';
 import { freePort } from '../support/faultTools.ts';
 import { killServerProcesses, startServerProcess } from '../support/serverProcess.ts';
@@ -169,7 +169,7 @@ describe.each(BUS_MODES)('wake-ups over $mode', ({ mode }) => {
     it('never delivers an expired item', async () => {
       const user = await makeDaemonUser(db);
       await postNotifications(node.url, user.appid, user.key, [item(user.uid, 'stale'), item(user.uid, 'fresh')]);
-      await db.pool.query(`UPDATE queue_items SET expires_at = now() - interval '1 second' WHERE uid = $1 AND message = 'stale'`, [user.uid]);
+      await expireItems(db, user.uid, ['stale']);
       const daemon = connectChannel(node.url, user.token);
       try {
         expect((await daemon.event(0)).items.map((i) => i.message)).toEqual(['fresh']);

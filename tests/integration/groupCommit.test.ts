@@ -8,7 +8,7 @@ import type { Database } from '../../src/server/platform/db/client.ts';
 import { AppError, Errno } from '../../src/server/domain/errors.ts';
 import { ackItems } from '../../src/server/domain/delivery/items.ts';
 import { pushNotifications } from '../../src/server/domain/notifications/push.ts';
-import { makeApp, makeRecipient, makeUser, queueItems, queueSize, refuseRows, testDatabase } from '../support/factories.ts';
+import { expireItems, makeApp, makeRecipient, makeUser, queueItems, queueSize, refuseRows, testDatabase } from '../support/factories.ts';
 import { grantUid } from '../../src/server/domain/uids.ts';
 
 let db: Database;
@@ -35,7 +35,7 @@ async function fullQueueWithTwoExpired() {
     recipient.appid,
     Array.from({ length: 100 }, (_, n) => note(recipient.uid, `m${n}`)),
   );
-  await db.pool.query(`UPDATE queue_items SET expires_at = now() - interval '1 second' WHERE uid = $1 AND message IN ('m50', 'm51')`, [recipient.uid]);
+  await expireItems(db, recipient.uid, ['m50', 'm51']);
   return recipient;
 }
 
@@ -111,6 +111,32 @@ describe('group commit', () => {
       appid,
     ]);
     expect(log.map((r) => [r.queue_size, r.uids])).toEqual([100, 99, 100, 100].map((size) => [size, [uid]]));
+  });
+
+  it('counts a queue by its size until an item’s ttl runs out, then reads it: the expired item is neither counted nor kept, by either store', async () => {
+    const firstExpiry = async (uid: string) =>
+      (await db.pool.query<{ first: Date | null }>('SELECT first_expiry AS first FROM queues WHERE uid = $1', [uid])).rows[0]?.first ?? null;
+    const expiresAt = async (uid: string, message: string) =>
+      (await db.pool.query<{ at: Date }>('SELECT expires_at AS at FROM queue_items WHERE uid = $1 AND message = $2', [uid, message])).rows[0]?.at;
+    const lone = await makeRecipient(db);
+    const grouped = await makeRecipient(db);
+    await pushNotifications(db, lone.appid, [{ ...note(lone.uid, 'short'), ttl: 1 }]);
+    await pushNotifications(db, lone.appid, [{ ...note(lone.uid, 'long'), ttl: 3600 }]);
+    await pushNotifications(db, grouped.appid, [note(grouped.uid, 'kept'), { ...note(grouped.uid, 'short'), ttl: 1 }]);
+    // Each store lowered the first expiry to the soonest item's.
+    expect(await firstExpiry(lone.uid)).toEqual(await expiresAt(lone.uid, 'short'));
+    expect(await firstExpiry(grouped.uid)).toEqual(await expiresAt(grouped.uid, 'short'));
+
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    const loneAck = await pushNotifications(db, lone.appid, [note(lone.uid, 'after')]);
+    const groupAck = await pushNotifications(db, grouped.appid, [note(grouped.uid, 'after'), note(grouped.uid, 'after too')]);
+
+    expect([loneAck.ack.queue_size, groupAck.ack.queue_size]).toEqual([2, 3]);
+    expect((await queueItems(db, lone.uid)).map((i) => i.message)).toEqual(['long', 'after']);
+    expect((await queueItems(db, grouped.uid)).map((i) => i.message)).toEqual(['kept', 'after', 'after too']);
+    // Read whole, each queue's first expiry is its live items' again.
+    expect(await firstExpiry(lone.uid)).toEqual(await expiresAt(lone.uid, 'long'));
+    expect(await firstExpiry(grouped.uid)).toBeNull();
   });
 
   it('keeps the newest 100 when a group brings more than 100 to one queue', async () => {

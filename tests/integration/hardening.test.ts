@@ -11,7 +11,7 @@ import { sweepExpiredItems } from '../../src/server/domain/notifications/expiry.
 import { FLUSH_EVERY_MS } from '../../src/server/domain/rateWindows.ts';
 import { startPresence, type PresenceNode } from '../../src/server/server.ts';
 import { connectChannel } from '../support/daemonClient.ts';
-import { makeDaemonUser, makeRecipient, queueItems, queueSize } from '../support/factories.ts';
+import { expireItems, makeDaemonUser, makeRecipient, queueItems, queueSize } from '../support/factories.ts';
 import { postNotifications, startTestNode, useTestNode } from '../support/node.ts';
 
 let node: PresenceNode;
@@ -146,11 +146,11 @@ describe('expiry', () => {
   it('neither delivers nor counts expired items, and the sweep removes them with exact sizes', async () => {
     const user = await makeDaemonUser(db);
     await postNotifications(node.url, user.appid, user.key, [item(user.uid, 'short', { ttl: 60 }), item(user.uid, 'kept')]);
-    await db.pool.query(`UPDATE queue_items SET expires_at = now() - interval '1 second' WHERE uid = $1 AND message = 'short'`, [user.uid]);
+    await expireItems(db, user.uid, ['short']);
     // A later push does not count the expired item.
     const ack = await postNotifications(node.url, user.appid, user.key, item(user.uid, 'third'));
     expect(ack.body.queue_size).toBe(2);
-    await db.pool.query(`UPDATE queue_items SET expires_at = now() - interval '1 second' WHERE uid = $1 AND message = 'kept'`, [user.uid]);
+    await expireItems(db, user.uid, ['kept']);
     const daemon = connectChannel(node.url, user.token);
     try {
       expect((await daemon.event(0)).items.map((i) => i.message)).toEqual(['third']);

@@ -45,6 +45,21 @@ export async function queueItems(db: Database, uid: string) {
   return rows;
 }
 
+/**
+ * Makes the items of queue `uid` with these messages expired a second ago,
+ * as if their ttl had run out, with their queue's first expiry along (a
+ * queue whose first expiry lies ahead is counted by its size, not read).
+ */
+export async function expireItems(db: Database, uid: string, messages: readonly string[]): Promise<void> {
+  await db.pool.query(
+    `WITH expired AS (
+       UPDATE queue_items SET expires_at = now() - interval '1 second' WHERE uid = $1 AND message = ANY($2::text[]) RETURNING expires_at
+     )
+     UPDATE queues SET first_expiry = LEAST(first_expiry, (SELECT min(expires_at) FROM expired)) WHERE uid = $1`,
+    [uid, messages],
+  );
+}
+
 export async function queueSize(db: Database, uid: string): Promise<number> {
   const { rows } = await db.pool.query<{ size: number }>('SELECT size FROM queues WHERE uid = $1', [uid]);
   return rows[0]?.size ?? -1;

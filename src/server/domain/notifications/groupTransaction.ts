@@ -99,14 +99,22 @@ const STORE = prepared(
 /**
  * $1 UIDs, $2 tags, aligned: deletes the items these tags replace (expired
  * ones too, which the unique (uid, tag) index would otherwise refuse), before
- * the insert. Returns which were still live: those the new items replace.
+ * the insert, and takes the live ones off their queues' sizes (store_items
+ * counts a queue by its size when none of its items can have expired).
+ * Returns which were still live: those the new items replace.
  */
 const REPLACE = prepared(
   'replace-tagged',
   `
-  DELETE FROM queue_items i USING unnest($1::text[], $2::text[]) AS t(uid, tag)
-   WHERE i.uid = t.uid AND i.tag = t.tag
-  RETURNING i.uid, i.tag, (i.expires_at IS NULL OR i.expires_at > now()) AS live`,
+  WITH deleted AS (
+    DELETE FROM queue_items i USING unnest($1::text[], $2::text[]) AS t(uid, tag)
+     WHERE i.uid = t.uid AND i.tag = t.tag
+    RETURNING i.uid, i.tag, (i.expires_at IS NULL OR i.expires_at > now()) AS live
+  ), resized AS (
+    UPDATE queues q SET size = q.size - (SELECT count(*)::int FROM deleted d WHERE d.uid = q.uid AND d.live)
+     WHERE q.uid = ANY (ARRAY(SELECT d.uid FROM deleted d WHERE d.live))
+  )
+  SELECT uid, tag, live FROM deleted`,
 );
 
 /**
