@@ -3,7 +3,9 @@
  * (the service) against the same insert-then-prune transaction sent straight
  * to PostgreSQL (the ceiling), at the same concurrency, for each batch size.
  * Both sides run from the same client processes with the same batches, each
- * after a reset of the queues, with a warm-up that is not measured.
+ * after a reset of the queues, with a warm-up that is not measured. Single
+ * POSTs are also sent to a bare Node HTTP server that stores nothing (the
+ * floor, clients/bareHttpServer.ts): what HTTP alone allows here.
  */
 import { WorkerProcess } from './clients/ipc.ts';
 import type { IngestParams, IngestResult } from './clients/loadWorker.ts';
@@ -29,6 +31,8 @@ export interface IngestRow {
   concurrency: number;
   service: SideResult;
   ceiling: SideResult;
+  /** Batch 1 only: the same load against the bare HTTP server. */
+  floor: SideResult | null;
 }
 
 export interface IngestOutcome {
@@ -40,34 +44,50 @@ export async function runIngest(ctx: BenchContext): Promise<IngestOutcome> {
   const s = ctx.settings;
   const uids = ctx.fixtures.people.slice(0, s.uids).map((p) => p.uid);
   const workers = Array.from({ length: s.loadWorkers }, (_, i) => ctx.track(new WorkerProcess('loadWorker.ts', `load ${i + 1}`, ctx.log)));
+  const service: Target = { url: ctx.server.url, pid: ctx.server.pid };
+  const bare = s.batches.includes(1) ? ctx.track(new WorkerProcess('bareHttpServer.ts', 'bare http server', ctx.log)) : null;
   const rows: IngestRow[] = [];
   try {
+    const floorTarget = bare ? await bare.request<Target>('listen', {}, 30_000) : null;
     for (const batch of s.batches) {
       for (const concurrency of s.concurrency) {
         const base = { uids, batch, concurrency };
         ctx.log(`ingest: batch ${batch}, concurrency ${concurrency}: service…`);
-        const service = await side(ctx, workers, { ...base, mode: 'http' });
-        ctx.log(
-          `  service ${fmt(service.notificationsPerSecond)} notifications/s (p50 ${fmt(service.p50)} ms, p99 ${fmt(service.p99)} ms); ${formatCpu(service.cpu)}; ${formatWaits(service.waits)}`,
-        );
+        const measured = await side(ctx, workers, { ...base, mode: 'http' }, service);
+        ctx.log(`  service ${sideLine(measured)}`);
         ctx.log(`ingest: batch ${batch}, concurrency ${concurrency}: ceiling…`);
-        const ceiling = await side(ctx, workers, { ...base, mode: 'pg' });
-        ctx.log(
-          `  ceiling ${fmt(ceiling.notificationsPerSecond)} notifications/s (p50 ${fmt(ceiling.p50)} ms, p99 ${fmt(ceiling.p99)} ms); ${formatCpu(ceiling.cpu)}; ${formatWaits(ceiling.waits)}`,
-        );
-        rows.push({ batch, concurrency, service, ceiling });
+        const ceiling = await side(ctx, workers, { ...base, mode: 'pg' }, service);
+        ctx.log(`  ceiling ${sideLine(ceiling)}`);
+        let floor: SideResult | null = null;
+        if (batch === 1 && floorTarget) {
+          ctx.log(`ingest: batch ${batch}, concurrency ${concurrency}: floor (bare HTTP)…`);
+          floor = await side(ctx, workers, { ...base, mode: 'http' }, floorTarget);
+          ctx.log(`  floor ${sideLine(floor)}`);
+        }
+        rows.push({ batch, concurrency, service: measured, ceiling, floor });
       }
     }
   } finally {
-    await Promise.all(workers.map((w) => w.stop()));
+    await Promise.all([...workers, ...(bare ? [bare] : [])].map((w) => w.stop()));
   }
   return { rows, loadWorkers: s.loadWorkers };
+}
+
+/** Where a side's HTTP load goes, and whose CPU is the server's. */
+interface Target {
+  url: string;
+  pid: number;
+}
+
+function sideLine(side: SideResult): string {
+  return `${fmt(side.notificationsPerSecond)} notifications/s (p50 ${fmt(side.p50)} ms, p99 ${fmt(side.p99)} ms); ${formatCpu(side.cpu)}; ${formatWaits(side.waits)}`;
 }
 
 async function side(
   ctx: BenchContext,
   workers: WorkerProcess[],
   run: { uids: string[]; batch: number; concurrency: number; mode: 'http' | 'pg' },
+  target: Target,
 ): Promise<SideResult> {
   const s = ctx.settings;
   await resetQueues(ctx.db);
@@ -77,7 +97,7 @@ async function side(
   const used = shares.map(([firstClient, clients], i) => {
     const params: IngestParams = {
       mode: run.mode,
-      url: ctx.server.url,
+      url: target.url,
       appid: ctx.fixtures.appid,
       key: ctx.fixtures.key,
       databaseUrl: ctx.databaseUrl,
@@ -97,11 +117,11 @@ async function side(
     setTimeout(() => {
       void (async () => {
         const windowStart = performance.now() - ctx.server.spawnedAt;
-        const stopCpu = startCpuMeter({ server: ctx.server.pid, postmaster: ctx.postmasterPid, clients: ctx.clientPids });
+        const stopCpu = startCpuMeter({ server: target.pid, postmaster: ctx.postmasterPid, clients: ctx.clientPids });
         const stopWaits = await startWaitSampler(ctx.databaseUrl);
         await new Promise((r) => setTimeout(r, Math.max(0, durationMs - 300)));
         const cpu = stopCpu();
-        if (run.mode === 'http') ctx.profileWindows.push([windowStart, performance.now() - ctx.server.spawnedAt]);
+        if (run.mode === 'http' && target.pid === ctx.server.pid) ctx.profileWindows.push([windowStart, performance.now() - ctx.server.spawnedAt]);
         resolve({ cpu, waits: await stopWaits() });
       })().catch(reject);
     }, warmupMs + 100);

@@ -111,7 +111,13 @@ export function startCpuMeter(pids: { server: number | null; postmaster: number 
     at: performance.now(),
     server: pids.server ? cpuSeconds(pids.server) : 0,
     postgres: pids.postmaster ? treeCpuSeconds(pids.postmaster) : 0,
-    clients: new Map(pids.clients().map((pid) => [pid, cpuSeconds(pid)])),
+    // A server the bench forked itself (the bare baselines) is among its workers: counted once, as the server.
+    clients: new Map(
+      pids
+        .clients()
+        .filter((pid) => pid !== pids.server)
+        .map((pid) => [pid, cpuSeconds(pid)]),
+    ),
     machine: machineCpu().busy,
   });
   const start = read();

@@ -74,6 +74,18 @@ export function tableRows(info: RunInfo): Row[] {
       [cpuShort(row.service.cpu), errorsText({ ...row.service.errors, ...prefixed('ceiling ', row.ceiling.errors) })].filter(Boolean).join('; '),
     ]);
   }
+  for (const row of info.ingest?.rows ?? []) {
+    if (!row.floor) continue;
+    const ratio = row.service.notificationsPerSecond / row.floor.notificationsPerSecond;
+    rows.push([
+      `ingest, batch ${row.batch}, service vs bare HTTP (floor)`,
+      `${row.concurrency} concurrent`,
+      sideText(row.service),
+      sideText(row.floor),
+      Number.isFinite(ratio) ? ratio.toFixed(2) : '–',
+      [`floor ${cpuShort(row.floor.cpu)}`, errorsText(prefixed('floor ', row.floor.errors))].filter(Boolean).join('; '),
+    ]);
+  }
   for (const l of info.latency ?? []) {
     const sustained = l.skipped === 0 && l.achievedRate >= 0.95 * l.rate;
     rows.push([
@@ -256,7 +268,8 @@ function diagnostics(info: RunInfo): string[] {
   for (const row of info.ingest?.rows ?? []) {
     lines.push(
       `- batch ${row.batch}, ${row.concurrency} concurrent — service: ${fmt(row.service.requestsPerSecond)} requests/s, ${cpuPerRequest(row.service)}, ${formatCpu(row.service.cpu)}, ${formatWaits(row.service.waits, 3, true)}; ` +
-        `ceiling: ${fmt(row.ceiling.requestsPerSecond)} transactions/s, ${cpuPerRequest(row.ceiling)}, ${formatCpu(row.ceiling.cpu)}, ${formatWaits(row.ceiling.waits, 3, true)}`,
+        `ceiling: ${fmt(row.ceiling.requestsPerSecond)} transactions/s, ${cpuPerRequest(row.ceiling)}, ${formatCpu(row.ceiling.cpu)}, ${formatWaits(row.ceiling.waits, 3, true)}` +
+        (row.floor ? `; floor (bare HTTP): ${fmt(row.floor.requestsPerSecond)} requests/s, ${cpuPerRequest(row.floor)}, ${formatCpu(row.floor.cpu)}` : ''),
     );
   }
   for (const l of info.latency ?? []) {
@@ -325,6 +338,7 @@ export function renderDocument(info: RunInfo, table: string, previous: string | 
     ...peerComparison({ ...info, peers: info.peers ?? null }),
     'Columns: *service* is the real server (HTTP `POST /<appid>/notification`, or the WebSocket channel); *ceiling / baseline* is, for ingest,' +
       ' the same insert-then-prune transaction sent straight to PostgreSQL over `pg` at the same concurrency (the ceiling of this machine for that design),' +
+      ' for single POSTs also a bare Node HTTP server that parses each body and answers without storing (the floor HTTP sets on this machine),' +
       ' and for memory, a bare `ws` server measured the same way. Rates are notifications per second; p50/p99 are request latencies in ms.' +
       ' CPU is % of one core over the measured window (200 % = both cores): srv = server process, pg = PostgreSQL (all backends),' +
       " load = the benchmark's client processes, other = everything else on the machine.",
@@ -355,7 +369,9 @@ export function renderDocument(info: RunInfo, table: string, previous: string | 
       " The ceiling runs the service's transaction as it was before the push group became one round trip, kept fixed in scripts/bench/ceilingSql.ts" +
       ' (BEGIN; lock the queue rows FOR UPDATE in UID order; one statement that inserts, prunes with a window over each queue, sets the sizes, calls' +
       ' pg_notify and writes the ack log; COMMIT) with one request per transaction,' +
-      " synchronous_commit on. It has no HTTP, authentication, JSON validation or group commit; the server's pool has 20 connections, the ceiling one per client.",
+      " synchronous_commit on. It has no HTTP, authentication, JSON validation or group commit; the server's pool has 20 connections, the ceiling one per client." +
+      ' Single POSTs are also sent, by the same load processes, to a bare Node HTTP server (`scripts/bench/clients/bareHttpServer.ts`) that reads and parses' +
+      ' each body and answers an ack of the same shape without storing: the floor, what Node HTTP itself costs here.',
     `- **Latency.** A load process sends single notifications at a steady rate round-robin to the UIDs of ${info.settings.latencyDaemons} connected daemons` +
       ` (${info.settings.latencyClient === 'trpc' ? 'real @trpc/client WebSocket clients' : 'lean raw-ws clients'} in another process). Each message carries its tag and send time;` +
       ' the sender records when the ack arrived, the daemon when the item arrived (one machine, one clock); ack→receipt is the difference. Daemons acknowledge' +
