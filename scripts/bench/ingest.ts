@@ -47,21 +47,30 @@ export async function runIngest(ctx: BenchContext): Promise<IngestOutcome> {
   const service: Target = { url: ctx.server.url, pid: ctx.server.pid };
   const bare = s.batches.includes(1) ? ctx.track(new WorkerProcess('bareHttpServer.ts', 'bare http server', ctx.log)) : null;
   const rows: IngestRow[] = [];
+  // A fresh server spends its first seconds compiling (V8's optimising
+  // compiler): measured first, single POSTs at one client ran at half their
+  // rate of a minute later. The phase's first side warms up longer.
+  let warmupMs = s.warmupSeconds * 1000 * COLD_START_WARMUPS;
+  const warmedSide = async (run: SideRun, target: Target) => {
+    const result = await side(ctx, workers, run, target, warmupMs);
+    warmupMs = s.warmupSeconds * 1000;
+    return result;
+  };
   try {
     const floorTarget = bare ? await bare.request<Target>('listen', {}, 30_000) : null;
     for (const batch of s.batches) {
       for (const concurrency of s.concurrency) {
         const base = { uids, batch, concurrency };
         ctx.log(`ingest: batch ${batch}, concurrency ${concurrency}: service…`);
-        const measured = await side(ctx, workers, { ...base, mode: 'http' }, service);
+        const measured = await warmedSide({ ...base, mode: 'http' }, service);
         ctx.log(`  service ${sideLine(measured)}`);
         ctx.log(`ingest: batch ${batch}, concurrency ${concurrency}: ceiling…`);
-        const ceiling = await side(ctx, workers, { ...base, mode: 'pg' }, service);
+        const ceiling = await warmedSide({ ...base, mode: 'pg' }, service);
         ctx.log(`  ceiling ${sideLine(ceiling)}`);
         let floor: SideResult | null = null;
         if (batch === 1 && floorTarget) {
           ctx.log(`ingest: batch ${batch}, concurrency ${concurrency}: floor (bare HTTP)…`);
-          floor = await side(ctx, workers, { ...base, mode: 'http' }, floorTarget);
+          floor = await warmedSide({ ...base, mode: 'http' }, floorTarget);
           ctx.log(`  floor ${sideLine(floor)}`);
         }
         rows.push({ batch, concurrency, service: measured, ceiling, floor });
@@ -73,6 +82,11 @@ export async function runIngest(ctx: BenchContext): Promise<IngestOutcome> {
   return { rows, loadWorkers: s.loadWorkers };
 }
 
+/** How many warm-ups long the phase's first side warms up. */
+const COLD_START_WARMUPS = 5;
+
+type SideRun = { uids: string[]; batch: number; concurrency: number; mode: 'http' | 'pg' };
+
 /** Where a side's HTTP load goes, and whose CPU is the server's. */
 interface Target {
   url: string;
@@ -83,16 +97,10 @@ function sideLine(side: SideResult): string {
   return `${fmt(side.notificationsPerSecond)} notifications/s (p50 ${fmt(side.p50)} ms, p99 ${fmt(side.p99)} ms); ${formatCpu(side.cpu)}; ${formatWaits(side.waits)}`;
 }
 
-async function side(
-  ctx: BenchContext,
-  workers: WorkerProcess[],
-  run: { uids: string[]; batch: number; concurrency: number; mode: 'http' | 'pg' },
-  target: Target,
-): Promise<SideResult> {
+async function side(ctx: BenchContext, workers: WorkerProcess[], run: SideRun, target: Target, warmupMs: number): Promise<SideResult> {
   const s = ctx.settings;
   await resetQueues(ctx.db);
   const shares = splitClients(run.concurrency, workers.length);
-  const warmupMs = s.warmupSeconds * 1000;
   const durationMs = s.ingestSeconds * 1000;
   const used = shares.map(([firstClient, clients], i) => {
     const params: IngestParams = {

@@ -365,7 +365,8 @@ export function renderDocument(info: RunInfo, table: string, previous: string | 
       ' `createDevice`, `grantUid`).',
     `- **Ingest.** Closed loop: each virtual client sends a request, waits for the answer, sends the next, on its own keep-alive socket` +
       ` (HTTP) or its own connection (pg), over ${info.settings.loadWorkers} load process(es). Request k carries \`batch\` items for consecutive UIDs starting at k × batch,` +
-      ` over ${info.settings.uids} UIDs. The queues and the ack log are emptied (and vacuumed) before each measurement, and the warm-up is not counted.` +
+      ` over ${info.settings.uids} UIDs. The queues and the ack log are emptied (and vacuumed) before each measurement, and the warm-up is not counted` +
+      ' (the first measurement of the phase warms up five times as long: a fresh server spends its first seconds compiling its code).' +
       " The ceiling runs the service's transaction as it was before the push group became one round trip, kept fixed in scripts/bench/ceilingSql.ts" +
       ' (BEGIN; lock the queue rows FOR UPDATE in UID order; one statement that inserts, prunes with a window over each queue, sets the sizes, calls' +
       ' pg_notify and writes the ack log; COMMIT) with one request per transaction,' +
