@@ -227,3 +227,62 @@ describe('group commit', () => {
     expect([await queueSize(db, alice.uid), await queueSize(db, bob.uid)]).toEqual([0, 0]);
   });
 });
+
+describe('counted queues', () => {
+  /**
+   * Rows of queue_items the statement read through an index, in its own
+   * transaction (pg_stat_xact_user_tables): the queue's items a store
+   * visited. push_one and push_group as pushGroup.ts calls them, for a lone
+   * item of `uid` and for two.
+   */
+  async function itemsRead(appid: string, uid: string, call: 'push_one' | 'push_group'): Promise<number> {
+    const client = await db.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const fetched = async () =>
+        Number((await client.query<{ n: string }>(`SELECT idx_tup_fetch AS n FROM pg_stat_xact_user_tables WHERE relname = 'queue_items'`)).rows[0]?.n ?? 0);
+      const before = await fetched();
+      if (call === 'push_one') {
+        await client.query(`SELECT * FROM push_one($1, $2, 'lone', 'https://example.com/', NULL, 100, NULL, NULL, 24)`, [uid, appid]);
+      } else {
+        const entries = [{ app_id: appid, item_count: 2, uids: [uid], last_uid: uid, upto: { [uid]: 2 }, key: null }];
+        await client.query(
+          `SELECT * FROM push_group(ARRAY[$1], ARRAY[$2], ARRAY[$2, $2], ARRAY[$1, $1], ARRAY['one', 'two'], ARRAY['https://example.com/', 'https://example.com/'],
+                                    ARRAY[NULL, NULL]::int[], 100, $3::jsonb, '{}', '{}', '{}', 24)`,
+          [uid, appid, JSON.stringify(entries)],
+        );
+      }
+      const read = (await fetched()) - before;
+      await client.query('COMMIT');
+      return read;
+    } finally {
+      client.release();
+    }
+  }
+
+  it('stores without reading the queue’s items while none can have expired, reads only the oldest when full, and reads it whole once one may have', async () => {
+    const { appid, uid } = await makeRecipient(db);
+    await pushNotifications(
+      db,
+      appid,
+      Array.from({ length: 90 }, (_, n) => note(uid, `m${n}`)),
+    );
+
+    expect(await itemsRead(appid, uid, 'push_one')).toBe(0);
+    expect(await itemsRead(appid, uid, 'push_group')).toBe(0);
+    await pushNotifications(
+      db,
+      appid,
+      Array.from({ length: 7 }, (_, n) => note(uid, `f${n}`)),
+    );
+    // Full: the oldest leave, each read twice (found through the (uid, id) index, deleted by its id), and nothing else is read.
+    expect(await itemsRead(appid, uid, 'push_group')).toBe(2 * 2);
+    expect(await itemsRead(appid, uid, 'push_one')).toBe(2 * 1);
+    expect(await queueSize(db, uid)).toBe(100);
+
+    await expireItems(db, uid, ['m50']);
+    expect(await itemsRead(appid, uid, 'push_one')).toBeGreaterThanOrEqual(100);
+    expect(await queueSize(db, uid)).toBe(100);
+    expect((await queueItems(db, uid)).map((i) => i.message)).not.toContain('m50');
+  });
+});

@@ -150,10 +150,11 @@ BEGIN
     DELETE FROM queue_items i WHERE i.uid = p_uid AND i.expires_at <= now();
   END IF;
   IF live >= cap THEN
-    -- FIFO: the oldest live items leave, so that the queue keeps its newest (cap - 1) and the new one.
+    -- FIFO: the oldest items leave (all are live now), so that the queue keeps its newest (cap - 1) and
+    -- the new one: read in order through the (uid, id) index, no further than they go (a filter on
+    -- expiry here made the plan sort the whole queue).
     DELETE FROM queue_items d
-     WHERE d.id = ANY (ARRAY(SELECT i.id FROM queue_items i WHERE i.uid = p_uid AND (i.expires_at IS NULL OR i.expires_at > now())
-                              ORDER BY i.id LIMIT live - cap + 1));
+     WHERE d.id = ANY (ARRAY(SELECT i.id FROM queue_items i WHERE i.uid = p_uid ORDER BY i.id LIMIT live - cap + 1));
   END IF;
   INSERT INTO queue_items (uid, app_id, message, action, expires_at)
   VALUES (p_uid, p_app, p_message, p_action, new_expiry)
