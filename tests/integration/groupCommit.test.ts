@@ -233,16 +233,18 @@ describe('counted queues', () => {
    * Rows of queue_items the statement read through an index, in its own
    * transaction (pg_stat_xact_user_tables): the queue's items a store
    * visited. push_one and push_group as pushGroup.ts calls them, for a lone
-   * item of `uid` and for two.
+   * item of `uid` and for two; ack_one as items.ts calls it.
    */
-  async function itemsRead(appid: string, uid: string, call: 'push_one' | 'push_group'): Promise<number> {
+  async function itemsRead(appid: string, uid: string, call: 'push_one' | 'push_group' | { ackOne: string; by: string }): Promise<number> {
     const client = await db.pool.connect();
     try {
       await client.query('BEGIN');
       const fetched = async () =>
         Number((await client.query<{ n: string }>(`SELECT idx_tup_fetch AS n FROM pg_stat_xact_user_tables WHERE relname = 'queue_items'`)).rows[0]?.n ?? 0);
       const before = await fetched();
-      if (call === 'push_one') {
+      if (typeof call === 'object') {
+        await client.query('SELECT * FROM ack_one($1::bigint, $2::uuid)', [call.ackOne, call.by]);
+      } else if (call === 'push_one') {
         await client.query(`SELECT * FROM push_one($1, $2, 'lone', 'https://example.com/', NULL, 100, NULL, NULL, 24)`, [uid, appid]);
       } else {
         const entries = [{ app_id: appid, item_count: 2, uids: [uid], last_uid: uid, upto: { [uid]: 2 }, key: null }];
@@ -260,8 +262,8 @@ describe('counted queues', () => {
     }
   }
 
-  it('stores without reading the queue’s items while none can have expired, reads only the oldest when full, and reads it whole once one may have', async () => {
-    const { appid, uid } = await makeRecipient(db);
+  it('stores and acks without reading the queue’s items while none can have expired, reads only the oldest when full, and reads it whole once one may have', async () => {
+    const { appid, uid, userId } = await makeRecipient(db);
     await pushNotifications(
       db,
       appid,
@@ -279,6 +281,11 @@ describe('counted queues', () => {
     expect(await itemsRead(appid, uid, 'push_group')).toBe(2 * 2);
     expect(await itemsRead(appid, uid, 'push_one')).toBe(2 * 1);
     expect(await queueSize(db, uid)).toBe(100);
+    // An ack: the item looked up and deleted, the size taken down by one, not recounted.
+    const [oldest] = await queueItems(db, uid);
+    expect(await itemsRead(appid, uid, { ackOne: oldest?.id as string, by: userId })).toBe(2);
+    expect(await queueSize(db, uid)).toBe(99);
+    expect(await itemsRead(appid, uid, 'push_one')).toBe(0);
 
     await expireItems(db, uid, ['m50']);
     expect(await itemsRead(appid, uid, 'push_one')).toBeGreaterThanOrEqual(100);
