@@ -47,30 +47,25 @@ export async function runIngest(ctx: BenchContext): Promise<IngestOutcome> {
   const service: Target = { url: ctx.server.url, pid: ctx.server.pid };
   const bare = s.batches.includes(1) ? ctx.track(new WorkerProcess('bareHttpServer.ts', 'bare http server', ctx.log)) : null;
   const rows: IngestRow[] = [];
-  // A fresh server spends its first seconds compiling (V8's optimising
-  // compiler): measured first, single POSTs at one client ran at half their
-  // rate of a minute later. The phase's first side warms up longer.
-  let warmupMs = s.warmupSeconds * 1000 * COLD_START_WARMUPS;
-  const warmedSide = async (run: SideRun, target: Target) => {
-    const result = await side(ctx, workers, run, target, warmupMs);
-    warmupMs = s.warmupSeconds * 1000;
-    return result;
-  };
+  const warmupMs = s.warmupSeconds * 1000;
   try {
     const floorTarget = bare ? await bare.request<Target>('listen', {}, 30_000) : null;
     for (const batch of s.batches) {
       for (const concurrency of s.concurrency) {
         const base = { uids, batch, concurrency };
         ctx.log(`ingest: batch ${batch}, concurrency ${concurrency}: service…`);
-        const measured = await warmedSide({ ...base, mode: 'http' }, service);
+        // A fresh server spends its first seconds compiling (V8's optimising compiler): measured
+        // first, single POSTs at one client ran at half their rate of a minute later.
+        const serviceWarmupMs = rows.length === 0 ? warmupMs * COLD_START_WARMUPS : warmupMs;
+        const measured = await side(ctx, workers, { ...base, mode: 'http' }, service, serviceWarmupMs);
         ctx.log(`  service ${sideLine(measured)}`);
         ctx.log(`ingest: batch ${batch}, concurrency ${concurrency}: ceiling…`);
-        const ceiling = await warmedSide({ ...base, mode: 'pg' }, service);
+        const ceiling = await side(ctx, workers, { ...base, mode: 'pg' }, service, warmupMs);
         ctx.log(`  ceiling ${sideLine(ceiling)}`);
         let floor: SideResult | null = null;
         if (batch === 1 && floorTarget) {
           ctx.log(`ingest: batch ${batch}, concurrency ${concurrency}: floor (bare HTTP)…`);
-          floor = await warmedSide({ ...base, mode: 'http' }, floorTarget);
+          floor = await side(ctx, workers, { ...base, mode: 'http' }, floorTarget, warmupMs);
           ctx.log(`  floor ${sideLine(floor)}`);
         }
         rows.push({ batch, concurrency, service: measured, ceiling, floor });
@@ -82,7 +77,7 @@ export async function runIngest(ctx: BenchContext): Promise<IngestOutcome> {
   return { rows, loadWorkers: s.loadWorkers };
 }
 
-/** How many warm-ups long the phase's first side warms up. */
+/** How many warm-ups long the phase's first measurement (the service's) warms up. */
 const COLD_START_WARMUPS = 5;
 
 type SideRun = { uids: string[]; batch: number; concurrency: number; mode: 'http' | 'pg' };

@@ -11,8 +11,8 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from './ipc.ts';
 
-/** Bodies above this are refused, as the service refuses them. */
-const MAX_BODY_BYTES = 1024 * 1024;
+/** Bodies above this are refused, as the service refuses them (src/server/http/notificationRoute.ts; not imported, so the floor loads nothing of the service). */
+const MAX_BODY_BYTES = 2 * 1024 * 1024;
 
 const server = createServer((req, res) => {
   const chunks: Buffer[] = [];
