@@ -5,7 +5,9 @@
  * Both sides run from the same client processes with the same batches, each
  * after a reset of the queues, with a warm-up that is not measured. Single
  * POSTs are also sent to a bare Node HTTP server that stores nothing (the
- * floor, clients/bareHttpServer.ts): what HTTP alone allows here.
+ * floor, clients/bareHttpServer.ts): what HTTP alone allows here; and to the
+ * same server storing each group of bodies with one INSERT and its fsync'd
+ * commit (the durable floor): what Node and PostgreSQL allow here.
  */
 import { WorkerProcess } from './clients/ipc.ts';
 import type { IngestParams, IngestResult } from './clients/loadWorker.ts';
@@ -33,6 +35,8 @@ export interface IngestRow {
   ceiling: SideResult;
   /** Batch 1 only: the same load against the bare HTTP server. */
   floor: SideResult | null;
+  /** Batch 1 only: the same load against the bare HTTP server storing with one INSERT per group. */
+  durableFloor: SideResult | null;
 }
 
 export interface IngestOutcome {
@@ -45,11 +49,19 @@ export async function runIngest(ctx: BenchContext): Promise<IngestOutcome> {
   const uids = ctx.fixtures.people.slice(0, s.uids).map((p) => p.uid);
   const workers = Array.from({ length: s.loadWorkers }, (_, i) => ctx.track(new WorkerProcess('loadWorker.ts', `load ${i + 1}`, ctx.log)));
   const service: Target = { url: ctx.server.url, pid: ctx.server.pid };
-  const bare = s.batches.includes(1) ? ctx.track(new WorkerProcess('bareHttpServer.ts', 'bare http server', ctx.log)) : null;
+  const floors = s.batches.includes(1)
+    ? [
+        ctx.track(new WorkerProcess('bareHttpServer.ts', 'bare http server', ctx.log)),
+        ctx.track(new WorkerProcess('bareHttpServer.ts', 'durable floor', ctx.log)),
+      ]
+    : [];
   const rows: IngestRow[] = [];
   const warmupMs = s.warmupSeconds * 1000;
   try {
-    const floorTarget = bare ? await bare.request<Target>('listen', {}, 30_000) : null;
+    const [floorTarget, durableTarget] = await Promise.all([
+      floors[0]?.request<Target>('listen', {}, 30_000),
+      floors[1]?.request<Target>('listen', { databaseUrl: ctx.databaseUrl }, 30_000),
+    ]);
     for (const batch of s.batches) {
       for (const concurrency of s.concurrency) {
         const base = { uids, batch, concurrency };
@@ -63,16 +75,20 @@ export async function runIngest(ctx: BenchContext): Promise<IngestOutcome> {
         const ceiling = await side(ctx, workers, { ...base, mode: 'pg' }, service, warmupMs);
         ctx.log(`  ceiling ${sideLine(ceiling)}`);
         let floor: SideResult | null = null;
-        if (batch === 1 && floorTarget) {
+        let durableFloor: SideResult | null = null;
+        if (batch === 1 && floorTarget && durableTarget) {
           ctx.log(`ingest: batch ${batch}, concurrency ${concurrency}: floor (bare HTTP)…`);
           floor = await side(ctx, workers, { ...base, mode: 'http' }, floorTarget, warmupMs);
           ctx.log(`  floor ${sideLine(floor)}`);
+          ctx.log(`ingest: batch ${batch}, concurrency ${concurrency}: durable floor (bare HTTP, one INSERT per group)…`);
+          durableFloor = await side(ctx, workers, { ...base, mode: 'http' }, durableTarget, warmupMs);
+          ctx.log(`  durable floor ${sideLine(durableFloor)}`);
         }
-        rows.push({ batch, concurrency, service: measured, ceiling, floor });
+        rows.push({ batch, concurrency, service: measured, ceiling, floor, durableFloor });
       }
     }
   } finally {
-    await Promise.all([...workers, ...(bare ? [bare] : [])].map((w) => w.stop()));
+    await Promise.all([...workers, ...floors].map((w) => w.stop()));
   }
   return { rows, loadWorkers: s.loadWorkers };
 }

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import os from 'node:os';
 import type { CapacityResult } from './capacity.ts';
-import type { IngestOutcome, SideResult } from './ingest.ts';
+import type { IngestOutcome, IngestRow, SideResult } from './ingest.ts';
 import type { LatencyResult } from './latency.ts';
 import { peerComparison, peerTableRows } from './peers/report.ts';
 import type { PeerResults } from './peers/peers.ts';
@@ -74,17 +74,24 @@ export function tableRows(info: RunInfo): Row[] {
       [cpuShort(row.service.cpu), errorsText({ ...row.service.errors, ...prefixed('ceiling ', row.ceiling.errors) })].filter(Boolean).join('; '),
     ]);
   }
-  for (const row of info.ingest?.rows ?? []) {
-    if (!row.floor) continue;
-    const ratio = row.service.notificationsPerSecond / row.floor.notificationsPerSecond;
-    rows.push([
-      `ingest, batch ${row.batch}, service vs bare HTTP (floor)`,
-      `${row.concurrency} concurrent`,
-      sideText(row.service),
-      sideText(row.floor),
-      Number.isFinite(ratio) ? ratio.toFixed(2) : '–',
-      [`floor ${cpuShort(row.floor.cpu)}`, errorsText(prefixed('floor ', row.floor.errors))].filter(Boolean).join('; '),
-    ]);
+  const floors = [
+    ['bare HTTP (floor)', 'floor', (row: IngestRow) => row.floor],
+    ['durable floor (bare HTTP, one INSERT per group)', 'durable floor', (row: IngestRow) => row.durableFloor],
+  ] as const;
+  for (const [label, short, floorOf] of floors) {
+    for (const row of info.ingest?.rows ?? []) {
+      const floor = floorOf(row);
+      if (!floor) continue;
+      const ratio = row.service.notificationsPerSecond / floor.notificationsPerSecond;
+      rows.push([
+        `ingest, batch ${row.batch}, service vs ${label}`,
+        `${row.concurrency} concurrent`,
+        sideText(row.service),
+        sideText(floor),
+        Number.isFinite(ratio) ? ratio.toFixed(2) : '–',
+        [`${short} ${cpuShort(floor.cpu)}`, errorsText(prefixed(`${short} `, floor.errors))].filter(Boolean).join('; '),
+      ]);
+    }
   }
   for (const l of info.latency ?? []) {
     const sustained = l.skipped === 0 && l.achievedRate >= 0.95 * l.rate;
@@ -269,7 +276,10 @@ function diagnostics(info: RunInfo): string[] {
     lines.push(
       `- batch ${row.batch}, ${row.concurrency} concurrent — service: ${fmt(row.service.requestsPerSecond)} requests/s, ${cpuPerRequest(row.service)}, ${formatCpu(row.service.cpu)}, ${formatWaits(row.service.waits, 3, true)}; ` +
         `ceiling: ${fmt(row.ceiling.requestsPerSecond)} transactions/s, ${cpuPerRequest(row.ceiling)}, ${formatCpu(row.ceiling.cpu)}, ${formatWaits(row.ceiling.waits, 3, true)}` +
-        (row.floor ? `; floor (bare HTTP): ${fmt(row.floor.requestsPerSecond)} requests/s, ${cpuPerRequest(row.floor)}, ${formatCpu(row.floor.cpu)}` : ''),
+        (row.floor ? `; floor (bare HTTP): ${fmt(row.floor.requestsPerSecond)} requests/s, ${cpuPerRequest(row.floor)}, ${formatCpu(row.floor.cpu)}` : '') +
+        (row.durableFloor
+          ? `; durable floor: ${fmt(row.durableFloor.requestsPerSecond)} requests/s, ${cpuPerRequest(row.durableFloor)}, ${formatCpu(row.durableFloor.cpu)}, ${formatWaits(row.durableFloor.waits, 3, true)}`
+          : ''),
     );
   }
   for (const l of info.latency ?? []) {
@@ -338,7 +348,8 @@ export function renderDocument(info: RunInfo, table: string, previous: string | 
     ...peerComparison({ ...info, peers: info.peers ?? null }),
     'Columns: *service* is the real server (HTTP `POST /<appid>/notification`, or the WebSocket channel); *ceiling / baseline* is, for ingest,' +
       ' the same insert-then-prune transaction sent straight to PostgreSQL over `pg` at the same concurrency (the ceiling of this machine for that design),' +
-      ' for single POSTs also a bare Node HTTP server that parses each body and answers without storing (the floor HTTP sets on this machine),' +
+      ' for single POSTs also a bare Node HTTP server that parses each body and answers without storing (the floor HTTP sets on this machine)' +
+      " and the same server storing each group of bodies with one INSERT and its fsync'd commit before answering (the durable floor: what Node and PostgreSQL allow here)," +
       ' and for memory, a bare `ws` server measured the same way. Rates are notifications per second; p50/p99 are request latencies in ms.' +
       ' CPU is % of one core over the measured window (200 % = both cores): srv = server process, pg = PostgreSQL (all backends),' +
       " load = the benchmark's client processes, other = everything else on the machine.",
@@ -372,7 +383,10 @@ export function renderDocument(info: RunInfo, table: string, previous: string | 
       ' pg_notify and writes the ack log; COMMIT) with one request per transaction,' +
       " synchronous_commit on. It has no HTTP, authentication, JSON validation or group commit; the server's pool has 20 connections, the ceiling one per client." +
       ' Single POSTs are also sent, by the same load processes, to a bare Node HTTP server (`scripts/bench/clients/bareHttpServer.ts`) that reads and parses' +
-      ' each body and answers an ack of the same shape without storing: the floor, what Node HTTP itself costs here.',
+      ' each body and answers an ack of the same shape without storing: the floor, what Node HTTP itself costs here; and to the same server listening durable,' +
+      ' which answers only after storing: the bodies that arrived while a group ran go together in the next, one multi-row INSERT into a table of its own' +
+      " (indexed by UID and arrival) in its own fsync'd transaction, two groups in flight, as Presence's group commit. It has no authentication, validation," +
+      ' queue cap, ack log or wake-up: the durable floor, what any service on Node and PostgreSQL that acks after the commit pays here at the least.',
     `- **Latency.** A load process sends single notifications at a steady rate round-robin to the UIDs of ${info.settings.latencyDaemons} connected daemons` +
       ` (${info.settings.latencyClient === 'trpc' ? 'real @trpc/client WebSocket clients' : 'lean raw-ws clients'} in another process). Each message carries its tag and send time;` +
       ' the sender records when the ack arrived, the daemon when the item arrived (one machine, one clock); ack→receipt is the difference. Daemons acknowledge' +
