@@ -2,9 +2,10 @@
  * The benchmark's peer rows (scripts/bench/peers/) against real Mosquitto and
  * NATS JetStream, scaled down to a few seconds, so the harness cannot rot
  * between full runs: every measurement produces its row and the comparison
- * table names both peers.
+ * table names both peers. The relay floor (scripts/bench/clients/relayFloor.ts,
+ * on the tests' PostgreSQL) runs in the latency rows only.
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, inject, it } from 'vitest';
 import type { WorkerProcess } from '../../scripts/bench/clients/ipc.ts';
 import type { BenchContext } from '../../scripts/bench/context.ts';
 import { findProgram, type PeerName } from '../../scripts/bench/peers/brokers.ts';
@@ -50,6 +51,8 @@ function tinyContext(peer: PeerName): BenchContext {
       return worker;
     },
     clientPids: () => [...workers].map((w) => w.pid),
+    databaseUrl: inject('databaseUrl'),
+    postmasterPid: null,
   } as Partial<BenchContext> as BenchContext;
 }
 
@@ -91,5 +94,26 @@ describe.concurrent.each(['mosquitto', 'nats'] as const)('benchmark peer rows: %
     const table = peerComparison({ ingest: null, latency: null, capacity: null, storm: null, peers: results }).join('\n');
     expect(table).toContain(`Presence ÷ ${peer === 'nats' ? 'NATS JetStream' : 'Mosquitto'}`);
     expect(table).toContain('acked publishes/s, batches of 100 (peers: 100 pipelined), 4 concurrent');
+  });
+});
+
+describe('benchmark peer rows: the relay floor', () => {
+  it('delivers every acked publish to its acking subscriber in the latency rows, and runs in no other phase', { timeout: 60_000 }, async () => {
+    const ctx = tinyContext('relay');
+    const results = emptyPeerResults();
+    await runPeerIngest(ctx, results);
+    await runPeerLatency(ctx, results);
+    await runPeerMemory(ctx, results);
+    await runPeerStorm(ctx, results, 10);
+    expect(ctx.notes).toEqual([]);
+
+    expect(results.ingest).toEqual([]);
+    expect(results.memory).toEqual([]);
+    expect(results.storm).toEqual([]);
+    const [latency] = results.latency;
+    expect(latency).toMatchObject({ peer: 'relay', subscribers: 20, acked: 100, received: 100 });
+    expect(latency?.sendToReceipt.p99).toBeGreaterThan(0);
+    const table = peerComparison({ ingest: null, latency: null, capacity: null, storm: null, peers: results }).join('\n');
+    expect(table).toContain('Presence ÷ relay floor (Node + PostgreSQL)');
   });
 });

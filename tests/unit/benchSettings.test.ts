@@ -62,14 +62,14 @@ describe('benchmark settings', () => {
     expect(() => loadSettings({ BENCH_CAPACITY_NODES: '13', BENCH_CAPACITY_STEPS: '100000', BENCH_CLIENT_PROCESSES: '8' }, [])).toThrow('at most 12');
   });
 
-  it('measures both peers by default, BENCH_PEERS=none leaves them out, an unknown peer is refused', () => {
-    expect(loadSettings({}, []).peers).toEqual(['mosquitto', 'nats']);
+  it('measures every peer by default, BENCH_PEERS=none leaves them out, an unknown peer is refused', () => {
+    expect(loadSettings({}, []).peers).toEqual(['mosquitto', 'nats', 'relay']);
     expect(loadSettings({ BENCH_PEERS: 'none' }, []).peers).toEqual([]);
     // Their rows add time to the run's limit, unless the limit is given.
     expect(loadSettings({}, []).maxMinutes).toBe(35);
     expect(loadSettings({ BENCH_QUICK: '1' }, []).maxMinutes).toBe(13);
     expect(loadSettings({ BENCH_MAX_MINUTES: '20' }, []).maxMinutes).toBe(20);
     expect(loadSettings({}, ['--peers=nats']).peers).toEqual(['nats']);
-    expect(() => loadSettings({ BENCH_PEERS: 'kafka' }, [])).toThrow('BENCH_PEERS: unknown peer (mosquitto, nats, or none), not "kafka"');
+    expect(() => loadSettings({ BENCH_PEERS: 'kafka' }, [])).toThrow('BENCH_PEERS: unknown peer (mosquitto, nats, relay, or none), not "kafka"');
   });
 });

@@ -1,13 +1,18 @@
 /**
  * A client process (forked by the orchestrator) that drives a peer broker —
- * Mosquitto over MQTT.js, NATS JetStream over nats.js — with the workloads the
- * Presence rows use: closed-loop acked publishes (single or 100 pipelined),
- * a paced sender, and device-like subscribers that acknowledge what they
- * receive. Queue i is MQTT topic `q/i` (session `d-i`, clean: false, QoS 1) or
- * NATS subject `q.i` (durable consumer `d-i`, explicit acks).
+ * Mosquitto over MQTT.js, NATS JetStream over nats.js, the relay floor over
+ * HTTP and `ws` — with the workloads the Presence rows use: closed-loop acked
+ * publishes (single or 100 pipelined), a paced sender, and device-like
+ * subscribers that acknowledge what they receive. Queue i is MQTT topic `q/i`
+ * (session `d-i`, clean: false, QoS 1), NATS subject `q.i` (durable consumer
+ * `d-i`, explicit acks) or the relay's `/q/i` (POST to publish, a WebSocket
+ * to subscribe, each frame `<id> <body>` answered with its id).
  */
+import http from 'node:http';
 import mqtt from 'mqtt';
 import { AckPolicy, DiscardPolicy, StorageType, connect as natsConnect, type ConsumerMessages, type NatsConnection } from 'nats';
+import WebSocket from 'ws';
+import type { PeerName } from '../peers/brokers.ts';
 import { progress, serve } from './ipc.ts';
 
 const now = () => performance.timeOrigin + performance.now();
@@ -15,7 +20,7 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const STREAM = 'presence';
 
-export type PeerKind = 'mosquitto' | 'nats';
+export type PeerKind = PeerName;
 
 /** A connection that publishes; `publish` resolves when the broker acknowledged storage (PUBACK / PubAck). */
 interface Publisher {
@@ -23,7 +28,26 @@ interface Publisher {
   close(): Promise<void>;
 }
 
+/** A relay publish: POST on a keep-alive socket, acked by its 200 (after the commit). */
+function relayPublisher(url: string): Publisher {
+  // As many sockets as publishes in flight: the paced sender does not wait for one ack to send the next.
+  const agent = new http.Agent({ keepAlive: true });
+  return {
+    publish: (queue, body) =>
+      new Promise<void>((resolve, reject) => {
+        const req = http.request(`${url}/q/${queue}`, { method: 'POST', agent }, (res) => {
+          res.resume();
+          res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`HTTP ${res.statusCode}`))));
+        });
+        req.on('error', reject);
+        req.end(body);
+      }),
+    close: async () => agent.destroy(),
+  };
+}
+
 async function openPublisher(peer: PeerKind, url: string, name: string): Promise<Publisher> {
+  if (peer === 'relay') return relayPublisher(url);
   if (peer === 'mosquitto') {
     const client = await mqtt.connectAsync(url, { clientId: name, clean: true, reconnectPeriod: 0 });
     return {
@@ -63,7 +87,9 @@ function errorKind(error: unknown): string {
  */
 async function setup(p: { peer: PeerKind; url: string; queues: number }): Promise<{ elapsedMs: number }> {
   const t0 = now();
-  if (p.peer === 'mosquitto') {
+  if (p.peer === 'relay') {
+    // A relay queue is its rows: nothing to create.
+  } else if (p.peer === 'mosquitto') {
     await eachLimited(range(0, p.queues), 100, async (i) => {
       const client = await mqtt.connectAsync(p.url, { clientId: `d-${i}`, clean: false, reconnectPeriod: 0 });
       await client.subscribeAsync(`q/${i}`, { qos: 1 });
@@ -145,7 +171,7 @@ const closers: (() => Promise<void>)[] = [];
 let receipts: number[] = [];
 let received = 0;
 
-function onMessage(body: Uint8Array | Buffer): void {
+function onMessage(body: Uint8Array | string): void {
   received++;
   try {
     const message = JSON.parse(typeof body === 'string' ? body : decoder.decode(body)) as { t?: number; warm?: boolean };
@@ -157,6 +183,21 @@ function onMessage(body: Uint8Array | Buffer): void {
 }
 
 async function openSubscriber(peer: PeerKind, url: string, queue: number, retries: number): Promise<void> {
+  if (peer === 'relay') {
+    const socket = new WebSocket(`${url.replace(/^http/, 'ws')}/q/${queue}`);
+    socket.on('message', (data: Buffer) => {
+      const text = data.toString('utf8');
+      const space = text.indexOf(' ');
+      onMessage(text.slice(space + 1));
+      socket.send(text.slice(0, space));
+    });
+    closers.push(async () => socket.close());
+    await new Promise<void>((resolve, reject) => {
+      socket.once('open', resolve);
+      socket.once('error', reject);
+    });
+    return;
+  }
   if (peer === 'mosquitto') {
     // Resumes the persistent session: the broker sends what it queued, MQTT.js answers each QoS 1 message with PUBACK.
     // The handler is attached before the handshake: the queued messages may arrive in the same read as CONNACK.

@@ -3,19 +3,32 @@
  * its own PostgreSQL: Debian's `mosquitto` and `nats-server`, each on a free
  * loopback port with its configuration and storage in a temporary folder,
  * stopped and removed at the end. A peer that is not installed is reported
- * as missing (its rows are skipped with a note).
+ * as missing (its rows are skipped with a note). The third, `relay`, is no
+ * broker a user would pick but the floor under Presence's own design: a bare
+ * relay on Node and the benchmark's PostgreSQL (clients/relayFloor.ts),
+ * measured in the latency phase only.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile, chmod } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { WorkerProcess } from '../clients/ipc.ts';
 
-export const PEERS = ['mosquitto', 'nats'] as const;
+export const PEERS = ['mosquitto', 'nats', 'relay'] as const;
 export type PeerName = (typeof PEERS)[number];
+type BrokerName = Exclude<PeerName, 'relay'>;
 
-export const PEER_LABELS: Record<PeerName, string> = { mosquitto: 'Mosquitto', nats: 'NATS JetStream' };
-const PROGRAMS: Record<PeerName, { binary: string; debianPackage: string }> = {
+export const PEER_LABELS: Record<PeerName, string> = { mosquitto: 'Mosquitto', nats: 'NATS JetStream', relay: 'relay floor (Node + PostgreSQL)' };
+
+/** The phases each peer is measured in: the relay floor answers the question of the latency phase (CPU per delivered message). */
+export const PEER_PHASES: Record<PeerName, readonly ('ingest' | 'latency' | 'memory' | 'storm')[]> = {
+  mosquitto: ['ingest', 'latency', 'memory', 'storm'],
+  nats: ['ingest', 'latency', 'memory', 'storm'],
+  relay: ['latency'],
+};
+
+const PROGRAMS: Record<BrokerName, { binary: string; debianPackage: string }> = {
   mosquitto: { binary: 'mosquitto', debianPackage: 'mosquitto' },
   nats: { binary: 'nats-server', debianPackage: 'nats-server' },
 };
@@ -27,13 +40,15 @@ export interface Broker {
   name: PeerName;
   version: string;
   pid: number;
-  /** mqtt://127.0.0.1:port or nats://127.0.0.1:port */
+  /** mqtt://127.0.0.1:port, nats://127.0.0.1:port or (the relay) http://127.0.0.1:port */
   url: string;
+  /** Whether it stores in the benchmark's PostgreSQL, whose CPU then counts as the broker's too (the relay). */
+  usesPostgres: boolean;
   stop(): Promise<void>;
 }
 
 /** The program's path, searching PATH and the sbin folders Debian installs brokers into. */
-export function findProgram(name: PeerName): string | null {
+export function findProgram(name: BrokerName): string | null {
   const binary = PROGRAMS[name].binary;
   const dirs = [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/usr/local/sbin', '/sbin'];
   for (const dir of dirs) {
@@ -46,6 +61,7 @@ export function findProgram(name: PeerName): string | null {
 
 /** Why a peer cannot run here, or null when it can. */
 export function missingNote(name: PeerName): string | null {
+  if (name === 'relay') return null;
   return findProgram(name)
     ? null
     : `${PEER_LABELS[name]} skipped: \`${PROGRAMS[name].binary}\` is not installed (apt-get install ${PROGRAMS[name].debianPackage})`;
@@ -62,7 +78,7 @@ function freePort(): Promise<number> {
   });
 }
 
-function versionOf(program: string, name: PeerName): string {
+function versionOf(program: string, name: BrokerName): string {
   const out = spawnSync(program, name === 'nats' ? ['--version'] : ['-h'], { encoding: 'utf8' });
   const text = `${out.stdout}${out.stderr}`;
   return /(\d+\.\d+\.\d+)/.exec(text)?.[1] ?? '?';
@@ -83,7 +99,7 @@ async function waitForPort(port: number, child: ChildProcess, output: () => stri
 }
 
 /** Configuration of each peer as issue 15 describes the comparison (capped per-device queues, acks, persistence). */
-function config(name: PeerName, port: number, dir: string): string {
+function config(name: BrokerName, port: number, dir: string): string {
   if (name === 'mosquitto') {
     return [
       `listener ${port} 127.0.0.1`,
@@ -103,8 +119,16 @@ function config(name: PeerName, port: number, dir: string): string {
   return [`host: 127.0.0.1`, `port: ${port}`, `jetstream {`, `  store_dir: "${dir}"`, `}`, ''].join('\n');
 }
 
-/** Starts one peer on a free port with its storage in a fresh temporary folder. */
-export async function startBroker(name: PeerName): Promise<Broker> {
+/**
+ * Starts one peer on a free port with its storage in a fresh temporary
+ * folder; the relay floor as a forked process storing in `databaseUrl`.
+ */
+export async function startBroker(name: PeerName, relay: { databaseUrl: string; log(line: string): void }): Promise<Broker> {
+  if (name === 'relay') {
+    const worker = new WorkerProcess('relayFloor.ts', 'relay floor', relay.log);
+    const { url, pid } = await worker.request<{ url: string; pid: number }>('listen', { databaseUrl: relay.databaseUrl }, 30_000);
+    return { name, version: `Node.js ${process.version}`, pid, url, usesPostgres: true, stop: () => worker.stop() };
+  }
   const program = findProgram(name);
   if (!program) throw new Error(missingNote(name) ?? name);
   const dir = await mkdtemp(path.join(os.tmpdir(), `presence-bench-${name}-`));
@@ -133,5 +157,12 @@ export async function startBroker(name: PeerName): Promise<Broker> {
     await stop();
     throw new Error(`${PEER_LABELS[name]}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
   }
-  return { name, version: versionOf(program, name), pid: child.pid as number, url: `${name === 'nats' ? 'nats' : 'mqtt'}://127.0.0.1:${port}`, stop };
+  return {
+    name,
+    version: versionOf(program, name),
+    pid: child.pid as number,
+    url: `${name === 'nats' ? 'nats' : 'mqtt'}://127.0.0.1:${port}`,
+    usesPostgres: false,
+    stop,
+  };
 }

@@ -10,7 +10,7 @@ import type { PeerIngestParams, PeerPacedParams } from '../clients/peerWorker.ts
 import type { BenchContext } from '../context.ts';
 import { rssBytes, startCpuMeter, type CpuSplit } from '../proc.ts';
 import { fmt, percentile, sortNumbers } from '../stats.ts';
-import { PEER_LABELS, QUEUE_CAP, missingNote, startBroker, type Broker, type PeerName } from './brokers.ts';
+import { PEER_LABELS, PEER_PHASES, QUEUE_CAP, missingNote, startBroker, type Broker, type PeerName } from './brokers.ts';
 
 export interface PeerIngestRow {
   peer: PeerName;
@@ -32,7 +32,7 @@ export interface PeerLatencyRow {
   received: number;
   skipped: number;
   sendToReceipt: { p50: number; p99: number };
-  /** Broker CPU over the window per message received by a subscriber, µs. */
+  /** Broker CPU (the relay's with its PostgreSQL's) over the window per message received by a subscriber, µs. */
   cpuPerDeliveredUs: number;
   cpu: CpuSplit;
 }
@@ -71,10 +71,10 @@ export function emptyPeerResults(): PeerResults {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** The peers of the settings that are installed; a note for each one that is not (once per run). */
-function available(ctx: BenchContext, results: PeerResults): PeerName[] {
+/** The peers of the settings measured in `phase` that are installed; a note for each one that is not (once per run). */
+function available(ctx: BenchContext, phase: Phase): PeerName[] {
   const peers: PeerName[] = [];
-  for (const peer of ctx.settings.peers) {
+  for (const peer of ctx.settings.peers.filter((p) => PEER_PHASES[p].includes(phase))) {
     const note = missingNote(peer);
     if (!note) peers.push(peer);
     else if (!ctx.notes.includes(note)) {
@@ -82,16 +82,17 @@ function available(ctx: BenchContext, results: PeerResults): PeerName[] {
       ctx.log(note);
     }
   }
-  void results;
   return peers;
 }
 
+type Phase = (typeof PEER_PHASES)[PeerName][number];
+
 /** Runs `measure` against a fresh broker of each peer; a peer that fails is noted, the others still run. */
-async function eachPeer(ctx: BenchContext, results: PeerResults, what: string, measure: (broker: Broker) => Promise<void>): Promise<void> {
-  for (const peer of available(ctx, results)) {
+async function eachPeer(ctx: BenchContext, results: PeerResults, phase: Phase, what: string, measure: (broker: Broker) => Promise<void>): Promise<void> {
+  for (const peer of available(ctx, phase)) {
     let broker: Broker | null = null;
     try {
-      broker = await startBroker(peer);
+      broker = await startBroker(peer, { databaseUrl: ctx.databaseUrl, log: ctx.log });
       results.versions[peer] = broker.version;
       ctx.log(`peers: ${what} on ${PEER_LABELS[peer]} ${broker.version} (pid ${broker.pid})`);
       await measure(broker);
@@ -116,7 +117,7 @@ export function peerIngestRows(settings: BenchContext['settings']): { batch: num
 
 export async function runPeerIngest(ctx: BenchContext, results: PeerResults): Promise<void> {
   const s = ctx.settings;
-  await eachPeer(ctx, results, 'ingest', async (broker) => {
+  await eachPeer(ctx, results, 'ingest', 'ingest', async (broker) => {
     const all = Array.from({ length: s.loadWorkers }, (_, w) => ctx.track(new WorkerProcess('peerWorker.ts', `${broker.name} load ${w + 1}`, ctx.log)));
     try {
       await (all[0] as WorkerProcess).request('setup', { peer: broker.name, url: broker.url, queues: s.uids }, 300_000);
@@ -208,7 +209,7 @@ async function closeWorkers(workers: WorkerProcess[]): Promise<void> {
 
 export async function runPeerLatency(ctx: BenchContext, results: PeerResults): Promise<void> {
   const s = ctx.settings;
-  await eachPeer(ctx, results, 'latency', async (broker) => {
+  await eachPeer(ctx, results, 'latency', 'latency', async (broker) => {
     const workers = subscriberWorkers(ctx, broker, s.latencyDaemons, 1, 'subscribers');
     const sender = ctx.track(new WorkerProcess('peerWorker.ts', `${broker.name} sender`, ctx.log));
     try {
@@ -217,7 +218,7 @@ export async function runPeerLatency(ctx: BenchContext, results: PeerResults): P
       for (const rate of s.latencyRates) {
         await sleep(1_000);
         await Promise.all(workers.map((w) => w.request('resetCounters', {}, 10_000)));
-        const stopCpu = startCpuMeter({ server: broker.pid, postmaster: null, clients: ctx.clientPids });
+        const stopCpu = startCpuMeter({ server: broker.pid, postmaster: broker.usesPostgres ? ctx.postmasterPid : null, clients: ctx.clientPids });
         const paced = await sender.request<{ sent: number; acked: number; skipped: number }>(
           'paced',
           {
@@ -242,7 +243,7 @@ export async function runPeerLatency(ctx: BenchContext, results: PeerResults): P
           ...paced,
           received,
           sendToReceipt: { p50: percentile(sorted, 50), p99: percentile(sorted, 99) },
-          cpuPerDeliveredUs: received > 0 ? ((cpu.server / 100) * cpu.seconds * 1e6) / received : Number.NaN,
+          cpuPerDeliveredUs: received > 0 ? (((cpu.server + cpu.postgres) / 100) * cpu.seconds * 1e6) / received : Number.NaN,
           cpu,
         };
         results.latency.push(row);
@@ -264,7 +265,7 @@ export function peerIdleSubscribers(settings: BenchContext['settings']): number 
 export async function runPeerMemory(ctx: BenchContext, results: PeerResults): Promise<void> {
   const s = ctx.settings;
   const count = peerIdleSubscribers(s);
-  await eachPeer(ctx, results, `memory with ${count} idle subscribers`, async (broker) => {
+  await eachPeer(ctx, results, 'memory', `memory with ${count} idle subscribers`, async (broker) => {
     const rssBefore = rssBytes(broker.pid) ?? Number.NaN;
     const workers = subscriberWorkers(ctx, broker, count, s.clientProcesses, 'idle');
     try {
@@ -288,7 +289,7 @@ export async function runPeerMemory(ctx: BenchContext, results: PeerResults): Pr
 
 export async function runPeerStorm(ctx: BenchContext, results: PeerResults, subscribers: number): Promise<void> {
   const s = ctx.settings;
-  await eachPeer(ctx, results, `storm of ${subscribers} subscribers × ${QUEUE_CAP}`, async (broker) => {
+  await eachPeer(ctx, results, 'storm', `storm of ${subscribers} subscribers × ${QUEUE_CAP}`, async (broker) => {
     const workers = subscriberWorkers(ctx, broker, subscribers, s.clientProcesses, 'storm');
     try {
       const first = workers[0] as WorkerProcess;

@@ -21,7 +21,8 @@ export interface PeerComparisonInput {
   peers: PeerResults | null;
 }
 
-const cpuText = (cpu: CpuSplit) => `CPU broker ${cpu.server.toFixed(0)}/load ${cpu.clients.toFixed(0)}/other ${cpu.other.toFixed(0)}%`;
+const cpuText = (cpu: CpuSplit) =>
+  `CPU broker ${cpu.server.toFixed(0)}${cpu.postgres > 0 ? `/pg ${cpu.postgres.toFixed(0)}` : ''}/load ${cpu.clients.toFixed(0)}/other ${cpu.other.toFixed(0)}%`;
 const errorsText = (errors: Record<string, number>) =>
   Object.keys(errors).length
     ? `errors: ${Object.entries(errors)
@@ -171,7 +172,10 @@ export function peerComparison(input: PeerComparisonInput): string[] {
       ' each a fresh broker per measurement on a free loopback port, driven by forked client processes (MQTT.js, nats.js) with the same workloads as the' +
       ' Presence rows, each right after the Presence phase it compares with. Presence commits with fsync before every ack. A ratio above 1 is Presence' +
       ' higher: better for throughput, worse for latency, CPU, memory and time. In the storm the peers reconnect to a running broker (Presence to a' +
-      ' restarted node); "received" counts each message as it reaches its subscriber, which acknowledges it at once.',
+      ' restarted node); "received" counts each message as it reaches its subscriber, which acknowledges it at once.' +
+      " The relay floor is no broker but the floor under Presence's design, in the latency rows only: a bare relay on Node and the same PostgreSQL" +
+      " (`scripts/bench/clients/relayFloor.ts`: a publish is an HTTP POST answered after its row's fsync'd commit, the message goes to its subscriber's" +
+      " WebSocket, whose ack deletes it in a group gathered for 20 ms; no authentication, validation, cap, ack log or tRPC); its CPU counts its PostgreSQL's.",
     '',
   ];
 }
