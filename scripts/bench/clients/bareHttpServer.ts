@@ -78,10 +78,12 @@ async function listen(params: { databaseUrl?: string }): Promise<{ url: string; 
     await pool.query('TRUNCATE floor_items');
     store = new GroupedWrites((bodies) => {
       const items = bodies.flat();
-      return pool.query('INSERT INTO floor_items (uid, message) SELECT * FROM unnest($1::text[], $2::text[])', [
-        items.map((item) => String(item.UID)),
-        items.map((item) => String(item.message)),
-      ]);
+      // Prepared once per connection, as Presence's push statements.
+      return pool.query({
+        name: 'floor-store',
+        text: 'INSERT INTO floor_items (uid, message) SELECT * FROM unnest($1::text[], $2::text[])',
+        values: [items.map((item) => String(item.UID)), items.map((item) => String(item.message))],
+      });
     });
   }
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -9,10 +9,14 @@
  * (`GET /q/<queue>` upgraded to a WebSocket, which is sent its queue's
  * backlog first), as the frame `<id> <body>`; the subscriber answers the id,
  * and the acked rows are deleted in groups gathered for 20 ms whose commit
- * does not wait for the disk, as Presence's acks. It has no authentication, validation,
- * queue cap, ack log or tRPC: what it costs per delivered message bounds
- * what any service on Node and PostgreSQL pays here (the benchmark runs it
- * as a peer, scripts/bench/peers/brokers.ts).
+ * does not wait for the disk, as Presence's acks. Its statements are
+ * prepared once per connection, as Presence's. It has no authentication,
+ * validation, queue cap, ack log or tRPC: what it costs per delivered
+ * message bounds what any service on Node and PostgreSQL pays here with
+ * Presence's guarantees (the benchmark runs it as a peer,
+ * scripts/bench/peers/brokers.ts). A message stored while its subscriber
+ * connects may reach it twice (live and in the backlog); the benchmark's
+ * subscribers connect before anything is sent.
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -40,15 +44,21 @@ async function listen(params: { databaseUrl: string }): Promise<{ url: string; p
   await pool.query('TRUNCATE relay_items');
 
   const stores = new GroupedWrites<Published>(async (published) => {
-    const { rows } = await pool.query<{ id: string }>('INSERT INTO relay_items (queue, body) SELECT * FROM unnest($1::int[], $2::text[]) RETURNING id::text', [
-      published.map((p) => p.queue),
-      published.map((p) => p.body),
-    ]);
+    const { rows } = await pool.query<{ id: string }>({
+      name: 'relay-store',
+      text: 'INSERT INTO relay_items (queue, body) SELECT * FROM unnest($1::int[], $2::text[]) RETURNING id::text',
+      values: [published.map((p) => p.queue), published.map((p) => p.body)],
+    });
     // Rows come back in the order of the unnest, one per message.
     rows.forEach((row, i) => ((published[i] as Published).id = row.id));
   });
   // Gathered for 20 ms, as Presence's acks (ACK_GATHER_MS, src/server/domain/delivery/items.ts).
-  const acks = new GroupedWrites<string>((ids) => acksPool.query('DELETE FROM relay_items WHERE id = ANY($1::bigint[])', [ids]), { gatherMs: 20 });
+  const acks = new GroupedWrites<string>(
+    (ids) => acksPool.query({ name: 'relay-ack', text: 'DELETE FROM relay_items WHERE id = ANY($1::bigint[])', values: [ids] }),
+    {
+      gatherMs: 20,
+    },
+  );
 
   const server = createServer((req, res) => {
     const queue = Number(QUEUE_PATH.exec(req.url ?? '')?.[1] ?? Number.NaN);
@@ -83,10 +93,16 @@ async function listen(params: { databaseUrl: string }): Promise<{ url: string; p
     socket.on('message', (data) => void acks.submit(String(data)).catch(() => undefined));
     socket.on('close', () => subscribers.get(queue) === socket && subscribers.delete(queue));
     // The backlog: what was stored before the subscriber came, oldest first.
-    pool.query<{ id: string; body: string }>('SELECT id::text, body FROM relay_items WHERE queue = $1 ORDER BY id', [queue]).then(
-      ({ rows }) => rows.forEach((row) => socket.send(`${row.id} ${row.body}`)),
-      () => socket.close(1011),
-    );
+    pool
+      .query<{ id: string; body: string }>({
+        name: 'relay-backlog',
+        text: 'SELECT id::text, body FROM relay_items WHERE queue = $1 ORDER BY id',
+        values: [queue],
+      })
+      .then(
+        ({ rows }) => rows.forEach((row) => socket.send(`${row.id} ${row.body}`)),
+        () => socket.close(1011),
+      );
   });
 
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

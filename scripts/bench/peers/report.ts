@@ -159,7 +159,9 @@ export function peerComparison(input: PeerComparisonInput): string[] {
   const lines = [`| ${header.join(' | ')} |`, `| ${header.map((_, i) => (i === 0 || i === header.length - 1 ? '---' : '---:')).join(' | ')} |`];
   for (const m of list) {
     const values = peers.map((peer) => m.peer(peer));
-    const cells = [m.name, m.unit(m.presence), ...values.map((v) => m.unit(v)), ...values.map((v) => ratio(m.presence, v)), m.ceiling ?? '–', m.better];
+    // A peer not measured in this row (the relay floor outside the latency rows) shows a dash.
+    const shown = (v: number) => (Number.isFinite(v) ? m.unit(v) : '–');
+    const cells = [m.name, shown(m.presence), ...values.map(shown), ...values.map((v) => ratio(m.presence, v)), m.ceiling ?? '–', m.better];
     lines.push(`| ${cells.join(' | ')} |`);
   }
   return [
