@@ -56,18 +56,24 @@ function tinyContext(peer: PeerName): BenchContext {
   } as Partial<BenchContext> as BenchContext;
 }
 
+/** Every phase's peer rows for `peer`, tiny, none of them failing. */
+async function allPeerRows(peer: PeerName) {
+  const ctx = tinyContext(peer);
+  const results = emptyPeerResults();
+  await runPeerIngest(ctx, results);
+  await runPeerLatency(ctx, results);
+  await runPeerMemory(ctx, results);
+  await runPeerStorm(ctx, results, 10);
+  expect(ctx.notes).toEqual([]);
+  return results;
+}
+
 describe.concurrent.each(['mosquitto', 'nats'] as const)('benchmark peer rows: %s', (peer) => {
   it('measures ingest, latency with acking subscribers, idle memory and the storm, and compares them with Presence', { timeout: 60_000 }, async () => {
     if (!findProgram(peer)) {
       throw new Error(`${peer === 'nats' ? 'nats-server' : 'mosquitto'} is not installed: apt-get install -y ${peer === 'nats' ? 'nats-server' : 'mosquitto'}`);
     }
-    const ctx = tinyContext(peer);
-    const results = emptyPeerResults();
-    await runPeerIngest(ctx, results);
-    await runPeerLatency(ctx, results);
-    await runPeerMemory(ctx, results);
-    await runPeerStorm(ctx, results, 10);
-    expect(ctx.notes).toEqual([]);
+    const results = await allPeerRows(peer);
 
     expect(results.ingest.map((r) => [r.batch, r.concurrency])).toEqual([
       [1, 4],
@@ -99,13 +105,7 @@ describe.concurrent.each(['mosquitto', 'nats'] as const)('benchmark peer rows: %
 
 describe('benchmark peer rows: the relay floor', () => {
   it('delivers every acked publish to its acking subscriber in the latency rows, and runs in no other phase', { timeout: 60_000 }, async () => {
-    const ctx = tinyContext('relay');
-    const results = emptyPeerResults();
-    await runPeerIngest(ctx, results);
-    await runPeerLatency(ctx, results);
-    await runPeerMemory(ctx, results);
-    await runPeerStorm(ctx, results, 10);
-    expect(ctx.notes).toEqual([]);
+    const results = await allPeerRows('relay');
 
     expect(results.ingest).toEqual([]);
     expect(results.memory).toEqual([]);

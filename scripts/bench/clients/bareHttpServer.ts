@@ -7,7 +7,7 @@
  * durable (given a database), it also stores each body's items before
  * answering, with what any service on PostgreSQL that acks after an fsync'd
  * commit must do at the least: the bodies that arrived while a group was
- * running go together in the next (groupedWrites.ts), one multi-row INSERT
+ * running go together in the next (floorParts.ts), one multi-row INSERT
  * in its own transaction, two groups in flight. It has no authentication, validation,
  * queue cap, ack log or wake-up: what it sustains bounds what Node and
  * PostgreSQL allow here, and Presence's rate is read against both (report:
@@ -16,10 +16,11 @@
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
-import { GroupedWrites } from './groupedWrites.ts';
+import type { Coalescer } from '../../../src/server/platform/db/coalescer.ts';
+import { groupCommit, readBody } from './floorParts.ts';
 import { serve } from './ipc.ts';
 
-/** Bodies above this are refused, as the service refuses them (src/server/http/notificationRoute.ts; not imported, so the floor loads nothing of the service). */
+/** Bodies above this are refused, as the service refuses them (src/server/http/notificationRoute.ts; not imported, so the floor loads nothing of the route). */
 const MAX_BODY_BYTES = 2 * 1024 * 1024;
 
 interface Item {
@@ -28,7 +29,7 @@ interface Item {
 }
 
 /** The durable floor's store: null while listening bare. */
-let store: GroupedWrites<Item[]> | null = null;
+let store: Coalescer<Item[], void> | null = null;
 
 function ack(res: ServerResponse, items: Item[]): void {
   // The ack's shape: every UID counted once, as a queue that held nothing before.
@@ -41,16 +42,10 @@ function ack(res: ServerResponse, items: Item[]): void {
 }
 
 const server = createServer((req, res) => {
-  const chunks: Buffer[] = [];
-  let bytes = 0;
-  req.on('data', (chunk: Buffer) => {
-    bytes += chunk.length;
-    if (bytes <= MAX_BODY_BYTES) chunks.push(chunk);
-  });
-  req.on('end', () => {
+  void readBody(req, MAX_BODY_BYTES).then((body) => {
     let items: unknown;
     try {
-      items = bytes <= MAX_BODY_BYTES && req.method === 'POST' ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : null;
+      items = body !== null && req.method === 'POST' ? JSON.parse(body) : null;
     } catch {
       items = null;
     }
@@ -76,14 +71,15 @@ async function listen(params: { databaseUrl?: string }): Promise<{ url: string; 
     await pool.query('CREATE TABLE IF NOT EXISTS floor_items (id BIGSERIAL PRIMARY KEY, uid TEXT NOT NULL, message TEXT NOT NULL)');
     await pool.query('CREATE INDEX IF NOT EXISTS floor_items_uid_id ON floor_items (uid, id)');
     await pool.query('TRUNCATE floor_items');
-    store = new GroupedWrites((bodies) => {
+    store = groupCommit(async (bodies: Item[][]) => {
       const items = bodies.flat();
       // Prepared once per connection, as Presence's push statements.
-      return pool.query({
+      await pool.query({
         name: 'floor-store',
         text: 'INSERT INTO floor_items (uid, message) SELECT * FROM unnest($1::text[], $2::text[])',
         values: [items.map((item) => String(item.UID)), items.map((item) => String(item.message))],
       });
+      return bodies.map(() => undefined);
     });
   }
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -4,7 +4,7 @@
  * publisher to a WebSocket subscriber with Presence's guarantees. A publish
  * (`POST /q/<queue>`, the body is the message) is answered once its row is
  * committed, fsync'd: the bodies that arrived while a group ran go together
- * in the next (groupedWrites.ts), one multi-row INSERT each. Then the
+ * in the next (floorParts.ts), one multi-row INSERT each. Then the
  * message goes to its queue's subscriber, if one is connected here
  * (`GET /q/<queue>` upgraded to a WebSocket, which is sent its queue's
  * backlog first), as the frame `<id> <body>`; the subscriber answers the id,
@@ -22,7 +22,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { GroupedWrites } from './groupedWrites.ts';
+import { groupCommit, readBody } from './floorParts.ts';
 import { serve } from './ipc.ts';
 
 const QUEUE_PATH = /^\/q\/(\d{1,9})$/;
@@ -31,7 +31,6 @@ const MAX_BODY_BYTES = 64 * 1024;
 interface Published {
   queue: number;
   body: string;
-  id?: string;
 }
 
 const subscribers = new Map<number, WebSocket>();
@@ -43,41 +42,35 @@ async function listen(params: { databaseUrl: string }): Promise<{ url: string; p
   await pool.query('CREATE INDEX IF NOT EXISTS relay_items_queue_id ON relay_items (queue, id)');
   await pool.query('TRUNCATE relay_items');
 
-  const stores = new GroupedWrites<Published>(async (published) => {
+  const stores = groupCommit(async (published: Published[]) => {
     const { rows } = await pool.query<{ id: string }>({
       name: 'relay-store',
       text: 'INSERT INTO relay_items (queue, body) SELECT * FROM unnest($1::int[], $2::text[]) RETURNING id::text',
       values: [published.map((p) => p.queue), published.map((p) => p.body)],
     });
     // Rows come back in the order of the unnest, one per message.
-    rows.forEach((row, i) => ((published[i] as Published).id = row.id));
+    return rows.map((row) => row.id);
   });
   // Gathered for 20 ms, as Presence's acks (ACK_GATHER_MS, src/server/domain/delivery/items.ts).
-  const acks = new GroupedWrites<string>(
-    (ids) => acksPool.query({ name: 'relay-ack', text: 'DELETE FROM relay_items WHERE id = ANY($1::bigint[])', values: [ids] }),
-    {
-      gatherMs: 20,
+  const acks = groupCommit(
+    async (ids: string[]) => {
+      await acksPool.query({ name: 'relay-ack', text: 'DELETE FROM relay_items WHERE id = ANY($1::bigint[])', values: [ids] });
+      return ids.map(() => undefined);
     },
+    { gatherMs: 20 },
   );
 
   const server = createServer((req, res) => {
     const queue = Number(QUEUE_PATH.exec(req.url ?? '')?.[1] ?? Number.NaN);
-    const chunks: Buffer[] = [];
-    let bytes = 0;
-    req.on('data', (chunk: Buffer) => {
-      bytes += chunk.length;
-      if (bytes <= MAX_BODY_BYTES) chunks.push(chunk);
-    });
-    req.on('end', () => {
-      if (req.method !== 'POST' || !Number.isInteger(queue) || bytes > MAX_BODY_BYTES) {
+    void readBody(req, MAX_BODY_BYTES).then((body) => {
+      if (req.method !== 'POST' || !Number.isInteger(queue) || body === null) {
         res.writeHead(400).end();
         return;
       }
-      const published: Published = { queue, body: Buffer.concat(chunks).toString('utf8') };
-      stores.submit(published).then(
-        () => {
+      stores.submit({ queue, body }).then(
+        (id) => {
           res.writeHead(200).end();
-          subscribers.get(queue)?.send(`${published.id} ${published.body}`);
+          subscribers.get(queue)?.send(`${id} ${body}`);
         },
         () => res.writeHead(503).end(),
       );
