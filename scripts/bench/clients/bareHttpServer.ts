@@ -7,11 +7,11 @@
  * durable (given a database), it also stores each body's items before
  * answering, with what any service on PostgreSQL that acks after an fsync'd
  * commit must do at the least: the bodies that arrived while a group was
- * running go together in the next (floorParts.ts), one multi-row INSERT
- * in its own transaction, two groups in flight. It has no authentication, validation,
- * queue cap, ack log or wake-up: what it sustains bounds what Node and
- * PostgreSQL allow here, and Presence's rate is read against both (report:
- * "service ÷ floor").
+ * running go together in the next (floorParts.ts), one multi-row INSERT in
+ * its own transaction, two groups in flight. It has no authentication,
+ * validation, queue cap, ack log or wake-up: what it sustains bounds what
+ * Node and PostgreSQL allow here, and Presence's rate is read against both
+ * (report: "service ÷ floor").
  */
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';

@@ -7,9 +7,9 @@
 import type { IncomingMessage } from 'node:http';
 import { Coalescer, type CoalescerOptions } from '../../../src/server/platform/db/coalescer.ts';
 
-/** The body as text, or null when it is longer than `maxBytes` (read to its end either way). */
+/** The body as text, or null when it is longer than `maxBytes` (read to its end either way) or the request broke off. */
 export function readBody(req: IncomingMessage, maxBytes: number): Promise<string | null> {
-  return new Promise((resolve, reject) => {
+  return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let bytes = 0;
     req.on('data', (chunk: Buffer) => {
@@ -17,7 +17,7 @@ export function readBody(req: IncomingMessage, maxBytes: number): Promise<string
       if (bytes <= maxBytes) chunks.push(chunk);
     });
     req.on('end', () => resolve(bytes <= maxBytes ? Buffer.concat(chunks).toString('utf8') : null));
-    req.on('error', reject);
+    req.on('error', () => resolve(null));
   });
 }
 
