@@ -61,6 +61,12 @@ function sideText(side: SideResult): string {
   return `${fmt(side.notificationsPerSecond)}/s (p50 ${fmt(side.p50)}, p99 ${fmt(side.p99)} ms)`;
 }
 
+/** The floors single POSTs are also measured against (scripts/bench/ingest.ts): row label, note prefix, diagnostics name. */
+const INGEST_FLOORS = [
+  { label: 'bare HTTP (floor)', short: 'floor', named: 'floor (bare HTTP)', of: (row: IngestRow) => row.floor },
+  { label: 'durable floor (bare HTTP, one INSERT per group)', short: 'durable floor', named: 'durable floor', of: (row: IngestRow) => row.durableFloor },
+] as const;
+
 export function tableRows(info: RunInfo): Row[] {
   const rows: Row[] = [];
   for (const row of info.ingest?.rows ?? []) {
@@ -74,13 +80,9 @@ export function tableRows(info: RunInfo): Row[] {
       [cpuShort(row.service.cpu), errorsText({ ...row.service.errors, ...prefixed('ceiling ', row.ceiling.errors) })].filter(Boolean).join('; '),
     ]);
   }
-  const floors = [
-    ['bare HTTP (floor)', 'floor', (row: IngestRow) => row.floor],
-    ['durable floor (bare HTTP, one INSERT per group)', 'durable floor', (row: IngestRow) => row.durableFloor],
-  ] as const;
-  for (const [label, short, floorOf] of floors) {
+  for (const { label, short, of } of INGEST_FLOORS) {
     for (const row of info.ingest?.rows ?? []) {
-      const floor = floorOf(row);
+      const floor = of(row);
       if (!floor) continue;
       const ratio = row.service.notificationsPerSecond / floor.notificationsPerSecond;
       rows.push([
@@ -276,10 +278,12 @@ function diagnostics(info: RunInfo): string[] {
     lines.push(
       `- batch ${row.batch}, ${row.concurrency} concurrent — service: ${fmt(row.service.requestsPerSecond)} requests/s, ${cpuPerRequest(row.service)}, ${formatCpu(row.service.cpu)}, ${formatWaits(row.service.waits, 3, true)}; ` +
         `ceiling: ${fmt(row.ceiling.requestsPerSecond)} transactions/s, ${cpuPerRequest(row.ceiling)}, ${formatCpu(row.ceiling.cpu)}, ${formatWaits(row.ceiling.waits, 3, true)}` +
-        (row.floor ? `; floor (bare HTTP): ${fmt(row.floor.requestsPerSecond)} requests/s, ${cpuPerRequest(row.floor)}, ${formatCpu(row.floor.cpu)}` : '') +
-        (row.durableFloor
-          ? `; durable floor: ${fmt(row.durableFloor.requestsPerSecond)} requests/s, ${cpuPerRequest(row.durableFloor)}, ${formatCpu(row.durableFloor.cpu)}, ${formatWaits(row.durableFloor.waits, 3, true)}`
-          : ''),
+        INGEST_FLOORS.map(({ named, of }) => {
+          const floor = of(row);
+          return floor
+            ? `; ${named}: ${fmt(floor.requestsPerSecond)} requests/s, ${cpuPerRequest(floor)}, ${formatCpu(floor.cpu)}, ${formatWaits(floor.waits, 3, true)}`
+            : '';
+        }).join(''),
     );
   }
   for (const l of info.latency ?? []) {

@@ -20,8 +20,6 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const STREAM = 'presence';
 
-export type PeerKind = PeerName;
-
 /** A connection that publishes; `publish` resolves when the broker acknowledged storage (PUBACK / PubAck). */
 interface Publisher {
   publish(queue: number, body: string): Promise<void>;
@@ -46,7 +44,7 @@ function relayPublisher(url: string): Publisher {
   };
 }
 
-async function openPublisher(peer: PeerKind, url: string, name: string): Promise<Publisher> {
+async function openPublisher(peer: PeerName, url: string, name: string): Promise<Publisher> {
   if (peer === 'relay') return relayPublisher(url);
   if (peer === 'mosquitto') {
     const client = await mqtt.connectAsync(url, { clientId: name, clean: true, reconnectPeriod: 0 });
@@ -85,7 +83,7 @@ function errorKind(error: unknown): string {
  * (so the broker queues for it while it is away), or the stream (100 per
  * subject, discard old, file storage) and a durable consumer per device.
  */
-async function setup(p: { peer: PeerKind; url: string; queues: number }): Promise<{ elapsedMs: number }> {
+async function setup(p: { peer: PeerName; url: string; queues: number }): Promise<{ elapsedMs: number }> {
   const t0 = now();
   if (p.peer === 'relay') {
     // A relay queue is its rows: nothing to create.
@@ -114,7 +112,7 @@ async function setup(p: { peer: PeerKind; url: string; queues: number }): Promis
 }
 
 export interface PeerIngestParams {
-  peer: PeerKind;
+  peer: PeerName;
   url: string;
   queues: number;
   /** 1 = one acked publish per request; n = n publishes pipelined, the request ends when all n are acked. */
@@ -182,7 +180,7 @@ function onMessage(body: Uint8Array | string): void {
   }
 }
 
-async function openSubscriber(peer: PeerKind, url: string, queue: number, retries: number): Promise<void> {
+async function openSubscriber(peer: PeerName, url: string, queue: number, retries: number): Promise<void> {
   if (peer === 'relay') {
     const socket = new WebSocket(`${url.replace(/^http/, 'ws')}/q/${queue}`);
     socket.on('message', (data: Buffer) => {
@@ -236,7 +234,7 @@ async function openSubscriber(peer: PeerKind, url: string, queue: number, retrie
 
 /** Connects device-like subscribers for queues first…first+count−1, `inFlight` handshakes at a time. */
 async function subscribe(p: {
-  peer: PeerKind;
+  peer: PeerName;
   url: string;
   first: number;
   count: number;
@@ -258,7 +256,7 @@ async function subscribe(p: {
 }
 
 /** Puts `perQueue` messages into each of the queues (100 pipelined per queue), for the storm. */
-async function fill(p: { peer: PeerKind; url: string; first: number; count: number; perQueue: number }): Promise<{ elapsedMs: number }> {
+async function fill(p: { peer: PeerName; url: string; first: number; count: number; perQueue: number }): Promise<{ elapsedMs: number }> {
   const t0 = now();
   const publishers = await Promise.all(range(0, 8).map((c) => openPublisher(p.peer, p.url, `fill-${c}-${process.pid}`)));
   const queues = range(p.first, p.count);
@@ -276,7 +274,7 @@ async function fill(p: { peer: PeerKind; url: string; first: number; count: numb
 }
 
 export interface PeerPacedParams {
-  peer: PeerKind;
+  peer: PeerName;
   url: string;
   queues: number;
   rate: number;
