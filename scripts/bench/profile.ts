@@ -33,6 +33,14 @@ export interface ProfileSummary {
   packages: [string, number][];
   /** Native work (socket writes, GC…) charged to the nearest JavaScript caller's package: who makes the syscalls. */
   nativeCallers: [string, number][];
+  /**
+   * All busy time, libraries' and native work included, charged to the
+   * nearest file of src/ on its stack (else its package): which part of
+   * Presence the time is spent for, where self time spreads it over the
+   * libraries. A stack ends at an await, so work resumed from a library's
+   * callback (a result parsed by pg) stays with the library.
+   */
+  ownCallers: [string, number][];
 }
 
 /** Milliseconds since the process started; only samples inside these windows are counted. */
@@ -67,6 +75,7 @@ export function summariseProfile(file: string, windows: readonly Window[] | null
   const functions = new Map<string, number>();
   const packages = new Map<string, number>();
   const nativeCallers = new Map<string, number>();
+  const ownCallers = new Map<string, number>();
   let total = 0;
   let idle = 0;
   const add = (m: Map<string, number>, k: string, v: number) => m.set(k, (m.get(k) ?? 0) + v);
@@ -94,9 +103,31 @@ export function summariseProfile(file: string, windows: readonly Window[] | null
       }
       add(nativeCallers, `${functionName || '(native)'} ← ${caller}`, ms);
     }
+    add(ownCallers, nearestOwnFile(id, byId, parent), ms);
   }
   const rank = (m: Map<string, number>): [string, number][] => [...m.entries()].sort((a, b) => b[1] - a[1]).slice(0, top);
-  return { totalMs: total, busyMs: total - idle, functions: rank(functions), packages: rank(packages), nativeCallers: rank(nativeCallers) };
+  return {
+    totalMs: total,
+    busyMs: total - idle,
+    functions: rank(functions),
+    packages: rank(packages),
+    nativeCallers: rank(nativeCallers),
+    ownCallers: rank(ownCallers),
+  };
+}
+
+/** The first file of src/ from this frame up, else the first package (node core skipped), else the frame's own label. */
+function nearestOwnFile(id: number, byId: ReadonlyMap<number, ProfileNode>, parent: ReadonlyMap<number, number>): string {
+  let library: string | null = null;
+  for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+    const { url, functionName } = (byId.get(at) as ProfileNode).callFrame;
+    if (!url || url.startsWith('node:')) continue;
+    const owner = packageOf(url, functionName);
+    if (owner.startsWith('src/')) return owner;
+    library ??= owner;
+  }
+  const { url, functionName } = (byId.get(id) as ProfileNode).callFrame;
+  return library ?? packageOf(url, functionName);
 }
 
 export function formatProfile(summary: ProfileSummary, top = 15, scope = 'whole run'): string[] {
@@ -111,6 +142,8 @@ export function formatProfile(summary: ProfileSummary, top = 15, scope = 'whole 
   for (const [k, ms] of summary.functions.slice(0, top)) lines.push(`  ${pct(ms)}  ${k}`);
   lines.push('native self time by nearest JavaScript caller:');
   for (const [k, ms] of summary.nativeCallers.slice(0, 8)) lines.push(`  ${pct(ms)}  ${k}`);
+  lines.push('all time by the nearest file of src/ on the stack (else the package):');
+  for (const [k, ms] of summary.ownCallers.slice(0, top)) lines.push(`  ${pct(ms)}  ${k}`);
   return lines;
 }
 
