@@ -91,19 +91,10 @@ export function summariseProfile(file: string, windows: readonly Window[] | null
     const where = url ? `${url.replace(/^file:\/\/.*?\/(node_modules|src)\//, '$1/')}:${lineNumber + 1}` : '';
     add(functions, `${functionName || '(anonymous)'}${where ? ` ${where}` : ''}`, ms);
     add(packages, packageOf(url, functionName), ms);
-    if (!url) {
-      // Walk up to the first frame of a package or of src/ (skipping node core) to see who asked for it.
-      let caller = 'no JavaScript caller';
-      for (let up = parent.get(id); up !== undefined; up = parent.get(up)) {
-        const frame = byId.get(up)?.callFrame;
-        if (frame?.url && !frame.url.startsWith('node:')) {
-          caller = packageOf(frame.url, frame.functionName);
-          break;
-        }
-      }
-      add(nativeCallers, `${functionName || '(native)'} ← ${caller}`, ms);
-    }
-    add(ownCallers, nearestOwnFile(id, byId, parent), ms);
+    const owners = ownersOnStack(id, byId, parent);
+    // Native work: who asked for it (the first frame of a package or of src/ above it).
+    if (!url) add(nativeCallers, `${functionName || '(native)'} ← ${owners.nearest ?? 'no JavaScript caller'}`, ms);
+    add(ownCallers, owners.own ?? owners.nearest ?? packageOf(url, functionName), ms);
   }
   const rank = (m: Map<string, number>): [string, number][] => [...m.entries()].sort((a, b) => b[1] - a[1]).slice(0, top);
   return {
@@ -116,18 +107,24 @@ export function summariseProfile(file: string, windows: readonly Window[] | null
   };
 }
 
-/** The first file of src/ from this frame up, else the first package (node core skipped), else the frame's own label. */
-function nearestOwnFile(id: number, byId: ReadonlyMap<number, ProfileNode>, parent: ReadonlyMap<number, number>): string {
-  let library: string | null = null;
+/**
+ * From this frame up, node core skipped: the first package or file of src/
+ * (`nearest`), and the first file of src/ (`own`), each null when there is none.
+ */
+function ownersOnStack(
+  id: number,
+  byId: ReadonlyMap<number, ProfileNode>,
+  parent: ReadonlyMap<number, number>,
+): { nearest: string | null; own: string | null } {
+  let nearest: string | null = null;
   for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
     const { url, functionName } = (byId.get(at) as ProfileNode).callFrame;
     if (!url || url.startsWith('node:')) continue;
     const owner = packageOf(url, functionName);
-    if (owner.startsWith('src/')) return owner;
-    library ??= owner;
+    nearest ??= owner;
+    if (owner.startsWith('src/')) return { nearest, own: owner };
   }
-  const { url, functionName } = (byId.get(id) as ProfileNode).callFrame;
-  return library ?? packageOf(url, functionName);
+  return { nearest, own: null };
 }
 
 export function formatProfile(summary: ProfileSummary, top = 15, scope = 'whole run'): string[] {

@@ -33,7 +33,7 @@ const nodes = [
 ];
 
 function profileWith(samples: [node: number, ms: number][]): string {
-  const file = path.join(dir, `${samples.length}-${Math.random()}.cpuprofile`);
+  const file = path.join(dir, 'test.cpuprofile');
   const timeDeltas = samples.map(([, ms]) => ms * 1000);
   writeFileSync(file, JSON.stringify({ nodes, samples: samples.map(([id]) => id), timeDeltas, startTime: 0, endTime: 1e7 }));
   return file;

@@ -16,8 +16,9 @@
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
+import { readBody } from '../../../src/server/http/body.ts';
 import type { Coalescer } from '../../../src/server/platform/db/coalescer.ts';
-import { groupCommit, readBody } from './floorParts.ts';
+import { groupCommit } from './floorParts.ts';
 import { serve } from './ipc.ts';
 
 /** Bodies above this are refused, as the service refuses them (src/server/http/notificationRoute.ts; not imported, so the floor loads nothing of the route). */
@@ -42,24 +43,27 @@ function ack(res: ServerResponse, items: Item[]): void {
 }
 
 const server = createServer((req, res) => {
-  void readBody(req, MAX_BODY_BYTES).then((body) => {
-    let items: unknown;
-    try {
-      items = body !== null && req.method === 'POST' ? JSON.parse(body) : null;
-    } catch {
-      items = null;
-    }
-    if (!Array.isArray(items)) {
-      res.writeHead(400, { 'Content-Type': 'application/json' }).end('{"result":"KO","errno":102}');
-      return;
-    }
-    if (!store) return ack(res, items as Item[]);
-    store.submit(items as Item[]).then(
-      () => ack(res, items as Item[]),
-      // As the service answers when its database fails (errno 150, storage unavailable).
-      () => res.writeHead(503, { 'Content-Type': 'application/json' }).end('{"result":"KO","errno":150}'),
-    );
-  });
+  // A body too large or broken off is a bad one.
+  void readBody(req, MAX_BODY_BYTES)
+    .catch(() => null)
+    .then((body) => {
+      let items: unknown;
+      try {
+        items = body !== null && req.method === 'POST' ? JSON.parse(body.toString('utf8')) : null;
+      } catch {
+        items = null;
+      }
+      if (!Array.isArray(items)) {
+        res.writeHead(400, { 'Content-Type': 'application/json' }).end('{"result":"KO","errno":102}');
+        return;
+      }
+      if (!store) return ack(res, items as Item[]);
+      store.submit(items as Item[]).then(
+        () => ack(res, items as Item[]),
+        // As the service answers when its database fails (errno 150, storage unavailable).
+        () => res.writeHead(503, { 'Content-Type': 'application/json' }).end('{"result":"KO","errno":150}'),
+      );
+    });
 });
 server.keepAliveTimeout = 60_000;
 

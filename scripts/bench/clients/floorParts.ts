@@ -1,25 +1,11 @@
 /**
- * What the benchmark's floors (bareHttpServer.ts, relayFloor.ts) share: a
- * request body read up to a limit, and group commit by the service's own
- * coalescer (src/server/platform/db/coalescer.ts, which imports nothing), so
- * a floor groups its writes as Presence does.
+ * What the benchmark's floors (bareHttpServer.ts, relayFloor.ts) share:
+ * group commit by the service's own coalescer
+ * (src/server/platform/db/coalescer.ts, which imports nothing), so a floor
+ * groups its writes as Presence does. Their bodies are read by the service's
+ * own reader too (src/server/http/body.ts, which imports nothing either).
  */
-import type { IncomingMessage } from 'node:http';
 import { Coalescer, type CoalescerOptions } from '../../../src/server/platform/db/coalescer.ts';
-
-/** The body as text, or null when it is longer than `maxBytes` (read to its end either way) or the request broke off. */
-export function readBody(req: IncomingMessage, maxBytes: number): Promise<string | null> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let bytes = 0;
-    req.on('data', (chunk: Buffer) => {
-      bytes += chunk.length;
-      if (bytes <= maxBytes) chunks.push(chunk);
-    });
-    req.on('end', () => resolve(bytes <= maxBytes ? Buffer.concat(chunks).toString('utf8') : null));
-    req.on('error', () => resolve(null));
-  });
-}
 
 /**
  * Writes what was submitted while a group ran together in the next (two groups

@@ -22,7 +22,8 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { groupCommit, readBody } from './floorParts.ts';
+import { readBody } from '../../../src/server/http/body.ts';
+import { groupCommit } from './floorParts.ts';
 import { serve } from './ipc.ts';
 
 const QUEUE_PATH = /^\/q\/(\d{1,9})$/;
@@ -62,19 +63,23 @@ async function listen(params: { databaseUrl: string }): Promise<{ url: string; p
 
   const server = createServer((req, res) => {
     const queue = Number(QUEUE_PATH.exec(req.url ?? '')?.[1] ?? Number.NaN);
-    void readBody(req, MAX_BODY_BYTES).then((body) => {
-      if (req.method !== 'POST' || !Number.isInteger(queue) || body === null) {
-        res.writeHead(400).end();
-        return;
-      }
-      stores.submit({ queue, body }).then(
-        (id) => {
-          res.writeHead(200).end();
-          subscribers.get(queue)?.send(`${id} ${body}`);
-        },
-        () => res.writeHead(503).end(),
-      );
-    });
+    // A body too large or broken off is a bad one.
+    void readBody(req, MAX_BODY_BYTES)
+      .catch(() => null)
+      .then((buffer) => {
+        const body = buffer?.toString('utf8');
+        if (req.method !== 'POST' || !Number.isInteger(queue) || body === undefined) {
+          res.writeHead(400).end();
+          return;
+        }
+        stores.submit({ queue, body }).then(
+          (id) => {
+            res.writeHead(200).end();
+            subscribers.get(queue)?.send(`${id} ${body}`);
+          },
+          () => res.writeHead(503).end(),
+        );
+      });
   });
   server.keepAliveTimeout = 60_000;
 
